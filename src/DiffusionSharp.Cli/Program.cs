@@ -1,1 +1,1 @@
-return 0;
+return DiffusionSharp.Cli.DiffuseApp.Run(args);

@@ -1,0 +1,93 @@
+using DiffusionSharp.Cli.Commands;
+using DiffusionSharp.Runtime;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DiffusionSharp.Cli;
+
+/// <summary>
+/// The <c>diffuse</c> command line. Exit codes: 0 success, 2 bad input (a one-line error naming the file or option),
+/// 1 internal error, 130 interrupted. <c>--verbose</c> adds the stack trace.
+/// </summary>
+public static class DiffuseApp
+{
+    public const int Ok = 0;
+    public const int InternalError = 1;
+    public const int BadInput = 2;
+    public const int Interrupted = 130;
+
+    public static int Run(string[] args)
+    {
+        using var cts = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // The first Ctrl+C asks the running command to stop cleanly (training saves a checkpoint); a second one kills.
+            if (cts.IsCancellationRequested) return;
+            e.Cancel = true;
+            cts.Cancel();
+        };
+        bool verbose = args.Contains("--verbose");
+        try
+        {
+            return Build().Run(args, cts.Token);
+        }
+        catch (Exception e)
+        {
+            return Report(e, verbose, args);
+        }
+    }
+
+    internal static CommandApp Build()
+    {
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("diffuse");
+            config.PropagateExceptions();
+            config.Settings.StrictParsing = true;
+            config.Settings.CancellationExitCode = Interrupted;
+            config.AddCommand<ScheduleCommand>("schedule")
+                .WithDescription("Show a noise schedule: beta, alpha_bar and SNR over t (table, --json arrays, --plot PNG).")
+                .WithExample("schedule", "--beta-schedule", "cosine", "--timesteps", "1000", "--plot", "schedule.png");
+        });
+        return app;
+    }
+
+    private static int Report(Exception e, bool verbose, string[] args)
+    {
+        var (code, message) = e switch
+        {
+            InvalidInputException => (BadInput, e.Message),
+            CommandAppException => (BadInput, NameTheOption(e.Message, args)),
+            TorchUnavailableException => (InternalError, e.Message),
+            OperationCanceledException => (Interrupted, "interrupted"),
+            _ => (InternalError, $"internal error: {e.GetType().Name}: {e.Message}"),
+        };
+        var err = Console.Error;
+        err.WriteLine($"diffuse: error: {FirstLine(message)}");
+        if (verbose) err.WriteLine(e.ToString());
+        else if (code == InternalError && e is not TorchUnavailableException) err.WriteLine("(run with --verbose for the stack trace)");
+        return code;
+    }
+
+    /// <summary>Spectre says "Failed to convert 'abc' to Int32."; say which option had the bad value.</summary>
+    private static string NameTheOption(string message, string[] args)
+    {
+        const string prefix = "Failed to convert '";
+        if (!message.StartsWith(prefix, StringComparison.Ordinal)) return message;
+        int end = message.IndexOf("' to ", prefix.Length, StringComparison.Ordinal);
+        if (end < 0) return message;
+        string value = message[prefix.Length..end];
+        string type = message[(end + 5)..].TrimEnd('.');
+        int at = Array.IndexOf(args, value);
+        string option = at > 0 && args[at - 1].StartsWith('-') ? args[at - 1] : "an option";
+        string expected = type switch { "Int32" or "Int64" => "a whole number", "Double" or "Single" => "a number", _ => type };
+        return $"{option}: '{value}' is not {expected}";
+    }
+
+    private static string FirstLine(string s)
+    {
+        var line = s.ReplaceLineEndings("\n").Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault() ?? "";
+        return line.Trim();
+    }
+}
