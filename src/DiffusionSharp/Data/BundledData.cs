@@ -1,0 +1,45 @@
+namespace DiffusionSharp.Data;
+
+/// <summary>
+/// Finds the data shipped with DiffusionSharp (the 10,000 MNIST test digits under <c>data/mnist</c>) at run time:
+/// first beside the application (<c>&lt;app&gt;/data/mnist</c>, where the CLI build copies it), then in each parent
+/// folder of the application (a repository checkout).
+/// </summary>
+public static class BundledData
+{
+    /// <summary>File name of the bundled MNIST images (IDX3, gzip).</summary>
+    public const string MnistImagesFileName = "mnist-10k-images-idx3-ubyte.gz";
+
+    /// <summary>File name of the bundled MNIST labels (IDX1, gzip).</summary>
+    public const string MnistLabelsFileName = "mnist-10k-labels-idx1-ubyte.gz";
+
+    private static readonly Lazy<string?> FoundMnistDirectory = new(() => FindMnistDirectory(AppContext.BaseDirectory));
+
+    /// <summary>The folder holding both bundled MNIST files.</summary>
+    /// <exception cref="InvalidInputException">No <c>data/mnist</c> with both files beside or above the application.</exception>
+    public static string MnistDirectory => FoundMnistDirectory.Value
+        ?? throw new InvalidInputException(
+            $"bundled MNIST not found: expected data/mnist/{MnistImagesFileName} beside or above {AppContext.BaseDirectory}");
+
+    /// <summary>Full path of the bundled MNIST images.</summary>
+    public static string MnistImagesPath => Path.Combine(MnistDirectory, MnistImagesFileName);
+
+    /// <summary>Full path of the bundled MNIST labels.</summary>
+    public static string MnistLabelsPath => Path.Combine(MnistDirectory, MnistLabelsFileName);
+
+    /// <summary>
+    /// The first <c>data/mnist</c> holding both bundled files, looking in <paramref name="startDirectory"/> and then each
+    /// of its parents; null when there is none.
+    /// </summary>
+    public static string? FindMnistDirectory(string startDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(startDirectory);
+        for (var dir = new DirectoryInfo(Path.GetFullPath(startDirectory)); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "data", "mnist");
+            if (File.Exists(Path.Combine(candidate, MnistImagesFileName)) && File.Exists(Path.Combine(candidate, MnistLabelsFileName)))
+                return candidate;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,181 @@
+using SkiaSharp;
+
+namespace DiffusionSharp.Imaging;
+
+/// <summary>SkiaSharp decoding, resizing and PNG encoding behind <see cref="ImageFile"/>, the datasets and the pictures.</summary>
+internal static class SkiaImages
+{
+    /// <summary>Images above this many pixels are refused rather than decoded (about 16k x 16k).</summary>
+    public const long MaxPixels = 1L << 28;
+
+    /// <summary>
+    /// Decodes a PNG/JPEG/WebP/BMP/GIF file (format found from its content) to planar bytes. Transparent pixels are
+    /// composited onto white. With <paramref name="size"/>, the shorter side is resized to it and the centre cropped
+    /// to size x size. Grayscale uses ITU-R BT.601 luma with the integer weights PIL uses, so gray input stays exact.
+    /// Returns null with a reason when the file is not a readable image.
+    /// </summary>
+    public static PixelImage? TryDecode(string path, bool grayscale, int? size, out string? error)
+    {
+        error = null;
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error = e.Message;
+            return null;
+        }
+        if (bytes.Length == 0)
+        {
+            error = "empty file";
+            return null;
+        }
+        var codec = SKCodec.Create(new MemoryStream(bytes, writable: false), out var result);
+        if (codec is null)
+        {
+            error = $"not a readable image ({result})";
+            return null;
+        }
+
+        using (codec)
+        {
+            var (w, h) = (codec.Info.Width, codec.Info.Height);
+            if (w < 1 || h < 1 || (long)w * h > MaxPixels)
+            {
+                error = $"unsupported image size {w}x{h} (expected 1 to {MaxPixels} pixels)";
+                return null;
+            }
+            var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul);
+            using var decoded = new SKBitmap(info);
+            var status = codec.GetPixels(info, decoded.GetPixels());
+            if (status != SKCodecResult.Success)
+            {
+                error = $"cannot decode image ({status})";
+                return null;
+            }
+            var (outH, outW) = size is int s ? (s, s) : (h, w);
+            using var rgba = Render(decoded, outW, outH);
+            return FromRgba(rgba, grayscale);
+        }
+    }
+
+    /// <summary>Draws <paramref name="source"/> onto white at <paramref name="width"/> x <paramref name="height"/>, scaling the centred crop of the target's aspect ratio.</summary>
+    private static SKBitmap Render(SKBitmap source, int width, int height)
+    {
+        var target = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        using var canvas = new SKCanvas(target);
+        canvas.Clear(SKColors.White);
+        using var image = SKImage.FromBitmap(source);
+
+        // Centre crop of the source with the target's aspect ratio: resizing the shorter side to the target and then
+        // centre-cropping (torchvision Resize + CenterCrop) in one draw.
+        var scale = Math.Max((double)width / source.Width, (double)height / source.Height);
+        var cropW = width / scale;
+        var cropH = height / scale;
+        var src = SKRect.Create((float)((source.Width - cropW) / 2), (float)((source.Height - cropH) / 2), (float)cropW, (float)cropH);
+        var dst = SKRect.Create(0, 0, width, height);
+        var sampling = scale >= 1
+            ? new SKSamplingOptions(SKCubicResampler.Mitchell)
+            : new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear);
+        if (width == source.Width && height == source.Height) sampling = new SKSamplingOptions(SKFilterMode.Nearest);
+        canvas.DrawImage(image, src, dst, sampling);
+        return target;
+    }
+
+    /// <summary>Planar bytes of an RGBA bitmap (alpha ignored).</summary>
+    public static PixelImage FromRgba(SKBitmap rgba, bool grayscale)
+    {
+        var (w, h) = (rgba.Width, rgba.Height);
+        var plane = w * h;
+        var src = rgba.GetPixelSpan();
+        var stride = rgba.RowBytes;
+        var pixels = new byte[(grayscale ? 1 : 3) * plane];
+        for (var y = 0; y < h; y++)
+        {
+            var row = src.Slice(y * stride, w * 4);
+            for (var x = 0; x < w; x++)
+            {
+                var (r, g, b) = (row[4 * x], row[4 * x + 1], row[4 * x + 2]);
+                var i = y * w + x;
+                if (grayscale)
+                {
+                    pixels[i] = (byte)((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16);
+                }
+                else
+                {
+                    pixels[i] = r;
+                    pixels[plane + i] = g;
+                    pixels[2 * plane + i] = b;
+                }
+            }
+        }
+        return new PixelImage(grayscale ? 1 : 3, h, w, pixels);
+    }
+
+    /// <summary>Encodes as PNG: 8-bit grayscale for one channel, RGB otherwise.</summary>
+    public static byte[] EncodePng(PixelImage image)
+    {
+        using var bitmap = ToBitmap(image);
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100)
+            ?? throw new InvalidOperationException($"SkiaSharp could not encode a {image.Width}x{image.Height} PNG");
+        return data.ToArray();
+    }
+
+    /// <summary>An opaque bitmap of <paramref name="image"/>: Gray8 for one channel, RGBA for three.</summary>
+    public static SKBitmap ToBitmap(PixelImage image)
+    {
+        var (w, h) = (image.Width, image.Height);
+        var plane = w * h;
+        var gray = image.Channels == 1;
+        var bitmap = new SKBitmap(new SKImageInfo(w, h, gray ? SKColorType.Gray8 : SKColorType.Rgba8888, SKAlphaType.Opaque));
+        var dst = bitmap.GetPixelSpan();
+        var stride = bitmap.RowBytes;
+        var p = image.Pixels;
+        for (var y = 0; y < h; y++)
+        {
+            var row = dst.Slice(y * stride);
+            for (var x = 0; x < w; x++)
+            {
+                var i = y * w + x;
+                if (gray)
+                {
+                    row[x] = p[i];
+                }
+                else
+                {
+                    row[4 * x] = p[i];
+                    row[4 * x + 1] = p[plane + i];
+                    row[4 * x + 2] = p[2 * plane + i];
+                    row[4 * x + 3] = 255;
+                }
+            }
+        }
+        return bitmap;
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> to a temporary file beside <paramref name="path"/> and renames it over the target.</summary>
+    public static void WriteAtomically(string path, ReadOnlySpan<byte> bytes)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var full = Path.GetFullPath(path);
+        var dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        var temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+}
