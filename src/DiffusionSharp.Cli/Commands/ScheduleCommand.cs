@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using System.Text.Json;
+using DiffusionSharp.Imaging;
 using DiffusionSharp.Schedules;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -63,7 +64,10 @@ public sealed class ScheduleCommand : Command<ScheduleCommand.Settings>
         var schedule = NoiseSchedule.Create(config);
         if (settings.Plot is { } plot)
         {
-            throw new InvalidInputException("--plot: not wired yet " + plot + schedule.NumTrainTimesteps);
+            string name = config.Schedule.ToDiffusersName() + (config.RescaleBetasZeroSnr ? " (zero terminal SNR)" : "");
+            var alphaBar = schedule.AlphasCumprod.ToArray().Select(a => (double)a).ToArray();
+            CliFiles.CheckWritable(plot, "--plot");
+            Plots.SaveSchedules(plot, [(name, alphaBar)], $"{name} schedule, T = {schedule.NumTrainTimesteps}");
         }
         if (settings.Json)
         {
