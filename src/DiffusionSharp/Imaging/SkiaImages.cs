@@ -76,10 +76,13 @@ internal static class SkiaImages
         var cropH = height / scale;
         var src = SKRect.Create((float)((source.Width - cropW) / 2), (float)((source.Height - cropH) / 2), (float)cropW, (float)cropH);
         var dst = SKRect.Create(0, 0, width, height);
-        var sampling = scale >= 1
-            ? new SKSamplingOptions(SKCubicResampler.Mitchell)
-            : new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear);
-        if (width == source.Width && height == source.Height) sampling = new SKSamplingOptions(SKFilterMode.Nearest);
+        // Same scale: copy pixels exactly. Enlarging: Catmull-Rom, which keeps sharp edges and passes through the source
+        // pixels. Shrinking: bilinear over mipmaps, which averages instead of aliasing.
+        var sampling = scale == 1 && src.Left == MathF.Floor(src.Left) && src.Top == MathF.Floor(src.Top)
+            ? new SKSamplingOptions(SKFilterMode.Nearest)
+            : scale > 1
+                ? new SKSamplingOptions(SKCubicResampler.CatmullRom)
+                : new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear);
         canvas.DrawImage(image, src, dst, sampling);
         return target;
     }
