@@ -1,0 +1,127 @@
+using System.Text.Json.Nodes;
+using DiffusionSharp.Schedules;
+
+namespace DiffusionSharp.Samplers;
+
+/// <summary>
+/// Builds samplers: from a diffusers <c>scheduler_config.json</c> (dispatching on <c>_class_name</c>), from a command-line
+/// name, or from another sampler's config (diffusers' <c>from_config</c>: keep the training schedule, change the sampler).
+/// New samplers add one case to <see cref="FromConfig(SchedulerConfigReader, string?)"/> and one to <see cref="Create"/>.
+/// </summary>
+public static class SchedulerFactory
+{
+    /// <summary>The command-line sampler names and their diffusers classes.</summary>
+    public static IReadOnlyDictionary<string, string> ClassNames { get; } = new Dictionary<string, string>
+    {
+        ["ddpm"] = DDPMScheduler.ClassName,
+        ["ddim"] = DDIMScheduler.ClassName,
+    };
+
+    /// <summary>The command-line sampler names.</summary>
+    public static IReadOnlyList<string> Names { get; } = ClassNames.Keys.ToArray();
+
+    /// <summary>The sampler a config file describes, or the sampler <paramref name="samplerName"/> over its training schedule.</summary>
+    /// <exception cref="InvalidInputException">The file is missing or its content is malformed or unsupported; the message starts with the path.</exception>
+    public static IScheduler FromConfigFile(string path, string? samplerName = null)
+    {
+        string json;
+        try
+        {
+            json = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException($"{path}: cannot read the scheduler config ({e.Message})", e);
+        }
+        try
+        {
+            return FromConfigJson(json, samplerName);
+        }
+        catch (InvalidInputException e)
+        {
+            throw new InvalidInputException($"{path}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The sampler a config's JSON text describes, or the sampler <paramref name="samplerName"/> over its training schedule.</summary>
+    /// <exception cref="InvalidInputException">The content is malformed or unsupported.</exception>
+    public static IScheduler FromConfigJson(string json, string? samplerName = null) =>
+        FromConfig(SchedulerConfigReader.Parse(json), samplerName);
+
+    /// <summary>
+    /// The sampler a config describes. With <paramref name="samplerName"/> (ddpm, ddim, ...), that sampler instead, built
+    /// from the keys it shares with the config (the training schedule, prediction type, spacing); keys only the
+    /// config's own class knows are ignored, as in diffusers' <c>from_config</c>.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The config is malformed or unsupported, or the name is unknown.</exception>
+    public static IScheduler FromConfig(SchedulerConfigReader config, string? samplerName = null)
+    {
+        string className = samplerName is not null
+            ? ClassNameOf(samplerName)
+            : config.ClassName ?? throw new InvalidInputException("_class_name: missing, so the scheduler type is unknown");
+        IScheduler scheduler = className switch
+        {
+            DDPMScheduler.ClassName => DDPMScheduler.FromConfig(config),
+            DDIMScheduler.ClassName => DDIMScheduler.FromConfig(config),
+            // DPMSolverMultistepScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, HeunDiscreteScheduler,
+            // PNDMScheduler: add a case per class here and its name to ClassNames.
+            _ => throw new InvalidInputException(
+                $"_class_name: '{className}' is not supported (supported: {string.Join(", ", ClassNames.Values)})"),
+        };
+        config.RejectUnknownKeys();
+        return scheduler;
+    }
+
+    /// <summary>
+    /// Another sampler over the same training schedule and prediction type (diffusers' <c>from_config</c> pattern),
+    /// e.g. DDIM for a model trained with a DDPM scheduler.
+    /// </summary>
+    public static IScheduler WithSampler(IScheduler scheduler, string samplerName) =>
+        FromConfig(new SchedulerConfigReader(scheduler.ToConfigJson()), samplerName);
+
+    /// <summary>A sampler by command-line name.</summary>
+    /// <param name="name">ddpm or ddim.</param>
+    /// <param name="schedule">The training schedule the model was trained with.</param>
+    /// <param name="predictionType">What the model predicts.</param>
+    /// <param name="spacing">How inference timesteps are picked.</param>
+    /// <param name="stepsOffset">Added to leading timesteps.</param>
+    /// <param name="clipSample">Clip the predicted x_0 to [-1, 1] (pixel-space models).</param>
+    /// <param name="eta">DDIM's noise scale (0 deterministic, 1 DDPM-like); must be 0 for other samplers.</param>
+    /// <exception cref="InvalidInputException">Unknown name or an option out of range.</exception>
+    public static IScheduler Create(
+        string name,
+        NoiseScheduleConfig schedule,
+        PredictionType predictionType = PredictionType.Epsilon,
+        TimestepSpacing spacing = TimestepSpacing.Leading,
+        int stepsOffset = 0,
+        bool clipSample = true,
+        double eta = 0.0)
+    {
+        var table = NoiseSchedule.Create(schedule);
+        var clipping = new SampleClipping(clipSample);
+        if (eta != 0 && ClassNameOf(name) != DDIMScheduler.ClassName)
+            throw new InvalidInputException($"eta: only the ddim sampler takes eta (got {eta} for {name})");
+        return ClassNameOf(name) switch
+        {
+            DDPMScheduler.ClassName => new DDPMScheduler(table, new DDPMSchedulerOptions
+            {
+                PredictionType = predictionType, Clipping = clipping, TimestepSpacing = spacing, StepsOffset = stepsOffset,
+            }),
+            DDIMScheduler.ClassName => new DDIMScheduler(table, new DDIMSchedulerOptions
+            {
+                PredictionType = predictionType, Clipping = clipping, TimestepSpacing = spacing, StepsOffset = stepsOffset, Eta = eta,
+            }),
+            var other => throw new InvalidOperationException($"{other} is in ClassNames but has no case in Create"),
+        };
+    }
+
+    /// <summary>diffusers' class name of a command-line sampler name.</summary>
+    /// <exception cref="InvalidInputException">Unknown name.</exception>
+    public static string ClassNameOf(string samplerName) => ClassNames.TryGetValue(samplerName, out var className)
+        ? className
+        : throw new InvalidInputException($"sampler: unknown sampler '{samplerName}' (expected one of: {string.Join(", ", Names)})");
+
+    /// <summary>The config text of a sampler, indented, as diffusers writes <c>scheduler_config.json</c>.</summary>
+    public static string ToConfigText(IScheduler scheduler) =>
+        scheduler.ToConfigJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+}
