@@ -1,0 +1,83 @@
+using DiffusionSharp.IO;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Models;
+
+/// <summary>
+/// Runs a model on a reference input and compares with the reference output, for <c>diffuse model check</c>.
+/// The reference is a safetensors file with <c>sample</c> [B,C,H,W], <c>timestep</c> [B] (or scalar), optional <c>class_labels</c> [B],
+/// <c>output</c> (or <c>output_fp32</c>) and optionally <c>intermediate.&lt;module&gt;</c> activations, the layout of the golden <c>io.safetensors</c>.
+/// </summary>
+public static class ModelCheck
+{
+    /// <summary>Compares <paramref name="model"/>'s output on the reference input with the reference output.</summary>
+    /// <exception cref="InvalidInputException">The reference file is missing a tensor or its shapes do not fit the model.</exception>
+    public static ModelCheckResult Run(UNet2DModel model, string referencePath)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var header = SafetensorsFile.ReadHeader(referencePath);
+        var outputKey = header.Tensors.ContainsKey("output") ? "output" : "output_fp32";
+        foreach (var key in new[] { "sample", "timestep", outputKey })
+        {
+            if (!header.Tensors.ContainsKey(key))
+            {
+                throw new InvalidInputException($"{referencePath}: reference lacks tensor '{key}' (expected sample, timestep, output, optional class_labels)");
+            }
+        }
+        var names = header.Names.Where(n => n is "sample" or "timestep" or "class_labels" || n == outputKey || n.StartsWith("intermediate.", StringComparison.Ordinal));
+        var reference = SafetensorsFile.Load(header, names);
+        try
+        {
+            using var scope = NewDisposeScope();
+            using var mode = inference_mode();
+            var sample = reference["sample"].to_type(ScalarType.Float32);
+            if (sample.dim() != 4 || sample.shape[1] != model.Config.InChannels)
+            {
+                throw new InvalidInputException($"{referencePath}: sample has shape [{string.Join(", ", sample.shape)}], the model expects [B, {model.Config.InChannels}, H, W]");
+            }
+            reference.TryGetValue("class_labels", out var labels);
+            var wasTraining = model.training;
+            model.eval();
+            var intermediates = new Dictionary<string, Tensor>();
+            Tensor output;
+            try
+            {
+                output = model.Trace(sample, reference["timestep"], labels, intermediates);
+            }
+            catch (ArgumentException e)
+            {
+                throw new InvalidInputException($"{referencePath}: the reference input does not fit the model: {e.Message}", e);
+            }
+            finally
+            {
+                if (wasTraining) model.train();
+            }
+            var expected = reference[outputKey];
+            if (!expected.shape.SequenceEqual(output.shape))
+            {
+                throw new InvalidInputException($"{referencePath}: {outputKey} has shape [{string.Join(", ", expected.shape)}], the model produced [{string.Join(", ", output.shape)}]");
+            }
+            var maxAbs = MaxAbsDiff(output, expected);
+            var maxRef = expected.abs().max().to_type(ScalarType.Float64).item<double>();
+            var perModule = new SortedDictionary<string, double>(StringComparer.Ordinal);
+            foreach (var (name, actual) in intermediates)
+            {
+                using (actual)
+                {
+                    if (reference.TryGetValue("intermediate." + name, out var want) && want.shape.SequenceEqual(actual.shape))
+                    {
+                        perModule[name] = MaxAbsDiff(actual, want);
+                    }
+                }
+            }
+            return new ModelCheckResult(maxAbs, maxRef > 0 ? maxAbs / maxRef : maxAbs, maxRef, perModule);
+        }
+        finally
+        {
+            foreach (var t in reference.Values) t.Dispose();
+        }
+    }
+
+    private static double MaxAbsDiff(Tensor a, Tensor b) =>
+        (a.to_type(ScalarType.Float64) - b.to_type(ScalarType.Float64)).abs().max().item<double>();
+}
