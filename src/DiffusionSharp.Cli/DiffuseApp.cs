@@ -49,6 +49,12 @@ public static class DiffuseApp
             config.AddCommand<ScheduleCommand>("schedule")
                 .WithDescription("Show a noise schedule: beta, alpha_bar and SNR over t (table, --json arrays, --plot PNG).")
                 .WithExample("schedule", "--beta-schedule", "cosine", "--timesteps", "1000", "--plot", "schedule.png");
+            config.AddCommand<TrainCommand>("train")
+                .WithDescription("Train a U-Net on images (MNIST bundled); the run folder is a diffusers pipeline folder.")
+                .WithExample("train", "--data", "mnist", "--model", "mnist-tiny", "--steps", "2000", "--out", "runs/mnist");
+            config.AddCommand<SampleCommand>("sample")
+                .WithDescription("Generate images from a run or a diffusers UNet2DModel folder; optionally the reverse process as a filmstrip.")
+                .WithExample("sample", "--model", "runs/mnist", "--ema", "--sampler", "ddim", "--steps", "50", "--out", "samples.png");
         });
         return app;
     }

@@ -1,0 +1,208 @@
+using System.ComponentModel;
+using System.Globalization;
+using DiffusionSharp.Imaging;
+using DiffusionSharp.Pipelines;
+using DiffusionSharp.Runtime;
+using DiffusionSharp.Samplers;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Cli.Commands;
+
+/// <summary><c>diffuse sample</c>: generate images from a trained run or any diffusers UNet2DModel folder.</summary>
+public sealed class SampleCommand : Command<SampleCommand.Settings>
+{
+    public sealed class Settings : CommonSettings
+    {
+        [CommandOption("--model <FOLDER>")]
+        [Description("A training run, a diffusers pipeline folder, or a UNet2DModel folder.")]
+        public string? Model { get; init; }
+
+        [CommandOption("--ema")]
+        [Description("Use the EMA weights (unet_ema/).")]
+        public bool Ema { get; init; }
+
+        [CommandOption("--sampler <NAME>")]
+        [Description("Sampler; default: the folder's own scheduler.")]
+        public string? Sampler { get; init; }
+
+        [CommandOption("--steps <N>")]
+        [DefaultValue(50)]
+        public int Steps { get; init; } = 50;
+
+        [CommandOption("--eta <ETA>")]
+        [Description("DDIM noise scale (0 = deterministic).")]
+        [DefaultValue(0.0)]
+        public double Eta { get; init; }
+
+        [CommandOption("--count <N>")]
+        [DefaultValue(64)]
+        public int Count { get; init; } = 64;
+
+        [CommandOption("--batch <B>")]
+        [Description("Images per network batch.")]
+        [DefaultValue(64)]
+        public int Batch { get; init; } = 64;
+
+        [CommandOption("--seed <S>")]
+        [DefaultValue(0L)]
+        public long Seed { get; init; }
+
+        [CommandOption("--class <N|all>")]
+        [Description("Class-conditional models: the class to draw, or 'all' for one row per class.")]
+        public string? Class { get; init; }
+
+        [CommandOption("--guidance <W>")]
+        [Description("Classifier-free guidance scale (1 = none).")]
+        [DefaultValue(1.0)]
+        public double Guidance { get; init; } = 1.0;
+
+        [CommandOption("--out <PNG>")]
+        [Description("The sample grid.")]
+        [DefaultValue("samples.png")]
+        public string Out { get; init; } = "samples.png";
+
+        [CommandOption("--nrow <N>")]
+        [Description("Images per grid row (default: about the square root of --count).")]
+        public int? Nrow { get; init; }
+
+        [CommandOption("--trajectory <PNG>")]
+        [Description("Also write the reverse process for the first samples: x_t and the predicted x_0 at --frames steps.")]
+        public string? Trajectory { get; init; }
+
+        [CommandOption("--frames <N>")]
+        [DefaultValue(10)]
+        public int Frames { get; init; } = 10;
+
+        [CommandOption("--trajectory-samples <N>")]
+        [DefaultValue(4)]
+        public int TrajectorySamples { get; init; } = 4;
+
+        [CommandOption("--individual <FOLDER>")]
+        [Description("Also write every image as its own PNG.")]
+        public string? Individual { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (base.Validate() is { Successful: false } bad) return bad;
+            if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required: a run folder or a diffusers folder");
+            if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
+            if (Count < 1) return ValidationResult.Error($"--count must be at least 1 (got {Count})");
+            if (Batch < 1) return ValidationResult.Error($"--batch must be at least 1 (got {Batch})");
+            if (Frames < 2) return ValidationResult.Error($"--frames must be at least 2 (got {Frames})");
+            if (TrajectorySamples < 1) return ValidationResult.Error($"--trajectory-samples must be at least 1 (got {TrajectorySamples})");
+            if (Eta < 0 || !double.IsFinite(Eta)) return ValidationResult.Error($"--eta must be a number >= 0 (got {Eta})");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        CliFiles.CheckWritable(s.Out, "--out");
+        if (s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
+        if (s.Sampler is not null) SchedulerFactory.ClassNameOf(s.Sampler);
+        TorchRuntime.Initialize(s.Threads);
+        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta);
+        var (labels, count, nrow) = Labels(s, pipeline);
+        if (s.Steps > pipeline.Scheduler.Schedule.NumTrainTimesteps)
+            throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {pipeline.Scheduler.Schedule.NumTrainTimesteps} training timesteps");
+
+        var recorder = s.Trajectory is null ? null : new TrajectoryRecorder(s.Steps, s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Tensor images = null!;
+        AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+        {
+            int batches = (count + s.Batch - 1) / s.Batch;
+            var task = ctx.AddTask($"sampling {count} with {pipeline.Scheduler.Name}", maxValue: batches * (double)s.Steps);
+            images = pipeline.Generate(count, s.Steps, s.Seed, labels, s.Guidance, s.Batch, (batch, step) =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                task.Increment(1);
+                if (batch == 0) recorder?.Record(step);
+            });
+        });
+        using (images)
+        {
+            double seconds = clock.Elapsed.TotalSeconds;
+            ImageGrid.SavePng(images, s.Out, nrow);
+            if (s.Individual is { } dir)
+            {
+                Directory.CreateDirectory(dir);
+                var pixels = PixelImage.FromBatch(images);
+                for (int i = 0; i < pixels.Length; i++)
+                    ImageFile.SavePng(pixels[i], Path.Combine(dir, $"{i:D5}.png"));
+            }
+            recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
+            AnsiConsole.MarkupLineInterpolated(
+                $"wrote [green]{s.Out}[/]: {count} images, {pipeline.Scheduler.Name} {s.Steps} steps, seed {s.Seed}, {seconds:F1} s ({count / seconds:F2} images/s)");
+            if (s.Trajectory is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Trajectory}[/]");
+        }
+        recorder?.Dispose();
+        return DiffuseApp.Ok;
+    }
+
+    private static (long[]? Labels, int Count, int? Nrow) Labels(Settings s, DiffusionPipeline pipeline)
+    {
+        if (s.Class is null)
+        {
+            if (s.Guidance != 1.0) throw new InvalidInputException("--guidance needs --class (guidance steers towards a class)");
+            return (null, s.Count, s.Nrow);
+        }
+        if (pipeline.NumClasses == 0) throw new InvalidInputException("--class: this model is unconditional (its config.json has no num_class_embeds)");
+        if (s.Class == "all")
+        {
+            int perClass = Math.Max(1, s.Count / pipeline.NumClasses);
+            var all = Enumerable.Range(0, pipeline.NumClasses).SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray();
+            return (all, all.Length, perClass);
+        }
+        if (!int.TryParse(s.Class, NumberStyles.None, CultureInfo.InvariantCulture, out int label))
+            throw new InvalidInputException($"--class: '{s.Class}' is not a class number or 'all'");
+        if (label >= pipeline.NumClasses)
+            throw new InvalidInputException($"--class: {label} is out of range; this model knows classes 0..{pipeline.NumClasses - 1}");
+        return (Enumerable.Repeat((long)label, s.Count).ToArray(), s.Count, s.Nrow);
+    }
+
+    /// <summary>Keeps x_t and the predicted x_0 of the first samples at evenly spaced steps for the filmstrip.</summary>
+    private sealed class TrajectoryRecorder(int steps, int frames, int samples) : IDisposable
+    {
+        private readonly HashSet<int> _keep = Enumerable.Range(0, frames)
+            .Select(i => (int)Math.Round(i * (steps - 1) / (double)(frames - 1))).ToHashSet();
+        private readonly List<(double T, Tensor Sample, Tensor? X0)> _frames = [];
+
+        public void Record(SamplingStep step)
+        {
+            if (!_keep.Contains(step.Index)) return;
+            var x = step.Sample[..samples].clone().DetachFromDisposeScope();
+            var x0 = step.PredOriginalSample?[..samples].clone().DetachFromDisposeScope();
+            _frames.Add((step.Timestep, x, x0));
+        }
+
+        public void Save(string path, string sampler)
+        {
+            var labels = _frames.Select(f => "t=" + f.T.ToString("0.#", CultureInfo.InvariantCulture)).ToList();
+            var strip = new Filmstrip(labels) { Title = $"Reverse process ({sampler}): each pair of rows is x_t and the predicted x_0" };
+            for (int i = 0; i < samples; i++)
+            {
+                using var xs = torch.stack(_frames.Select(f => f.Sample[i]));
+                strip.AddRow(xs.clamp(-1, 1), $"x_t #{i + 1}");
+                if (_frames.All(f => f.X0 is not null))
+                {
+                    using var x0s = torch.stack(_frames.Select(f => f.X0![i]));
+                    strip.AddRow(x0s.clamp(-1, 1), $"x_0 #{i + 1}");
+                }
+            }
+            strip.SavePng(path);
+        }
+
+        public void Dispose()
+        {
+            foreach (var (_, x, x0) in _frames)
+            {
+                x.Dispose();
+                x0?.Dispose();
+            }
+        }
+    }
+}

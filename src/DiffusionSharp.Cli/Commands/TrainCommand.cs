@@ -1,0 +1,284 @@
+using System.ComponentModel;
+using DiffusionSharp.Data;
+using DiffusionSharp.Imaging;
+using DiffusionSharp.Models;
+using DiffusionSharp.Pipelines;
+using DiffusionSharp.Runtime;
+using DiffusionSharp.Samplers;
+using DiffusionSharp.Schedules;
+using DiffusionSharp.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TorchSharp;
+
+namespace DiffusionSharp.Cli.Commands;
+
+/// <summary><c>diffuse train</c>: train a U-Net on images; the run folder is a diffusers pipeline folder.</summary>
+public sealed class TrainCommand : Command<TrainCommand.Settings>
+{
+    public sealed class Settings : CommonSettings
+    {
+        [CommandOption("--data <SOURCE>")]
+        [Description("mnist (the bundled 10,000 digits), a folder of images (subfolders = classes), or an IDX images file.")]
+        [DefaultValue("mnist")]
+        public string Data { get; init; } = "mnist";
+
+        [CommandOption("--labels <IDX>")]
+        [Description("IDX labels file for an IDX --data file.")]
+        public string? Labels { get; init; }
+
+        [CommandOption("--image-size <N>")]
+        [Description("Resize and centre-crop folder images to N x N (default: the model's sample_size).")]
+        public int? ImageSize { get; init; }
+
+        [CommandOption("--grayscale")]
+        [Description("Read folder images as one channel.")]
+        public bool Grayscale { get; init; }
+
+        [CommandOption("--flip")]
+        [Description("Random horizontal flips (not for digits).")]
+        public bool Flip { get; init; }
+
+        [CommandOption("--strict")]
+        [Description("Stop at the first unreadable image instead of skipping it.")]
+        public bool Strict { get; init; }
+
+        [CommandOption("--model <PRESET|CONFIG>")]
+        [Description("Architecture: mnist-tiny, mnist-small, cifar10-ddpm, or a UNet2DModel config.json.")]
+        [DefaultValue("mnist-tiny")]
+        public string Model { get; init; } = "mnist-tiny";
+
+        [CommandOption("--class-conditional")]
+        [Description("Condition on class labels (adds num_class_embeds = classes + 1, the last one the null class for guidance).")]
+        public bool ClassConditional { get; init; }
+
+        [CommandOption("--steps <N>")]
+        [DefaultValue(2000)]
+        public int Steps { get; init; } = 2000;
+
+        [CommandOption("--batch <B>")]
+        [DefaultValue(64)]
+        public int Batch { get; init; } = 64;
+
+        [CommandOption("--lr <RATE>")]
+        [DefaultValue(2e-4)]
+        public double LearningRate { get; init; } = 2e-4;
+
+        [CommandOption("--lr-schedule <constant|cosine>")]
+        [DefaultValue("cosine")]
+        public string LearningRateSchedule { get; init; } = "cosine";
+
+        [CommandOption("--warmup <K>")]
+        [DefaultValue(100)]
+        public int Warmup { get; init; } = 100;
+
+        [CommandOption("--grad-clip <NORM>")]
+        [Description("Clip the global gradient norm (0 = off).")]
+        [DefaultValue(1.0)]
+        public double GradClip { get; init; } = 1.0;
+
+        [CommandOption("--ema-decay <D>")]
+        [DefaultValue(0.999)]
+        public double EmaDecay { get; init; } = 0.999;
+
+        [CommandOption("--weight-decay <W>")]
+        [DefaultValue(1e-6)]
+        public double WeightDecay { get; init; } = 1e-6;
+
+        [CommandOption("--prediction-type <TYPE>")]
+        [Description("epsilon, v_prediction or sample.")]
+        [DefaultValue("epsilon")]
+        public string PredictionType { get; init; } = "epsilon";
+
+        [CommandOption("--snr-gamma <G>")]
+        [Description("Min-SNR-gamma loss weighting (5 is the paper's value); off by default.")]
+        public double? SnrGamma { get; init; }
+
+        [CommandOption("--cond-drop <P>")]
+        [Description("Label drop probability for classifier-free guidance (class-conditional only).")]
+        [DefaultValue(0.1)]
+        public double CondDrop { get; init; } = 0.1;
+
+        [CommandOption("--beta-schedule <NAME>")]
+        [DefaultValue("linear")]
+        public string BetaSchedule { get; init; } = "linear";
+
+        [CommandOption("--train-timesteps <T>")]
+        [DefaultValue(1000)]
+        public int TrainTimesteps { get; init; } = 1000;
+
+        [CommandOption("--out <FOLDER>")]
+        [Description("The run folder (required).")]
+        public string? Out { get; init; }
+
+        [CommandOption("--seed <S>")]
+        [DefaultValue(0L)]
+        public long Seed { get; init; }
+
+        [CommandOption("--checkpoint-every <K>")]
+        [DefaultValue(500)]
+        public int CheckpointEvery { get; init; } = 500;
+
+        [CommandOption("--keep <K>")]
+        [Description("Checkpoints to keep.")]
+        [DefaultValue(3)]
+        public int Keep { get; init; } = 3;
+
+        [CommandOption("--sample-every <K>")]
+        [Description("Write a sample grid every K steps (0 = only at the end).")]
+        [DefaultValue(0)]
+        public int SampleEvery { get; init; }
+
+        [CommandOption("--sample-count <N>")]
+        [DefaultValue(64)]
+        public int SampleCount { get; init; } = 64;
+
+        [CommandOption("--sample-steps <N>")]
+        [Description("DDIM steps for the sample grids.")]
+        [DefaultValue(50)]
+        public int SampleSteps { get; init; } = 50;
+
+        [CommandOption("--max-bad-steps <N>")]
+        [DefaultValue(10)]
+        public int MaxBadSteps { get; init; } = 10;
+
+        [CommandOption("--resume")]
+        [Description("Continue the run in --out from its newest checkpoint (--steps may raise the target).")]
+        public bool Resume { get; init; }
+
+        [CommandOption("--overwrite")]
+        [Description("Replace the run in --out.")]
+        public bool Overwrite { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (base.Validate() is { Successful: false } bad) return bad;
+            if (string.IsNullOrWhiteSpace(Out)) return ValidationResult.Error("--out is required: the run folder to write");
+            if (Resume && Overwrite) return ValidationResult.Error("--resume and --overwrite exclude each other");
+            return ValidationResult.Success();
+        }
+
+        public TrainingOptions ToOptions() => new()
+        {
+            Steps = Steps,
+            BatchSize = Batch,
+            LearningRate = LearningRate,
+            WarmupSteps = Warmup,
+            Decay = LearningRateSchedule switch
+            {
+                "cosine" => LearningRateDecay.Cosine,
+                "constant" => LearningRateDecay.Constant,
+                _ => throw new InvalidInputException($"--lr-schedule: unknown schedule '{LearningRateSchedule}' (expected constant or cosine)"),
+            },
+            WeightDecay = WeightDecay,
+            GradClip = GradClip,
+            EmaDecay = EmaDecay,
+            Seed = Seed,
+            PredictionType = PredictionTypes.Parse(PredictionType, "--prediction-type"),
+            SnrGamma = SnrGamma,
+            CondDrop = CondDrop,
+            CheckpointEvery = CheckpointEvery,
+            KeepCheckpoints = Keep,
+            SampleEvery = SampleEvery,
+            SampleCount = SampleCount,
+            SampleSteps = SampleSteps,
+            MaxBadSteps = MaxBadSteps,
+        };
+    }
+
+    public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var options = settings.ToOptions();
+        options.Validate();
+        TorchRuntime.Initialize(settings.Threads);
+        torch.random.manual_seed(settings.Seed);
+        var trainer = settings.Resume ? ResumeRun(settings) : StartRun(settings, options);
+        using (trainer)
+        {
+            var run = trainer.Run;
+            trainer.SampleHook = (ema, step) => WriteSampleGrid(run, trainer, ema, step);
+            var o = trainer.Options;
+            var stats = ModelStats.Of(trainer.Model);
+            AnsiConsole.MarkupLineInterpolated(
+                $"training [bold]{run.Root}[/]: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerImage:F2} GFLOPs/image, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads");
+            var outcome = TrainingProgressView.Run(trainer, cancellationToken);
+            WriteLossPlot(run);
+            string how = outcome.Reason switch
+            {
+                StopReason.Finished => "finished",
+                StopReason.Cancelled => "interrupted; checkpoint saved, continue with --resume",
+                _ => $"stopped after {o.MaxBadSteps} steps in a row with non-finite loss or gradients; the last good checkpoint is intact",
+            };
+            AnsiConsole.MarkupLineInterpolated(
+                $"{how}: step {outcome.Step}/{o.Steps} in {outcome.Elapsed:hh\\:mm\\:ss}, {outcome.SkippedSteps} skipped steps; run folder {run.Root}");
+            return outcome.Reason switch
+            {
+                StopReason.Finished => DiffuseApp.Ok,
+                StopReason.Cancelled => DiffuseApp.Interrupted,
+                _ => DiffuseApp.InternalError,
+            };
+        }
+    }
+
+    private static Trainer StartRun(Settings s, TrainingOptions options)
+    {
+        var config = ModelSpecs.Config(s.Model);
+        var spec = new DataSpec(s.Data, s.ImageSize, s.Grayscale, s.Strict, s.Labels, s.Flip);
+        var data = spec.Open(config.SampleSize ?? 32);
+        if (data is ImageFolderDataset folder && folder.SkippedFiles.Count > 0)
+            AnsiConsole.MarkupLineInterpolated($"[yellow]skipped {folder.SkippedFiles.Count} unreadable image(s)[/] in {s.Data} (use --strict to stop instead)");
+        if (s.ClassConditional)
+        {
+            if (!data.HasLabels) throw new InvalidInputException($"--class-conditional: --data {s.Data} has no class labels");
+            config = config with { NumClassEmbeds = data.NumClasses + 1 };
+        }
+        if (config.SampleSize is { } size && (data.Height != size || data.Width != size))
+            throw new InvalidInputException($"--data images are {data.Width}x{data.Height} but the model's sample_size is {size}");
+        var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule, "--beta-schedule"));
+        schedule.Validate();
+        var run = RunFolder.Create(s.Out!, s.Overwrite);
+        var scheduler = SchedulerFactory.Create("ddpm", schedule, options.PredictionType);
+        Directory.CreateDirectory(run.SchedulerDir);
+        IO.AtomicFile.WriteAllText(Path.Combine(run.SchedulerDir, "scheduler_config.json"), SchedulerFactory.ToConfigText(scheduler));
+        run.WriteModelIndex(DDPMScheduler.ClassName);
+        var model = new UNet2DModel(config);
+        return Trainer.Start(run, model, data, spec, schedule, options);
+    }
+
+    private static Trainer ResumeRun(Settings s)
+    {
+        var run = RunFolder.Open(s.Out!);
+        return Trainer.Resume(run, s.Steps);
+    }
+
+    private static void WriteSampleGrid(RunFolder run, Trainer trainer, UNet2DModel ema, int step)
+    {
+        var o = trainer.Options;
+        var scheduler = SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType);
+        var loop = new SamplingLoop(scheduler, (x, t) =>
+        {
+            using var ts = torch.full([x.shape[0]], t, dtype: torch.ScalarType.Float32);
+            return ema.forward(x, ts, NullLabels(ema, x.shape[0]));
+        });
+        int size = ema.Config.SampleSize ?? 32;
+        using var g = new torch.Generator((ulong)o.Seed + 1);
+        using var images = loop.Sample([o.SampleCount, ema.Config.InChannels, size, size], o.SampleSteps, g);
+        Directory.CreateDirectory(run.SamplesDir);
+        ImageGrid.SavePng(images, Path.Combine(run.SamplesDir, $"step-{step:D7}.png"));
+    }
+
+    /// <summary>For a class-conditional model the periodic grids show one row per class: labels 0, 0, ..., 1, 1, ....</summary>
+    private static torch.Tensor? NullLabels(UNet2DModel model, long batch)
+    {
+        if (model.Config.NumClassEmbeds is not { } n) return null;
+        int classes = n - 1;
+        return torch.arange(batch, dtype: torch.ScalarType.Int64) * classes / batch;
+    }
+
+    private static void WriteLossPlot(RunFolder run)
+    {
+        var rows = Trainer.ReadLossCsv(run.LossCsvPath).Where(r => double.IsFinite(r.Loss)).ToList();
+        if (rows.Count < 2) return;
+        Plots.SaveLossCurve(run.LossPlotPath, rows.Select(r => (double)r.Step).ToList(), rows.Select(r => r.Loss).ToList(), 0.98);
+    }
+}

@@ -1,0 +1,49 @@
+using DiffusionSharp.Training;
+using Spectre.Console;
+
+namespace DiffusionSharp.Cli;
+
+/// <summary>Shows training progress: a live bar on a terminal, plain lines elsewhere (CI logs, pipes).</summary>
+internal static class TrainingProgressView
+{
+    public static TrainingOutcome Run(Trainer trainer, CancellationToken cancellationToken)
+    {
+        var o = trainer.Options;
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            int every = Math.Max(1, o.Steps / 50);
+            var lines = new ActionProgress(p =>
+            {
+                if (p.Step % every != 0 && p.Step != p.TotalSteps) return;
+                Console.WriteLine(FormattableString.Invariant(
+                    $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  eta {Format(p.Eta(o.BatchSize))}"));
+            });
+            return trainer.Train(lines, cancellationToken);
+        }
+
+        TrainingOutcome? outcome = null;
+        AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("training", maxValue: o.Steps);
+                task.Value = trainer.Step;
+                var progress = new ActionProgress(p =>
+                {
+                    task.Value = p.Step;
+                    task.Description = FormattableString.Invariant($"step {p.Step}/{p.TotalSteps} loss {p.SmoothedLoss:F4} {p.ImagesPerSecond:F0} img/s");
+                });
+                outcome = trainer.Train(progress, cancellationToken);
+            });
+        return outcome!;
+    }
+
+    private static string Format(TimeSpan? t) => t is { } v ? v.ToString(@"hh\:mm\:ss") : "?";
+
+    /// <summary>Reports on the training thread itself (unlike <see cref="Progress{T}"/>), so output stays in step order.</summary>
+    private sealed class ActionProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

@@ -1,0 +1,32 @@
+namespace DiffusionSharp.Data;
+
+/// <summary>
+/// Where training images come from, as given on the command line, so that a resumed run reopens the same data:
+/// <c>mnist</c> (the bundled 10,000 digits), an image folder, or an IDX images file.
+/// </summary>
+/// <param name="Source"><c>mnist</c>, a folder of images, or an IDX file (<c>.gz</c> or raw).</param>
+/// <param name="ImageSize">Side length images from a folder are resized and centre-cropped to; null = the model's sample_size.</param>
+/// <param name="Grayscale">Read folder images as one channel.</param>
+/// <param name="Strict">Stop at the first unreadable image instead of skipping it.</param>
+/// <param name="Labels">An IDX labels file to go with an IDX images file.</param>
+/// <param name="RandomFlip">Flip images horizontally at random while training (not for digits).</param>
+public sealed record DataSpec(string Source, int? ImageSize = null, bool Grayscale = false, bool Strict = false, string? Labels = null, bool RandomFlip = false)
+{
+    /// <summary>The name that selects the bundled MNIST digits.</summary>
+    public const string Mnist = "mnist";
+
+    /// <summary>Opens the dataset.</summary>
+    /// <param name="defaultSize">The side length for image folders when <see cref="ImageSize"/> is not set.</param>
+    /// <exception cref="InvalidInputException">The source does not exist, is empty, or is not a dataset.</exception>
+    public IImageDataset Open(int defaultSize)
+    {
+        if (string.Equals(Source, Mnist, StringComparison.OrdinalIgnoreCase)) return IdxDataset.Mnist();
+        if (Directory.Exists(Source)) return ImageFolderDataset.Open(Source, ImageSize ?? defaultSize, Grayscale, Strict);
+        if (File.Exists(Source))
+        {
+            if (Labels is not null && !File.Exists(Labels)) throw new InvalidInputException($"--labels: {Labels} does not exist");
+            return IdxDataset.Open(Source, Labels);
+        }
+        throw new InvalidInputException($"--data: {Source} is neither 'mnist', an image folder nor an IDX file");
+    }
+}

@@ -1,0 +1,157 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using DiffusionSharp.IO;
+using DiffusionSharp.Models;
+
+namespace DiffusionSharp.Training;
+
+/// <summary>
+/// A training run's folder. It is a diffusers pipeline folder (<c>model_index.json</c>, <c>unet/</c>, <c>unet_ema/</c>,
+/// <c>scheduler/</c>) plus <c>training_state/step-NNNNNNN/</c> checkpoints, <c>loss.csv</c>, <c>loss.png</c> and <c>samples/</c>.
+/// </summary>
+/// <remarks>
+/// A checkpoint is written whole into a hidden temporary folder and then renamed into place, so a crash at any moment
+/// leaves either the previous checkpoint or the new one, never half of one. The top-level <c>unet/</c> and
+/// <c>unet_ema/</c> are refreshed from the newest checkpoint, one atomically replaced file at a time.
+/// </remarks>
+public sealed class RunFolder
+{
+    private const string CheckpointPrefix = "step-";
+    private const string TempPrefix = ".tmp-";
+
+    private RunFolder(string root) => Root = Path.GetFullPath(root);
+
+    /// <summary>The run's folder.</summary>
+    public string Root { get; }
+
+    public string UnetDir => Path.Combine(Root, "unet");
+    public string UnetEmaDir => Path.Combine(Root, "unet_ema");
+    public string SchedulerDir => Path.Combine(Root, "scheduler");
+    public string TrainingStateDir => Path.Combine(Root, "training_state");
+    public string LossCsvPath => Path.Combine(Root, "loss.csv");
+    public string LossPlotPath => Path.Combine(Root, "loss.png");
+    public string SamplesDir => Path.Combine(Root, "samples");
+    public string ModelIndexPath => Path.Combine(Root, "model_index.json");
+
+    /// <summary>Whether <paramref name="folder"/> looks like a training run (has model_index.json and training_state/).</summary>
+    public static bool IsRun(string folder) =>
+        File.Exists(Path.Combine(folder, "model_index.json")) && Directory.Exists(Path.Combine(folder, "training_state"));
+
+    /// <summary>Prepares a new run folder.</summary>
+    /// <exception cref="InvalidInputException">The folder holds a run and <paramref name="overwrite"/> is false, or it holds something else.</exception>
+    public static RunFolder Create(string root, bool overwrite)
+    {
+        if (File.Exists(root)) throw new InvalidInputException($"--out: {root} is a file, not a folder");
+        if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
+        {
+            if (!IsRun(root))
+                throw new InvalidInputException($"--out: {root} exists and is not empty, and is not a training run; choose a new folder");
+            if (!overwrite)
+                throw new InvalidInputException($"--out: {root} already holds a training run; pass --resume to continue it or --overwrite to replace it");
+            var run = new RunFolder(root);
+            foreach (var dir in new[] { run.UnetDir, run.UnetEmaDir, run.SchedulerDir, run.TrainingStateDir, run.SamplesDir })
+                if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+            foreach (var file in new[] { run.LossCsvPath, run.LossPlotPath, run.ModelIndexPath })
+                File.Delete(file);
+        }
+        Directory.CreateDirectory(root);
+        var created = new RunFolder(root);
+        Directory.CreateDirectory(created.TrainingStateDir);
+        return created;
+    }
+
+    /// <summary>Opens an existing run for <c>--resume</c>.</summary>
+    /// <exception cref="InvalidInputException">The folder is not a run or has no complete checkpoint.</exception>
+    public static RunFolder Open(string root)
+    {
+        if (!Directory.Exists(root)) throw new InvalidInputException($"--resume: {root} does not exist");
+        if (!IsRun(root)) throw new InvalidInputException($"--resume: {root} is not a training run (no model_index.json and training_state/)");
+        var run = new RunFolder(root);
+        if (run.LatestCheckpoint() is null)
+            throw new InvalidInputException($"--resume: {root} has no complete checkpoint in training_state/");
+        return run;
+    }
+
+    /// <summary>Complete checkpoints, oldest first.</summary>
+    public IReadOnlyList<(int Step, string Path)> Checkpoints()
+    {
+        if (!Directory.Exists(TrainingStateDir)) return [];
+        return Directory.EnumerateDirectories(TrainingStateDir, CheckpointPrefix + "*")
+            .Select(d => (Ok: int.TryParse(Path.GetFileName(d)[CheckpointPrefix.Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int s), Step: s, Path: d))
+            .Where(x => x.Ok && File.Exists(Path.Combine(x.Path, "state.json")))
+            .OrderBy(x => x.Step)
+            .Select(x => (x.Step, x.Path))
+            .ToList();
+    }
+
+    /// <summary>The newest complete checkpoint folder, or null.</summary>
+    public string? LatestCheckpoint() => Checkpoints() is { Count: > 0 } list ? list[^1].Path : null;
+
+    /// <summary>
+    /// Writes a checkpoint for <paramref name="step"/>: <paramref name="fill"/> writes its files into a temporary folder,
+    /// which is then renamed to <c>step-NNNNNNN</c>. Older checkpoints beyond <paramref name="keep"/> are removed afterwards,
+    /// and stray temporary folders from an earlier crash are cleaned up.
+    /// </summary>
+    public string WriteCheckpoint(int step, Action<string> fill, int keep)
+    {
+        string name = CheckpointPrefix + step.ToString("D7", CultureInfo.InvariantCulture);
+        string final = Path.Combine(TrainingStateDir, name);
+        string temp = Path.Combine(TrainingStateDir, TempPrefix + name + "-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        Directory.CreateDirectory(temp);
+        fill(temp);
+        if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
+        Directory.Move(temp, final);
+        foreach (var stray in Directory.EnumerateDirectories(TrainingStateDir, TempPrefix + "*"))
+            TryDelete(stray);
+        var all = Checkpoints();
+        foreach (var (_, path) in all.Take(Math.Max(0, all.Count - keep)))
+            TryDelete(path);
+        return final;
+    }
+
+    /// <summary>Copies a checkpoint's <c>unet/</c> and <c>unet_ema/</c> to the run's top level, file by file, atomically.</summary>
+    public void Publish(string checkpoint)
+    {
+        foreach (var sub in new[] { "unet", "unet_ema" })
+        {
+            string from = Path.Combine(checkpoint, sub), to = Path.Combine(Root, sub);
+            if (!Directory.Exists(from)) continue;
+            Directory.CreateDirectory(to);
+            foreach (var file in Directory.EnumerateFiles(from))
+            {
+                string target = Path.Combine(to, Path.GetFileName(file));
+                AtomicFile.Write(target, s =>
+                {
+                    using var src = File.OpenRead(file);
+                    src.CopyTo(s);
+                });
+            }
+        }
+    }
+
+    /// <summary>Writes <c>model_index.json</c> so that diffusers' DDPMPipeline.from_pretrained reads the folder.</summary>
+    public void WriteModelIndex(string schedulerClass)
+    {
+        var index = new JsonObject
+        {
+            ["_class_name"] = "DDPMPipeline",
+            ["_diffusers_version"] = UNet2DConfig.DiffusersVersion,
+            ["scheduler"] = new JsonArray("diffusers", schedulerClass),
+            ["unet"] = new JsonArray("diffusers", "UNet2DModel"),
+        };
+        AtomicFile.WriteAllText(ModelIndexPath, index.ToJsonString(new() { WriteIndented = true }));
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A checkpoint another process still reads: leave it; the next checkpoint tries again.
+        }
+    }
+}
