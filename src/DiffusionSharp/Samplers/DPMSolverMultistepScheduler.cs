@@ -1,0 +1,379 @@
+using System.Text.Json.Nodes;
+using DiffusionSharp.Schedules;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Samplers;
+
+/// <summary>
+/// DPM-Solver++ multistep (Lu et al. 2022, "DPM-Solver++: Fast Solver for Guided Sampling of Diffusion Probabilistic
+/// Models", algorithms 2 and 3), compatible with diffusers' <c>DPMSolverMultistepScheduler</c>: same config keys and
+/// defaults, timesteps, sigmas and step arithmetic. One model call per step; the previous one or two data
+/// predictions are kept between steps and cleared by <see cref="SetTimesteps"/>.
+/// </summary>
+/// <remarks>
+/// Notation (variable → paper):
+/// <list type="bullet">
+/// <item><c>sigma</c> → σ = sqrt((1 - ᾱ)/ᾱ), the VE noise level of the table (Karras et al. 2022)</item>
+/// <item><c>alphaT</c>, <c>sigmaT</c> → α_t = 1/sqrt(σ² + 1) and σ_t = σ·α_t, so x_t = α_t·x_0 + σ_t·ε</item>
+/// <item><c>lambda</c> → λ_t = log(α_t/σ_t), half the log-SNR; <c>h</c> → h = λ_t - λ_s, the step in λ</item>
+/// <item><c>m0</c>, <c>m1</c>, <c>m2</c> → x_θ at the current and the one and two earlier timesteps (data predictions)</item>
+/// <item><c>d0</c>, <c>d1</c>, <c>d2</c> → D_0, D_1, D_2, the divided differences of x_θ in λ (scaled by h)</item>
+/// <item><c>r0</c>, <c>r1</c> → r = h_{i-1}/h_i, the ratios of consecutive steps</item>
+/// </list>
+/// </remarks>
+public sealed class DPMSolverMultistepScheduler : IScheduler
+{
+    private const string ClassName = "DPMSolverMultistepScheduler";
+
+    private readonly float[] _alphasCumprod;
+    private readonly float[] _sigmaTable;
+    private readonly Tensor?[] _modelOutputs;
+    private SigmaTimeline? _run;
+    private int _lowerOrderNums;
+
+    /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
+    /// <exception cref="InvalidInputException">An option is out of range.</exception>
+    public DPMSolverMultistepScheduler(DPMSolverMultistepOptions options)
+    {
+        options.Validate();
+        if (options.SolverOrder == 3 && options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
+            throw new InvalidInputException("solver_order 3 is not supported with algorithm_type sde-dpmsolver++ (use solver_order 1 or 2)");
+        Options = options;
+        Schedule = NoiseSchedule.Create(options.Schedule);
+        _alphasCumprod = SigmaSchedules.SamplerAlphasCumprod(Schedule);
+        _sigmaTable = SigmaSchedules.SigmaTable(_alphasCumprod);
+        _modelOutputs = new Tensor?[options.SolverOrder];
+    }
+
+    /// <summary>The options this scheduler was built with.</summary>
+    public DPMSolverMultistepOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name => $"dpmpp-{Options.SolverOrder}m" + (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus ? "-sde" : "");
+
+    /// <inheritdoc />
+    public NoiseSchedule Schedule { get; }
+
+    /// <inheritdoc />
+    public PredictionType PredictionType => Options.PredictionType;
+
+    /// <inheritdoc />
+    public IReadOnlyList<double> Timesteps => Run.Timesteps;
+
+    /// <summary>The noise level of each timestep plus the final one (N + 1 float32 values, descending).</summary>
+    public IReadOnlyList<float> Sigmas => Run.Sigmas;
+
+    /// <inheritdoc />
+    public double InitNoiseSigma => 1.0;
+
+    private SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
+
+    /// <inheritdoc />
+    public void SetTimesteps(int numInferenceSteps)
+    {
+        int t = Schedule.NumTrainTimesteps;
+        if (numInferenceSteps < 1 || numInferenceSteps > t)
+            throw new InvalidInputException($"number of inference steps must lie in [1, {t}] (the training timesteps), got {numInferenceSteps}");
+
+        // 1. the last usable timestep: those with λ below lambda_min_clipped are cut off the top (cosine schedule)
+        int clipped = 0;
+        for (int i = 0; i < t; i++)
+        {
+            float alpha = MathF.Sqrt(_alphasCumprod[i]), sigma = MathF.Sqrt(1f - _alphasCumprod[i]);
+            if (MathF.Log(alpha) - MathF.Log(sigma) < Options.LambdaMinClipped) clipped++;
+        }
+        int lastTimestep = t - clipped;
+
+        // 2. the timesteps, and their sigmas read from the table (or Karras sigmas and the timesteps that match them)
+        long[] timesteps = IntegerTimesteps(Options.TimestepSpacing, lastTimestep, t, numInferenceSteps, Options.StepsOffset);
+        double[] sigmas;
+        if (Options.UseKarrasSigmas)
+        {
+            sigmas = SigmaSchedules.Karras(_sigmaTable[0], _sigmaTable[^1], numInferenceSteps);
+            var logSigmas = SigmaSchedules.Log(_sigmaTable);
+            timesteps = sigmas.Select(s => (long)Math.Round(SigmaSchedules.SigmaToT(s, logSigmas))).ToArray();
+        }
+        else
+        {
+            sigmas = timesteps.Select(ts => SigmaSchedules.Interp(ts, _sigmaTable)).ToArray();
+        }
+
+        // 3. the final sigma: 0 (the last step returns the data prediction) or sigma at timestep 0
+        float sigmaLast = Options.FinalSigmas == FinalSigmasType.SigmaMin ? _sigmaTable[0] : 0f;
+        var allSigmas = sigmas.Select(s => (float)s).Append(sigmaLast).ToArray();
+
+        ClearHistory();
+        _run = new SigmaTimeline(timesteps.Select(v => (double)v).ToArray(), allSigmas);
+    }
+
+    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> instead of looking up the first timestep (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
+    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
+
+    /// <inheritdoc />
+    public Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
+
+    /// <inheritdoc />
+    public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
+    {
+        var run = Run;
+        int i = run.Current(timestep, missingIsLast: true);
+        int n = run.Timesteps.Length;
+
+        // 1. lower the order near the end: the final step is first order when it lands on sigma = 0
+        bool fewSteps = Options.LowerOrderFinal && n < 15;
+        bool lowerOrderFinal = i == n - 1 && (Options.EulerAtFinal || fewSteps || Options.FinalSigmas == FinalSigmasType.Zero);
+        bool lowerOrderSecond = i == n - 2 && fewSteps;
+
+        // 2. the data prediction x_θ(x_t, t) from the model output, kept for the next steps
+        var x0 = ConvertModelOutput(modelOutput, sample, run.Sigmas[i]);
+        _modelOutputs[0]?.Dispose();
+        for (int k = 0; k < _modelOutputs.Length - 1; k++) _modelOutputs[k] = _modelOutputs[k + 1];
+        _modelOutputs[^1] = x0.DetachFromDisposeScope();
+
+        Tensor? noise = null;
+        if (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
+        {
+            noise = varianceNoise ?? randn(sample.shape, dtype: ScalarType.Float32, generator: generator
+                ?? throw new ArgumentNullException(nameof(generator), "sde-dpmsolver++ needs varianceNoise or a generator"));
+        }
+
+        // 3. the multistep update, of the highest order the history allows
+        Tensor prevSample;
+        if (Options.SolverOrder == 1 || _lowerOrderNums < 1 || lowerOrderFinal)
+            prevSample = FirstOrderUpdate(x0, sample, run.Sigmas[i + 1], run.Sigmas[i], noise);
+        else if (Options.SolverOrder == 2 || _lowerOrderNums < 2 || lowerOrderSecond)
+            prevSample = SecondOrderUpdate(sample, run.Sigmas[i + 1], run.Sigmas[i], run.Sigmas[i - 1], noise);
+        else
+            prevSample = ThirdOrderUpdate(sample, run.Sigmas[i + 1], run.Sigmas[i], run.Sigmas[i - 1], run.Sigmas[i - 2]);
+
+        if (_lowerOrderNums < Options.SolverOrder) _lowerOrderNums++;
+        run.Advance();
+        return new SchedulerStepOutput(prevSample, x0.clone());
+    }
+
+    /// <summary>
+    /// The forward process at the run's noise levels: α_t·x_0 + σ_t·noise with the sigma of each batch item's timestep
+    /// (diffusers' <c>add_noise</c>; for image-to-image, call after <see cref="SetTimesteps"/>).
+    /// </summary>
+    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
+    /// <param name="noise">ε, same shape.</param>
+    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
+    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps)
+    {
+        using var sigma = Run.BatchSigmas(timesteps, missingIsLast: true, originalSamples);
+        using var alphaT = (sigma.square() + 1).rsqrt();
+        using var sigmaT = sigma * alphaT;
+        return alphaT * originalSamples + sigmaT * noise;
+    }
+
+    /// <inheritdoc />
+    public JsonObject ToConfigJson()
+    {
+        var json = new JsonObject { ["_class_name"] = ClassName };
+        DiffusersConfigReader.WriteSchedule(json, Options.Schedule);
+        json["solver_order"] = Options.SolverOrder;
+        json["prediction_type"] = Options.PredictionType.ToDiffusersName();
+        json["thresholding"] = false;
+        json["dynamic_thresholding_ratio"] = 0.995;
+        json["sample_max_value"] = 1.0;
+        json["algorithm_type"] = Options.Algorithm == DpmSolverAlgorithm.DpmSolverPlusPlus ? "dpmsolver++" : "sde-dpmsolver++";
+        json["solver_type"] = Options.SolverType == DpmSolverType.Midpoint ? "midpoint" : "heun";
+        json["lower_order_final"] = Options.LowerOrderFinal;
+        json["euler_at_final"] = Options.EulerAtFinal;
+        json["use_karras_sigmas"] = Options.UseKarrasSigmas;
+        json["use_lu_lambdas"] = false;
+        json["final_sigmas_type"] = Options.FinalSigmas == FinalSigmasType.Zero ? "zero" : "sigma_min";
+        json["lambda_min_clipped"] = double.IsNegativeInfinity(Options.LambdaMinClipped) ? "-Infinity" : Options.LambdaMinClipped;
+        json["variance_type"] = null;
+        json["timestep_spacing"] = Options.TimestepSpacing.ToDiffusersName();
+        json["steps_offset"] = Options.StepsOffset;
+        json["rescale_betas_zero_snr"] = Options.Schedule.RescaleBetasZeroSnr;
+        return json;
+    }
+
+    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
+    /// <param name="json">The config object; <c>_class_name</c>, when present, must be DPMSolverMultistepScheduler.</param>
+    /// <param name="source">The file name, for error messages.</param>
+    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
+    public static DPMSolverMultistepScheduler FromConfigJson(JsonObject json, string source = "scheduler_config.json")
+    {
+        var r = new DiffusersConfigReader(json, ClassName, source);
+        var schedule = r.Schedule(new NoiseScheduleConfig());
+        var algorithm = r.String("algorithm_type", "dpmsolver++") switch
+        {
+            "dpmsolver++" or "deis" => DpmSolverAlgorithm.DpmSolverPlusPlus,
+            "sde-dpmsolver++" => DpmSolverAlgorithm.SdeDpmSolverPlusPlus,
+            var other => throw new InvalidInputException($"{source}: algorithm_type '{other}' is not supported (expected dpmsolver++ or sde-dpmsolver++)"),
+        };
+        var solverType = r.String("solver_type", "midpoint") switch
+        {
+            "midpoint" or "logrho" or "bh1" or "bh2" => DpmSolverType.Midpoint,
+            "heun" => DpmSolverType.Heun,
+            var other => throw new InvalidInputException($"{source}: solver_type '{other}' is not supported (expected midpoint or heun)"),
+        };
+        var finalSigmas = r.String("final_sigmas_type", "zero") switch
+        {
+            "zero" => FinalSigmasType.Zero,
+            "sigma_min" => FinalSigmasType.SigmaMin,
+            var other => throw new InvalidInputException($"{source}: final_sigmas_type '{other}' is not supported (expected zero or sigma_min)"),
+        };
+        var options = new DPMSolverMultistepOptions(
+            schedule,
+            r.Prediction(PredictionType.Epsilon),
+            r.Int("solver_order", 2),
+            algorithm,
+            solverType,
+            r.Bool("lower_order_final", true),
+            r.Bool("euler_at_final", false),
+            r.Bool("use_karras_sigmas", false),
+            finalSigmas,
+            r.Double("lambda_min_clipped", double.NegativeInfinity),
+            r.Spacing(TimestepSpacing.Linspace),
+            r.Int("steps_offset", 0));
+        r.RequireOff("thresholding");
+        r.Double("dynamic_thresholding_ratio", 0.995);
+        r.Double("sample_max_value", 1.0);
+        r.RequireOff("use_lu_lambdas");
+        r.RequireOff("variance_type", "null");
+        RequireNewerKeysOff(r);
+        r.EnsureNoUnknownKeys();
+        try
+        {
+            return new DPMSolverMultistepScheduler(options);
+        }
+        catch (InvalidInputException e)
+        {
+            throw new InvalidInputException($"{source}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Keys later diffusers versions (0.35) write with values that keep their features off.</summary>
+    internal static void RequireNewerKeysOff(DiffusersConfigReader r)
+    {
+        r.RequireOff("use_beta_sigmas");
+        r.RequireOff("use_exponential_sigmas");
+        r.RequireOff("use_flow_sigmas");
+        r.RequireOff("use_dynamic_shifting");
+        r.RequireOff("flow_shift", "1.0 or null", 1.0);
+        r.RequireOff("time_shift_type", "\"exponential\"", "exponential");
+    }
+
+    /// <summary>
+    /// DPM-Solver's integer timesteps, which differ from DDIM's: linspace and leading space N + 1 points and drop
+    /// the last (0), trailing counts down from the last unclipped timestep.
+    /// </summary>
+    private static long[] IntegerTimesteps(TimestepSpacing spacing, int lastTimestep, int numTrainTimesteps, int n, int stepsOffset)
+    {
+        switch (spacing)
+        {
+            case TimestepSpacing.Linspace:
+                // np.linspace(0, last - 1, N + 1).round()[::-1][:-1]
+                return Enumerable.Range(1, n).Reverse()
+                    .Select(i => (long)Math.Round(TimestepSpacings.NumpyLinspace(0, lastTimestep - 1, n + 1, i))).ToArray();
+            case TimestepSpacing.Leading:
+                // (arange(0, N + 1) * (last // (N + 1)))[::-1][:-1] + steps_offset
+                int ratio = lastTimestep / (n + 1);
+                return Enumerable.Range(1, n).Reverse().Select(i => (long)i * ratio + stepsOffset).ToArray();
+            case TimestepSpacing.Trailing:
+                // np.arange(last, 0, -T/N).round() - 1
+                double step = (double)numTrainTimesteps / n;
+                int count = (int)Math.Ceiling(lastTimestep / step);
+                return Enumerable.Range(0, count).Select(i => (long)Math.Round(lastTimestep - i * step) - 1).ToArray();
+            default:
+                throw new ArgumentOutOfRangeException(nameof(spacing));
+        }
+    }
+
+    private static (double AlphaT, double SigmaT, double Lambda) Coefficients(float sigma)
+    {
+        double alphaT = 1 / Math.Sqrt((double)sigma * sigma + 1);
+        double sigmaT = sigma * alphaT;
+        return (alphaT, sigmaT, Math.Log(alphaT) - Math.Log(sigmaT));
+    }
+
+    /// <summary>x_θ, the data prediction DPM-Solver++ integrates (Lu et al. 2022b, section 3.1).</summary>
+    private Tensor ConvertModelOutput(Tensor modelOutput, Tensor sample, float sigma)
+    {
+        var (alphaT, sigmaT, _) = Coefficients(sigma);
+        return PredictionType switch
+        {
+            // x_0 = (x_t - σ_t·ε) / α_t
+            PredictionType.Epsilon => (sample - modelOutput * sigmaT) / alphaT,
+            PredictionType.Sample => modelOutput.clone(),
+            // x_0 = α_t·x_t - σ_t·v (Salimans and Ho 2022)
+            PredictionType.VPrediction => sample * alphaT - modelOutput * sigmaT,
+            _ => throw new ArgumentOutOfRangeException(nameof(modelOutput)),
+        };
+    }
+
+    /// <summary>First order: DDIM in λ (Lu et al. 2022b, eq. 5), or its SDE counterpart.</summary>
+    private Tensor FirstOrderUpdate(Tensor m0, Tensor sample, float sigmaNext, float sigmaCur, Tensor? noise)
+    {
+        var (alphaT, sigmaT, lambdaT) = Coefficients(sigmaNext);
+        var (_, sigmaS, lambdaS) = Coefficients(sigmaCur);
+        double h = lambdaT - lambdaS;
+        if (noise is null)
+            return sample * (sigmaT / sigmaS) - m0 * (alphaT * (Math.Exp(-h) - 1.0));
+        return sample * (sigmaT / sigmaS * Math.Exp(-h))
+            + m0 * (alphaT * (1 - Math.Exp(-2.0 * h)))
+            + noise * (sigmaT * Math.Sqrt(1.0 - Math.Exp(-2.0 * h)));
+    }
+
+    /// <summary>Second-order multistep update (Lu et al. 2022b, algorithm 2), midpoint or Heun weighting of D_1.</summary>
+    private Tensor SecondOrderUpdate(Tensor sample, float sigmaNext, float sigmaCur, float sigmaPrev, Tensor? noise)
+    {
+        var (alphaT, sigmaT, lambdaT) = Coefficients(sigmaNext);
+        var (_, sigmaS0, lambdaS0) = Coefficients(sigmaCur);
+        var (_, _, lambdaS1) = Coefficients(sigmaPrev);
+        Tensor m0 = _modelOutputs[^1]!, m1 = _modelOutputs[^2]!;
+        double h = lambdaT - lambdaS0, h0 = lambdaS0 - lambdaS1;
+        double r0 = h0 / h;
+        using var d1 = (m0 - m1) * (1.0 / r0);
+        bool midpoint = Options.SolverType == DpmSolverType.Midpoint;
+        if (noise is null)
+        {
+            double c = alphaT * (Math.Exp(-h) - 1.0);
+            double c1 = midpoint ? -0.5 * c : alphaT * ((Math.Exp(-h) - 1.0) / h + 1.0);
+            return sample * (sigmaT / sigmaS0) - m0 * c + d1 * c1;
+        }
+        double e = alphaT * (1 - Math.Exp(-2.0 * h));
+        double e1 = midpoint ? 0.5 * e : alphaT * ((1.0 - Math.Exp(-2.0 * h)) / (-2.0 * h) + 1.0);
+        return sample * (sigmaT / sigmaS0 * Math.Exp(-h))
+            + m0 * e
+            + d1 * e1
+            + noise * (sigmaT * Math.Sqrt(1.0 - Math.Exp(-2.0 * h)));
+    }
+
+    /// <summary>Third-order multistep update (Lu et al. 2022a, algorithm 3, in data-prediction form).</summary>
+    private Tensor ThirdOrderUpdate(Tensor sample, float sigmaNext, float sigmaCur, float sigmaPrev, float sigmaPrev2)
+    {
+        var (alphaT, sigmaT, lambdaT) = Coefficients(sigmaNext);
+        var (_, sigmaS0, lambdaS0) = Coefficients(sigmaCur);
+        var (_, _, lambdaS1) = Coefficients(sigmaPrev);
+        var (_, _, lambdaS2) = Coefficients(sigmaPrev2);
+        Tensor m0 = _modelOutputs[^1]!, m1 = _modelOutputs[^2]!, m2 = _modelOutputs[^3]!;
+        double h = lambdaT - lambdaS0, h0 = lambdaS0 - lambdaS1, h1 = lambdaS1 - lambdaS2;
+        double r0 = h0 / h, r1 = h1 / h;
+        using var d10 = (m0 - m1) * (1.0 / r0);
+        using var d11 = (m1 - m2) * (1.0 / r1);
+        using var diff = d10 - d11;
+        using var d1 = d10 + diff * (r0 / (r0 + r1));
+        using var d2 = diff * (1.0 / (r0 + r1));
+        double eh = Math.Exp(-h) - 1.0;
+        return sample * (sigmaT / sigmaS0)
+            - m0 * (alphaT * eh)
+            + d1 * (alphaT * (eh / h + 1.0))
+            - d2 * (alphaT * ((eh + h) / (h * h) - 0.5));
+    }
+
+    private void ClearHistory()
+    {
+        for (int k = 0; k < _modelOutputs.Length; k++)
+        {
+            _modelOutputs[k]?.Dispose();
+            _modelOutputs[k] = null;
+        }
+        _lowerOrderNums = 0;
+    }
+}

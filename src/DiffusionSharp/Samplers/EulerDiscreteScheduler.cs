@@ -1,0 +1,169 @@
+using System.Text.Json.Nodes;
+using DiffusionSharp.Schedules;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Samplers;
+
+/// <summary>
+/// The Euler sampler of Karras et al. (2022), algorithm 2, compatible with diffusers' <c>EulerDiscreteScheduler</c>:
+/// one model call per step along the probability-flow ODE dx/dσ = (x - D(x; σ))/σ in the VE parameterisation.
+/// With <c>s_churn = 0</c> (the default) it is deterministic.
+/// </summary>
+/// <remarks>
+/// Notation (variable → paper): <c>sigma</c> → σ_i; <c>sigmaHat</c> → σ̂_i = σ_i·(γ_i + 1), the noise level after
+/// churn; <c>gamma</c> → γ_i = min(S_churn/N, √2 - 1) inside [S_tmin, S_tmax]; <c>predOriginal</c> → D(x̂; σ̂);
+/// <c>derivative</c> → d_i = (x̂ - D)/σ̂; <c>dt</c> → σ_{i+1} - σ̂_i. The sample is x = x_t/α_t, which is why
+/// <see cref="InitNoiseSigma"/> is σ_max and <see cref="ScaleModelInput"/> divides by sqrt(σ² + 1).
+/// </remarks>
+public sealed class EulerDiscreteScheduler : IScheduler
+{
+    private const string ClassName = "EulerDiscreteScheduler";
+
+    private readonly float[] _sigmaTable;
+    private SigmaTimeline? _run;
+
+    /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
+    /// <exception cref="InvalidInputException">An option is out of range.</exception>
+    public EulerDiscreteScheduler(EulerDiscreteOptions options)
+    {
+        options.Validate();
+        Options = options;
+        Schedule = NoiseSchedule.Create(options.Schedule);
+        _sigmaTable = SigmaSchedules.SigmaTable(SigmaSchedules.SamplerAlphasCumprod(Schedule));
+    }
+
+    /// <summary>The options this scheduler was built with.</summary>
+    public EulerDiscreteOptions Options { get; }
+
+    /// <inheritdoc />
+    public string Name => "euler";
+
+    /// <inheritdoc />
+    public NoiseSchedule Schedule { get; }
+
+    /// <inheritdoc />
+    public PredictionType PredictionType => Options.PredictionType;
+
+    /// <inheritdoc />
+    public IReadOnlyList<double> Timesteps => Run.Timesteps;
+
+    /// <summary>The noise level of each timestep plus the final one (N + 1 float32 values, descending).</summary>
+    public IReadOnlyList<float> Sigmas => Run.Sigmas;
+
+    /// <inheritdoc />
+    public double InitNoiseSigma => KarrasSigmaSampling.InitNoiseSigma(Run.Sigmas, Options.TimestepSpacing);
+
+    private SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
+
+    /// <inheritdoc />
+    public void SetTimesteps(int numInferenceSteps)
+    {
+        float finalSigma = Options.FinalSigmas == FinalSigmasType.SigmaMin ? _sigmaTable[0] : 0f;
+        var (timesteps, sigmas) = KarrasSigmaSampling.Build(_sigmaTable, Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset,
+            Options.UseKarrasSigmas, Options.SigmaMin, Options.SigmaMax, finalSigma);
+        _run = new SigmaTimeline(timesteps, sigmas);
+    }
+
+    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
+    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
+
+    /// <inheritdoc />
+    public Tensor ScaleModelInput(Tensor sample, double timestep) =>
+        KarrasSigmaSampling.ScaleModelInput(sample, Run.Sigmas[Run.Current(timestep, missingIsLast: false)]);
+
+    /// <inheritdoc />
+    public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
+    {
+        var run = Run;
+        int i = run.Current(timestep, missingIsLast: false);
+        float sigma = run.Sigmas[i];
+
+        // 1. churn: raise the noise level to σ̂ = σ(γ + 1) by adding fresh noise (skipped when S_churn = 0)
+        double gamma = Options.STmin <= sigma && sigma <= Options.STmax
+            ? Math.Min(Options.SChurn / (run.Sigmas.Length - 1), Math.Sqrt(2) - 1)
+            : 0.0;
+        double sigmaHat = sigma * (gamma + 1);
+        Tensor? churned = null;
+        if (gamma > 0)
+        {
+            var eps = varianceNoise ?? randn(sample.shape, dtype: ScalarType.Float32, generator: generator
+                ?? throw new ArgumentNullException(nameof(generator), "Euler with s_churn > 0 needs varianceNoise or a generator"));
+            churned = sample + eps * (Options.SNoise * Math.Sqrt(sigmaHat * sigmaHat - (double)sigma * sigma));
+        }
+        var x = churned ?? sample;
+
+        // 2. the denoised estimate D(x̂; σ̂) (v-prediction uses σ, as diffusers does)
+        var predOriginal = KarrasSigmaSampling.PredictOriginalSample(PredictionType, modelOutput, x,
+            PredictionType == PredictionType.VPrediction ? sigma : sigmaHat);
+
+        // 3. one Euler step of the ODE from σ̂ to σ_{i+1}
+        using var derivative = (x - predOriginal) / sigmaHat;
+        double dt = run.Sigmas[i + 1] - sigmaHat;
+        var prevSample = x + derivative * dt;
+        churned?.Dispose();
+
+        run.Advance();
+        return new SchedulerStepOutput(prevSample, predOriginal);
+    }
+
+    /// <summary>The VE forward process x_0 + σ·noise at the run's noise levels (diffusers' <c>add_noise</c>; call after <see cref="SetTimesteps"/>).</summary>
+    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
+    /// <param name="noise">ε, same shape.</param>
+    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
+    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps) =>
+        KarrasSigmaSampling.AddNoise(Run, originalSamples, noise, timesteps);
+
+    /// <inheritdoc />
+    public JsonObject ToConfigJson()
+    {
+        var json = new JsonObject { ["_class_name"] = ClassName };
+        DiffusersConfigReader.WriteSchedule(json, Options.Schedule);
+        json["prediction_type"] = Options.PredictionType.ToDiffusersName();
+        json["interpolation_type"] = "linear";
+        json["use_karras_sigmas"] = Options.UseKarrasSigmas;
+        json["sigma_min"] = Options.SigmaMin;
+        json["sigma_max"] = Options.SigmaMax;
+        json["timestep_spacing"] = Options.TimestepSpacing.ToDiffusersName();
+        json["timestep_type"] = "discrete";
+        json["steps_offset"] = Options.StepsOffset;
+        json["rescale_betas_zero_snr"] = Options.Schedule.RescaleBetasZeroSnr;
+        json["final_sigmas_type"] = Options.FinalSigmas == FinalSigmasType.Zero ? "zero" : "sigma_min";
+        return json;
+    }
+
+    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object (s_churn and friends stay at their defaults).</summary>
+    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
+    public static EulerDiscreteScheduler FromConfigJson(JsonObject json, string source = "scheduler_config.json")
+    {
+        var r = new DiffusersConfigReader(json, ClassName, source);
+        var schedule = r.Schedule(new NoiseScheduleConfig());
+        var finalSigmas = r.String("final_sigmas_type", "zero") switch
+        {
+            "zero" => FinalSigmasType.Zero,
+            "sigma_min" => FinalSigmasType.SigmaMin,
+            var other => throw new InvalidInputException($"{source}: final_sigmas_type '{other}' is not supported (expected zero or sigma_min)"),
+        };
+        var options = new EulerDiscreteOptions(
+            schedule,
+            r.Prediction(PredictionType.Epsilon),
+            r.Bool("use_karras_sigmas", false),
+            r.NullableDouble("sigma_min"),
+            r.NullableDouble("sigma_max"),
+            r.Spacing(TimestepSpacing.Linspace),
+            r.Int("steps_offset", 0),
+            finalSigmas);
+        r.RequireOff("interpolation_type", "\"linear\"", "linear");
+        r.RequireOff("timestep_type", "\"discrete\"", "discrete");
+        DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
+        r.EnsureNoUnknownKeys();
+        try
+        {
+            return new EulerDiscreteScheduler(options);
+        }
+        catch (InvalidInputException e)
+        {
+            throw new InvalidInputException($"{source}: {e.Message}", e);
+        }
+    }
+}

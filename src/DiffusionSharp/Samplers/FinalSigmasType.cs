@@ -1,0 +1,11 @@
+namespace DiffusionSharp.Samplers;
+
+/// <summary>The noise level the last step lands on (diffusers' <c>final_sigmas_type</c>).</summary>
+public enum FinalSigmasType
+{
+    /// <summary><c>zero</c>: the last step goes to sigma = 0, returning the clean prediction.</summary>
+    Zero,
+
+    /// <summary><c>sigma_min</c>: the last step stops at sigma of training timestep 0.</summary>
+    SigmaMin,
+}

@@ -1,0 +1,101 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using DiffusionSharp.Samplers;
+using DiffusionSharp.Tests.Support;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Tests.Samplers;
+
+/// <summary>
+/// Replays one trajectory of ../shared/golden/visible/trajectories.json: the loop a diffusers pipeline runs, with the
+/// toy model <c>x·0.3 + 0.1·sin(t/100)</c>, the stored x_T and per-step noise, and compares every recorded tensor.
+/// </summary>
+public static class GoldenTrajectory
+{
+    /// <summary>The worst error of each compared field, relative to max(1, max|ref|) of that tensor.</summary>
+    public sealed record Errors(double PrevSample, double PredOriginalSample, double ModelInput, double FinalSample)
+    {
+        public double Worst => new[] { PrevSample, PredOriginalSample, ModelInput, FinalSample }.Max();
+
+        public override string ToString() =>
+            $"prev_sample {PrevSample:E2}, pred_original_sample {PredOriginalSample:E2}, model_input {ModelInput:E2}, final_sample {FinalSample:E2}";
+    }
+
+    public static JsonElement Find(string name) =>
+        Golden.Load("trajectories.json").GetProperty("trajectories").EnumerateArray()
+            .Single(t => t.GetProperty("name").GetString() == name);
+
+    public static IEnumerable<string> NamesFor(params string[] schedulers) =>
+        Golden.Load("trajectories.json").GetProperty("trajectories").EnumerateArray()
+            .Where(t => schedulers.Contains(t.GetProperty("scheduler").GetString()))
+            .Select(t => t.GetProperty("name").GetString()!);
+
+    public static JsonObject Config(JsonElement trajectory) =>
+        JsonNode.Parse(trajectory.GetProperty("config").GetRawText())!.AsObject();
+
+    /// <summary>The toy model of the golden README, float32 operation by operation.</summary>
+    public static Tensor ToyModel(Tensor x, double t)
+    {
+        var c = (float)(0.1 * Math.Sin(t / 100.0));
+        using var scaled = x * 0.3f;
+        return scaled + c;
+    }
+
+    public static Errors Replay(IScheduler scheduler, JsonElement trajectory)
+    {
+        var shape = Golden.Longs(trajectory.GetProperty("shape"));
+        int n = trajectory.GetProperty("num_inference_steps").GetInt32();
+        scheduler.SetTimesteps(n);
+
+        var expectedTimesteps = Golden.Doubles(trajectory.GetProperty("timesteps"));
+        Assert.Equal(expectedTimesteps.Select(v => (double)(float)v), scheduler.Timesteps.Select(v => (double)(float)v));
+        Assert.Equal((float)trajectory.GetProperty("init_noise_sigma").GetDouble(), (float)scheduler.InitNoiseSigma, 5);
+
+        var xT = tensor(Golden.Floats(trajectory.GetProperty("x_T")), dtype: ScalarType.Float32).reshape(shape);
+        var sample = xT * (float)scheduler.InitNoiseSigma;
+        AssertClose(Golden.Floats(trajectory.GetProperty("initial_sample")), sample, "initial_sample", 0, out _);
+
+        bool noisy = trajectory.GetProperty("noise_mode").GetString() != "none";
+        var noiseList = noisy ? trajectory.GetProperty("noise") : default;
+        var recorded = trajectory.GetProperty("steps").EnumerateArray().ToDictionary(s => s.GetProperty("index").GetInt32());
+        double worstPrev = 0, worstPred = 0, worstInput = 0;
+        for (int i = 0; i < scheduler.Timesteps.Count; i++)
+        {
+            double t = scheduler.Timesteps[i];
+            using var scope = NewDisposeScope();
+            var modelInput = scheduler.ScaleModelInput(sample, t);
+            var output = ToyModel(modelInput, t);
+            Tensor? noise = null;
+            if (noisy && noiseList[i].ValueKind != JsonValueKind.Null)
+                noise = tensor(Golden.Floats(noiseList[i]), dtype: ScalarType.Float32).reshape(shape);
+            var step = scheduler.Step(output, t, sample, noise);
+            if (recorded.TryGetValue(i, out var expected))
+            {
+                Assert.Equal((float)expected.GetProperty("timestep").GetDouble(), (float)t);
+                if (expected.TryGetProperty("model_input", out var mi))
+                    worstInput = Math.Max(worstInput, AssertClose(Golden.Floats(mi), modelInput, "model_input", i, out _));
+                worstPrev = Math.Max(worstPrev, AssertClose(Golden.Floats(expected.GetProperty("prev_sample")), step.PrevSample, "prev_sample", i, out _));
+                if (expected.TryGetProperty("pred_original_sample", out var pred))
+                {
+                    Assert.NotNull(step.PredOriginalSample);
+                    worstPred = Math.Max(worstPred, AssertClose(Golden.Floats(pred), step.PredOriginalSample!, "pred_original_sample", i, out _));
+                }
+            }
+            var next = step.PrevSample.MoveToOuterDisposeScope();
+            sample.Dispose();
+            sample = next;
+        }
+        double final = AssertClose(Golden.Floats(trajectory.GetProperty("final_sample")), sample, "final_sample", -1, out _);
+        return new Errors(worstPrev, worstPred, worstInput, final);
+    }
+
+    /// <summary>Asserts |a - b| ≤ 1e-4·max(1, max|ref|) and returns the worst error divided by that scale.</summary>
+    public static double AssertClose(float[] expected, Tensor actual, string what, int step, out double scale)
+    {
+        var got = actual.contiguous().data<float>().ToArray();
+        scale = Math.Max(1.0, expected.Max(v => Math.Abs((double)v)));
+        double err = Golden.MaxAbsDiff(expected, got) / scale;
+        Assert.True(err <= 1e-4, $"{what} at step {step}: max error {err:E3} (relative to {scale:G4}) exceeds 1e-4");
+        return err;
+    }
+}
