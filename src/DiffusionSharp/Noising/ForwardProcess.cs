@@ -29,11 +29,20 @@ public sealed class ForwardProcess : IDisposable
     /// <summary>[4, T] float32: posterior mean coefficients of x_0 and x_t, posterior variance, its clipped log.</summary>
     private readonly Tensor _posterior;
 
+    /// <summary>
+    /// alpha_bar_t accumulated in double from the float32 betas, as the DDPM reference code does: the float32 table
+    /// loses most digits of 1 - alpha_bar_t near t = 0, which the posterior divides by.
+    /// </summary>
+    private readonly double[] _alphaBar64;
+
     /// <summary>The forward process of <paramref name="schedule"/>.</summary>
     public ForwardProcess(NoiseSchedule schedule)
     {
         Schedule = schedule;
         int n = schedule.NumTrainTimesteps;
+        _alphaBar64 = new double[n];
+        double product = 1.0;
+        for (int t = 0; t < n; t++) _alphaBar64[t] = product *= 1.0 - schedule.Betas[t];
         var scales = new float[2 * n];
         var posterior = new float[4 * n];
         for (int t = 0; t < n; t++)
@@ -132,12 +141,12 @@ public sealed class ForwardProcess : IDisposable
     /// </summary>
     public (double X0, double Xt) PosteriorMeanCoefficients(int t)
     {
-        double beta = Schedule.Beta(t), alphaBar = Schedule.AlphaBar(t), alphaBarPrev = AlphaBarPrev(t);
+        double beta = Schedule.Beta(t), alphaBar = _alphaBar64[t], alphaBarPrev = AlphaBarPrev(t);
         return (beta * Math.Sqrt(alphaBarPrev) / (1 - alphaBar), (1 - alphaBarPrev) * Math.Sqrt(1 - beta) / (1 - alphaBar));
     }
 
     /// <summary>The posterior variance beta~_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t)·beta_t (eq. 7); 0 at t = 0.</summary>
-    public double PosteriorVariance(int t) => (1 - AlphaBarPrev(t)) / (1 - Schedule.AlphaBar(t)) * Schedule.Beta(t);
+    public double PosteriorVariance(int t) => (1 - AlphaBarPrev(t)) / (1 - _alphaBar64[t]) * Schedule.Beta(t);
 
     /// <summary>
     /// log(beta~_t) with the t = 0 value (log 0) replaced by the t = 1 value, as in the DDPM reference code
@@ -156,7 +165,7 @@ public sealed class ForwardProcess : IDisposable
         _posterior.Dispose();
     }
 
-    private double AlphaBarPrev(int t) => t > 0 ? Schedule.AlphaBar(t - 1) : 1.0;
+    private double AlphaBarPrev(int t) => t > 0 ? _alphaBar64[t - 1] : 1.0;
 
     /// <summary>sqrt(alpha_bar_t) and sqrt(1 - alpha_bar_t) shaped [B, 1, ...] to broadcast against <paramref name="like"/>.</summary>
     private (Tensor A, Tensor S) Scales(Tensor timesteps, Tensor like) =>

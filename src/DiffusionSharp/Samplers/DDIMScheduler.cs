@@ -14,7 +14,7 @@ public sealed class DDIMScheduler : IScheduler
     /// <summary>diffusers' class name, the <c>_class_name</c> of its config.</summary>
     public const string ClassName = "DDIMScheduler";
 
-    private int _numInferenceSteps;
+    private readonly IntegerTimesteps _timesteps;
 
     /// <summary>A DDIM sampler over <paramref name="schedule"/>.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
@@ -23,6 +23,7 @@ public sealed class DDIMScheduler : IScheduler
         Schedule = schedule;
         Options = options ?? new DDIMSchedulerOptions();
         Options.Validate();
+        _timesteps = new IntegerTimesteps(schedule.NumTrainTimesteps);
     }
 
     /// <summary>A DDIM sampler over a new schedule table built from <paramref name="schedule"/>.</summary>
@@ -45,21 +46,16 @@ public sealed class DDIMScheduler : IScheduler
     public double Eta => Options.Eta;
 
     /// <inheritdoc />
-    public IReadOnlyList<double> Timesteps { get; private set; } = [];
+    public IReadOnlyList<double> Timesteps => _timesteps.Values;
 
     /// <inheritdoc />
     public double InitNoiseSigma => 1.0;
 
-    /// <summary>The same sampler with another eta (diffusers passes eta to every <c>step()</c> call instead).</summary>
+    /// <summary>The same sampler with another eta (diffusers passes eta to every <c>step()</c> call instead); call <see cref="SetTimesteps"/> on it.</summary>
     public DDIMScheduler WithEta(double eta) => new(Schedule, Options with { Eta = eta });
 
     /// <inheritdoc />
-    public void SetTimesteps(int numInferenceSteps)
-    {
-        var timesteps = IntegerTimesteps.Select(Options.TimestepSpacing, Schedule.NumTrainTimesteps, numInferenceSteps, Options.StepsOffset);
-        _numInferenceSteps = numInferenceSteps;
-        Timesteps = Array.ConvertAll(timesteps, t => (double)t);
-    }
+    public void SetTimesteps(int numInferenceSteps) => _timesteps.Set(Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset);
 
     /// <inheritdoc />
     public Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
@@ -73,9 +69,7 @@ public sealed class DDIMScheduler : IScheduler
     /// </remarks>
     public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
     {
-        if (_numInferenceSteps == 0) throw new InvalidOperationException("call SetTimesteps before Step");
-        int t = IntegerTimesteps.ToIndex(timestep, Schedule.NumTrainTimesteps);
-        int prevT = IntegerTimesteps.Previous(t, Schedule.NumTrainTimesteps, _numInferenceSteps);
+        var (t, prevT) = _timesteps.Locate(timestep);
 
         // 1. Alphas of this and the previous timestep, in float32 like diffusers' 0-dim tensors.
         float alphaProdT = Schedule.AlphasCumprod[t];

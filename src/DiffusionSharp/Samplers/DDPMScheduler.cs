@@ -14,7 +14,7 @@ public sealed class DDPMScheduler : IScheduler
     /// <summary>diffusers' class name, the <c>_class_name</c> of its config.</summary>
     public const string ClassName = "DDPMScheduler";
 
-    private int _numInferenceSteps;
+    private readonly IntegerTimesteps _timesteps;
 
     /// <summary>A DDPM sampler over <paramref name="schedule"/>.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
@@ -23,6 +23,7 @@ public sealed class DDPMScheduler : IScheduler
         Schedule = schedule;
         Options = options ?? new DDPMSchedulerOptions();
         Options.Validate();
+        _timesteps = new IntegerTimesteps(schedule.NumTrainTimesteps);
     }
 
     /// <summary>A DDPM sampler over a new schedule table built from <paramref name="schedule"/>.</summary>
@@ -42,18 +43,13 @@ public sealed class DDPMScheduler : IScheduler
     public PredictionType PredictionType => Options.PredictionType;
 
     /// <inheritdoc />
-    public IReadOnlyList<double> Timesteps { get; private set; } = [];
+    public IReadOnlyList<double> Timesteps => _timesteps.Values;
 
     /// <inheritdoc />
     public double InitNoiseSigma => 1.0;
 
     /// <inheritdoc />
-    public void SetTimesteps(int numInferenceSteps)
-    {
-        var timesteps = IntegerTimesteps.Select(Options.TimestepSpacing, Schedule.NumTrainTimesteps, numInferenceSteps, Options.StepsOffset);
-        _numInferenceSteps = numInferenceSteps;
-        Timesteps = Array.ConvertAll(timesteps, t => (double)t);
-    }
+    public void SetTimesteps(int numInferenceSteps) => _timesteps.Set(Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset);
 
     /// <inheritdoc />
     public Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
@@ -68,9 +64,7 @@ public sealed class DDPMScheduler : IScheduler
     /// </remarks>
     public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
     {
-        if (_numInferenceSteps == 0) throw new InvalidOperationException("call SetTimesteps before Step");
-        int t = IntegerTimesteps.ToIndex(timestep, Schedule.NumTrainTimesteps);
-        int prevT = IntegerTimesteps.Previous(t, Schedule.NumTrainTimesteps, _numInferenceSteps);
+        var (t, prevT) = _timesteps.Locate(timestep);
 
         // 1. Alphas and betas of the jump t → t', in float32 like diffusers' 0-dim tensors.
         float alphaProdT = Schedule.AlphasCumprod[t];

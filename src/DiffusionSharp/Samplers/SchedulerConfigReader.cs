@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DiffusionSharp.Schedules;
@@ -151,7 +152,8 @@ public sealed class SchedulerConfigReader
 
     private static double ReadNumber(string key, JsonNode node, string expected)
     {
-        if (node.GetValueKind() == JsonValueKind.Number) return node.GetValue<double>();
+        // Through the JSON text: an in-memory object (e.g. from ToConfigJson) holds ints and doubles that GetValue<double> refuses to convert.
+        if (node.GetValueKind() == JsonValueKind.Number) return double.Parse(node.ToJsonString(), NumberStyles.Float, CultureInfo.InvariantCulture);
         // Strict JSON writes infinities as strings (the golden files' convention; Python's json writes the bare literal).
         if (node.GetValueKind() == JsonValueKind.String)
         {

@@ -97,11 +97,12 @@ public static class SchedulerFactory
         bool clipSample = true,
         double eta = 0.0)
     {
+        string className = ClassNameOf(name);
+        if (eta != 0 && className != DDIMScheduler.ClassName)
+            throw new InvalidInputException($"eta: only the ddim sampler takes eta (got {eta} for {name})");
         var table = NoiseSchedule.Create(schedule);
         var clipping = new SampleClipping(clipSample);
-        if (eta != 0 && ClassNameOf(name) != DDIMScheduler.ClassName)
-            throw new InvalidInputException($"eta: only the ddim sampler takes eta (got {eta} for {name})");
-        return ClassNameOf(name) switch
+        return className switch
         {
             DDPMScheduler.ClassName => new DDPMScheduler(table, new DDPMSchedulerOptions
             {
