@@ -17,7 +17,14 @@ internal static class Layers
             throw new InvalidInputException(
                 $"config: {key} = {groups} does not divide the {channels} channels of {path}; every normalised channel count must be a multiple of {key}");
         }
-        return nn.GroupNorm(groups, channels, eps, affine: true, device: device);
+        var norm = nn.GroupNorm(groups, channels, eps, affine: true, device: device);
+        // TorchSharp 0.107.0 leaves GroupNorm's affine parameters uninitialised (torch.empty); PyTorch starts them at 1 and 0.
+        using (no_grad())
+        {
+            nn.init.ones_(norm.weight!);
+            nn.init.zeros_(norm.bias!);
+        }
+        return norm;
     }
 
     /// <summary>A 3x3 convolution with padding 1 (the UNet's workhorse).</summary>
