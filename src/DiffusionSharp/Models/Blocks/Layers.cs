@@ -18,11 +18,11 @@ internal static class Layers
                 $"config: {key} = {groups} does not divide the {channels} channels of {path}; every normalised channel count must be a multiple of {key}");
         }
         var norm = nn.GroupNorm(groups, channels, eps, affine: true, device: device);
-        // TorchSharp 0.107 leaves GroupNorm's affine parameters uninitialised (torch.empty); PyTorch starts them at 1 and 0.
+        // TorchSharp 0.107.0 leaves GroupNorm's affine parameters uninitialised (torch.empty); PyTorch starts them at 1 and 0.
         using (no_grad())
         {
-            norm.weight!.fill_(1);
-            norm.bias!.zero_();
+            nn.init.ones_(norm.weight!);
+            nn.init.zeros_(norm.bias!);
         }
         return norm;
     }
