@@ -49,6 +49,19 @@ public static class DiffuseApp
             config.AddCommand<ScheduleCommand>("schedule")
                 .WithDescription("Show a noise schedule: beta, alpha_bar and SNR over t (table, --json arrays, --plot PNG).")
                 .WithExample("schedule", "--beta-schedule", "cosine", "--timesteps", "1000", "--plot", "schedule.png");
+            config.AddCommand<NoiseCommand>("noise")
+                .WithDescription("Show the forward process on an image: a filmstrip from x_0 to x_T at chosen timesteps.")
+                .WithExample("noise", "--image", "mnist:0", "--timesteps", "0,100,250,500,999", "--out", "strip.png");
+            config.AddBranch("model", model =>
+            {
+                model.SetDescription("Inspect or verify a UNet2DModel.");
+                model.AddCommand<ModelInfoCommand>("info")
+                    .WithDescription("Config, parameter count, forward GFLOPs per image, weight dtype and size.")
+                    .WithExample("model", "info", "--model", "cifar10-ddpm");
+                model.AddCommand<ModelCheckCommand>("check")
+                    .WithDescription("Run a checkpoint on a reference input and compare with the reference output (exit 3 above --tolerance).")
+                    .WithExample("model", "check", "--model", "unet/", "--reference", "io.safetensors");
+            });
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("Train a U-Net on images (MNIST bundled); the run folder is a diffusers pipeline folder.")
                 .WithExample("train", "--data", "mnist", "--model", "mnist-tiny", "--steps", "2000", "--out", "runs/mnist");

@@ -237,7 +237,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule, "--beta-schedule"));
         schedule.Validate();
         var run = RunFolder.Create(s.Out!, s.Overwrite);
-        var scheduler = SchedulerFactory.Create("ddpm", schedule, options.PredictionType);
+        // Trailing spacing (Lin et al. 2023): few-step samplers built from this config start at the last timestep.
+        var scheduler = SchedulerFactory.Create("ddpm", schedule, options.PredictionType, TimestepSpacing.Trailing);
         Directory.CreateDirectory(run.SchedulerDir);
         IO.AtomicFile.WriteAllText(Path.Combine(run.SchedulerDir, "scheduler_config.json"), SchedulerFactory.ToConfigText(scheduler));
         run.WriteModelIndex(DDPMScheduler.ClassName);

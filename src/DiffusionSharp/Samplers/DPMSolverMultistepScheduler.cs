@@ -24,7 +24,7 @@ namespace DiffusionSharp.Samplers;
 /// </remarks>
 public sealed class DPMSolverMultistepScheduler : IScheduler
 {
-    private const string ClassName = "DPMSolverMultistepScheduler";
+    public const string ClassName = "DPMSolverMultistepScheduler";
 
     private readonly float[] _alphasCumprod;
     private readonly float[] _sigmaTable;

@@ -18,7 +18,7 @@ namespace DiffusionSharp.Samplers;
 /// </remarks>
 public sealed class EulerAncestralDiscreteScheduler : IScheduler
 {
-    private const string ClassName = "EulerAncestralDiscreteScheduler";
+    public const string ClassName = "EulerAncestralDiscreteScheduler";
 
     private readonly float[] _sigmaTable;
     private SigmaTimeline? _run;

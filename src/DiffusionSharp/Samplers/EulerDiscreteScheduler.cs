@@ -18,7 +18,7 @@ namespace DiffusionSharp.Samplers;
 /// </remarks>
 public sealed class EulerDiscreteScheduler : IScheduler
 {
-    private const string ClassName = "EulerDiscreteScheduler";
+    public const string ClassName = "EulerDiscreteScheduler";
 
     private readonly float[] _sigmaTable;
     private SigmaTimeline? _run;

@@ -19,7 +19,7 @@ namespace DiffusionSharp.Samplers;
 /// </remarks>
 public sealed class HeunDiscreteScheduler : IScheduler
 {
-    private const string ClassName = "HeunDiscreteScheduler";
+    public const string ClassName = "HeunDiscreteScheduler";
 
     private readonly float[] _sigmaTable;
     private SigmaTimeline? _run;

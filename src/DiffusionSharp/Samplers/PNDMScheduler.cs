@@ -19,7 +19,7 @@ namespace DiffusionSharp.Samplers;
 /// </remarks>
 public sealed class PNDMScheduler : IScheduler
 {
-    private const string ClassName = "PNDMScheduler";
+    public const string ClassName = "PNDMScheduler";
     private const int PndmOrder = 4;
 
     private readonly List<Tensor> _ets = [];

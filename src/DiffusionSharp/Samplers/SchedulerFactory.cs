@@ -15,6 +15,13 @@ public static class SchedulerFactory
     {
         ["ddpm"] = DDPMScheduler.ClassName,
         ["ddim"] = DDIMScheduler.ClassName,
+        ["dpmpp-2m"] = DPMSolverMultistepScheduler.ClassName,
+        ["dpmpp-2m-sde"] = DPMSolverMultistepScheduler.ClassName,
+        ["dpmpp-3m"] = DPMSolverMultistepScheduler.ClassName,
+        ["euler"] = EulerDiscreteScheduler.ClassName,
+        ["euler-ancestral"] = EulerAncestralDiscreteScheduler.ClassName,
+        ["heun"] = HeunDiscreteScheduler.ClassName,
+        ["pndm"] = PNDMScheduler.ClassName,
     };
 
     /// <summary>The command-line sampler names.</summary>
@@ -56,19 +63,29 @@ public static class SchedulerFactory
     /// <exception cref="InvalidInputException">The config is malformed or unsupported, or the name is unknown.</exception>
     public static IScheduler FromConfig(SchedulerConfigReader config, string? samplerName = null)
     {
+        if (samplerName is not null && SamplerRegistry.IsKnown(samplerName))
+        {
+            // diffusers' from_config for another family: keep the training schedule, prediction type and spacing.
+            return SamplerRegistry.Create(samplerName, config.NoiseSchedule(), config.PredictionType(),
+                timestepSpacing: config.TimestepSpacing(), stepsOffset: config.StepsOffset());
+        }
         string className = samplerName is not null
             ? ClassNameOf(samplerName)
             : config.ClassName ?? throw new InvalidInputException("_class_name: missing, so the scheduler type is unknown");
+        const string source = "scheduler_config.json";
         IScheduler scheduler = className switch
         {
             DDPMScheduler.ClassName => DDPMScheduler.FromConfig(config),
             DDIMScheduler.ClassName => DDIMScheduler.FromConfig(config),
-            // DPMSolverMultistepScheduler, EulerDiscreteScheduler, EulerAncestralDiscreteScheduler, HeunDiscreteScheduler,
-            // PNDMScheduler: add a case per class here and its name to ClassNames.
+            DPMSolverMultistepScheduler.ClassName => DPMSolverMultistepScheduler.FromConfigJson(config.Json, source),
+            EulerDiscreteScheduler.ClassName => EulerDiscreteScheduler.FromConfigJson(config.Json, source),
+            EulerAncestralDiscreteScheduler.ClassName => EulerAncestralDiscreteScheduler.FromConfigJson(config.Json, source),
+            HeunDiscreteScheduler.ClassName => HeunDiscreteScheduler.FromConfigJson(config.Json, source),
+            PNDMScheduler.ClassName => PNDMScheduler.FromConfigJson(config.Json, source),
             _ => throw new InvalidInputException(
-                $"_class_name: '{className}' is not supported (supported: {string.Join(", ", ClassNames.Values)})"),
+                $"_class_name: '{className}' is not supported (supported: {string.Join(", ", ClassNames.Values.Distinct())})"),
         };
-        config.RejectUnknownKeys();
+        if (className is DDPMScheduler.ClassName or DDIMScheduler.ClassName) config.RejectUnknownKeys();
         return scheduler;
     }
 
@@ -80,7 +97,7 @@ public static class SchedulerFactory
         FromConfig(new SchedulerConfigReader(scheduler.ToConfigJson()), samplerName);
 
     /// <summary>A sampler by command-line name.</summary>
-    /// <param name="name">ddpm or ddim.</param>
+    /// <param name="name">ddpm, ddim, or a name of <see cref="SamplerRegistry.Known"/>.</param>
     /// <param name="schedule">The training schedule the model was trained with.</param>
     /// <param name="predictionType">What the model predicts.</param>
     /// <param name="spacing">How inference timesteps are picked.</param>
@@ -100,6 +117,10 @@ public static class SchedulerFactory
         string className = ClassNameOf(name);
         if (eta != 0 && className != DDIMScheduler.ClassName)
             throw new InvalidInputException($"eta: only the ddim sampler takes eta (got {eta} for {name})");
+        if (eta != 0 && ClassNameOf(name) != DDIMScheduler.ClassName)
+            throw new InvalidInputException($"eta: only the ddim sampler takes eta (got {eta} for {name})");
+        if (SamplerRegistry.IsKnown(name))
+            return SamplerRegistry.Create(name, schedule, predictionType, timestepSpacing: spacing, stepsOffset: stepsOffset);
         var table = NoiseSchedule.Create(schedule);
         var clipping = new SampleClipping(clipSample);
         return className switch

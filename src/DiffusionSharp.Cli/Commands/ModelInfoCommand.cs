@@ -1,0 +1,91 @@
+using System.ComponentModel;
+using System.Globalization;
+using DiffusionSharp.Models;
+using DiffusionSharp.Runtime;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DiffusionSharp.Cli.Commands;
+
+/// <summary><c>diffuse model info</c>: a model's configuration, parameter count, forward GFLOPs per image, weight dtype and size.</summary>
+public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
+{
+    public sealed class Settings : CommonSettings
+    {
+        [CommandOption("--model <PRESET|FOLDER|CONFIG>")]
+        [Description("A preset (mnist-tiny, mnist-small, cifar10-ddpm), a UNet2DModel or pipeline folder, or a config.json.")]
+        public string? Model { get; init; }
+
+        [CommandOption("--json")]
+        [Description("Print the facts as one JSON object.")]
+        public bool Json { get; init; }
+
+        public override ValidationResult Validate() =>
+            base.Validate() is { Successful: false } bad ? bad
+            : string.IsNullOrWhiteSpace(Model) ? ValidationResult.Error("--model is required")
+            : ValidationResult.Success();
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        TorchRuntime.Initialize(s.Threads);
+        string model = s.Model!;
+        string? weightsFolder = WeightsFolder(model);
+        UNet2DConfig config;
+        ModelStats stats;
+        if (weightsFolder is not null)
+        {
+            using var unet = UNet2DModel.FromPretrained(weightsFolder);
+            config = unet.Config;
+            stats = ModelStats.Of(unet);
+        }
+        else
+        {
+            config = ModelSpecs.Config(model);
+            stats = ModelStats.Of(config);
+        }
+        long? fileBytes = weightsFolder is null ? null : new FileInfo(Path.Combine(weightsFolder, UNet2DModel.WeightsFileName)).Length;
+        if (s.Json)
+        {
+            var json = new System.Text.Json.Nodes.JsonObject
+            {
+                ["model"] = model,
+                ["parameters"] = stats.ParameterCount,
+                ["parameter_bytes"] = stats.ParameterBytes,
+                ["weights_file_bytes"] = fileBytes,
+                ["dtype"] = stats.WeightDType.ToString().ToLowerInvariant(),
+                ["height"] = stats.Height,
+                ["width"] = stats.Width,
+                ["forward_gflops_per_image"] = Math.Round(stats.GFlopsPerImage, 4),
+                ["config"] = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson()),
+            };
+            Console.Out.WriteLine(json.ToJsonString());
+            return DiffuseApp.Ok;
+        }
+        var table = new Table().Title(model).AddColumns("", "");
+        table.HideHeaders();
+        table.AddRow("parameters", stats.ParameterCount.ToString("N0", CultureInfo.InvariantCulture));
+        table.AddRow("weights", $"{stats.WeightDType.ToString().ToLowerInvariant()}, {stats.ParameterBytes / 1e6:F1} MB in memory"
+            + (fileBytes is { } b ? $", {b / 1e6:F1} MB on disk" : ""));
+        table.AddRow("input", $"{config.InChannels} x {stats.Height} x {stats.Width}");
+        table.AddRow("forward GFLOPs / image", stats.GFlopsPerImage.ToString("F3", CultureInfo.InvariantCulture));
+        table.AddRow("block_out_channels", string.Join(", ", config.BlockOutChannels));
+        table.AddRow("down_block_types", string.Join(", ", config.DownBlockTypes));
+        table.AddRow("up_block_types", string.Join(", ", config.UpBlockTypes));
+        table.AddRow("layers_per_block", config.LayersPerBlock.ToString(CultureInfo.InvariantCulture));
+        table.AddRow("class-conditional", config.NumClassEmbeds is { } n ? $"yes, num_class_embeds {n}" : "no");
+        AnsiConsole.Write(table);
+        AnsiConsole.WriteLine("config.json:");
+        Console.Out.WriteLine(config.ToJson());
+        return DiffuseApp.Ok;
+    }
+
+    /// <summary>The folder holding config.json and the weights, when <paramref name="model"/> names one (a pipeline folder's unet/ too).</summary>
+    private static string? WeightsFolder(string model)
+    {
+        if (!Directory.Exists(model)) return null;
+        if (File.Exists(Path.Combine(model, UNet2DModel.WeightsFileName))) return model;
+        var unet = Path.Combine(model, "unet");
+        return File.Exists(Path.Combine(unet, UNet2DModel.WeightsFileName)) ? unet : null;
+    }
+}
