@@ -1,0 +1,14 @@
+namespace DiffusionSharp.Evaluation;
+
+/// <summary>What <see cref="DigitClassifierTrainer.Train"/> produced.</summary>
+/// <param name="Model">The trained classifier, in eval mode; the caller disposes it.</param>
+/// <param name="EpochLosses">Mean training cross-entropy of each epoch (on augmented images).</param>
+/// <param name="HeldOutAccuracy">Fraction of the held-out images classified correctly, or null when none were given.</param>
+/// <param name="Steps">Optimizer steps taken.</param>
+/// <param name="Elapsed">Wall-clock training time, evaluation included.</param>
+public sealed record DigitClassifierTrainingResult(
+    DigitClassifier Model,
+    IReadOnlyList<double> EpochLosses,
+    double? HeldOutAccuracy,
+    int Steps,
+    TimeSpan Elapsed);
