@@ -62,6 +62,15 @@ public static class DiffuseApp
                     .WithDescription("Run a checkpoint on a reference input and compare with the reference output (exit 3 above --tolerance).")
                     .WithExample("model", "check", "--model", "unet/", "--reference", "io.safetensors");
             });
+            config.AddCommand<EvalCommand>("eval")
+                .WithDescription("Score generated MNIST-like digits: FID-MNIST against 2,000 held-out digits, confidence, class coverage, accuracy.")
+                .WithExample("eval", "samples.png", "--grid-columns", "10");
+            config.AddBranch("eval-classifier", b =>
+            {
+                b.SetDescription("The digit classifier behind diffuse eval.");
+                b.AddCommand<EvalTrainClassifierCommand>("train")
+                    .WithDescription("Train the digit classifier on the first 8,000 bundled MNIST digits.");
+            });
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("Train a U-Net on images (MNIST bundled); the run folder is a diffusers pipeline folder.")
                 .WithExample("train", "--data", "mnist", "--model", "mnist-tiny", "--steps", "2000", "--out", "runs/mnist");
