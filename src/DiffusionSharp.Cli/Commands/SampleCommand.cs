@@ -109,7 +109,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         if (s.Steps > pipeline.Scheduler.Schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {pipeline.Scheduler.Schedule.NumTrainTimesteps} training timesteps");
 
-        var recorder = s.Trajectory is null ? null : new TrajectoryRecorder(s.Steps, s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)));
+        var recorder = s.Trajectory is null ? null : new TrajectoryRecorder(s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)));
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Tensor images = null!;
         AnsiConsole.Progress().AutoClear(true).Start(ctx =>
@@ -162,47 +162,5 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         if (label >= pipeline.NumClasses)
             throw new InvalidInputException($"--class: {label} is out of range; this model knows classes 0..{pipeline.NumClasses - 1}");
         return (Enumerable.Repeat((long)label, s.Count).ToArray(), s.Count, s.Nrow);
-    }
-
-    /// <summary>Keeps x_t and the predicted x_0 of the first samples at evenly spaced steps for the filmstrip.</summary>
-    private sealed class TrajectoryRecorder(int steps, int frames, int samples) : IDisposable
-    {
-        private readonly HashSet<int> _keep = Enumerable.Range(0, frames)
-            .Select(i => (int)Math.Round(i * (steps - 1) / (double)(frames - 1))).ToHashSet();
-        private readonly List<(double T, Tensor Sample, Tensor? X0)> _frames = [];
-
-        public void Record(SamplingStep step)
-        {
-            if (!_keep.Contains(step.Index)) return;
-            var x = step.Sample[..samples].clone().DetachFromDisposeScope();
-            var x0 = step.PredOriginalSample?[..samples].clone().DetachFromDisposeScope();
-            _frames.Add((step.Timestep, x, x0));
-        }
-
-        public void Save(string path, string sampler)
-        {
-            var labels = _frames.Select(f => "t=" + f.T.ToString("0.#", CultureInfo.InvariantCulture)).ToList();
-            var strip = new Filmstrip(labels) { Title = $"Reverse process ({sampler}): each pair of rows is x_t and the predicted x_0" };
-            for (int i = 0; i < samples; i++)
-            {
-                using var xs = torch.stack(_frames.Select(f => f.Sample[i]));
-                strip.AddRow(xs.clamp(-1, 1), $"x_t #{i + 1}");
-                if (_frames.All(f => f.X0 is not null))
-                {
-                    using var x0s = torch.stack(_frames.Select(f => f.X0![i]));
-                    strip.AddRow(x0s.clamp(-1, 1), $"x_0 #{i + 1}");
-                }
-            }
-            strip.SavePng(path);
-        }
-
-        public void Dispose()
-        {
-            foreach (var (_, x, x0) in _frames)
-            {
-                x.Dispose();
-                x0?.Dispose();
-            }
-        }
     }
 }

@@ -263,9 +263,16 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         });
         int size = ema.Config.SampleSize ?? 32;
         using var g = new torch.Generator((ulong)o.Seed + 1);
-        using var images = loop.Sample([o.SampleCount, ema.Config.InChannels, size, size], o.SampleSteps, g);
+        bool final = step >= o.Steps;
+        using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4) : null;
+        using var images = loop.Sample([o.SampleCount, ema.Config.InChannels, size, size], o.SampleSteps, g, recorder is null ? null : recorder.Record);
         Directory.CreateDirectory(run.SamplesDir);
-        ImageGrid.SavePng(images, Path.Combine(run.SamplesDir, $"step-{step:D7}.png"));
+        string grid = Path.Combine(run.SamplesDir, $"step-{step:D7}.png");
+        ImageGrid.SavePng(images, grid);
+        if (recorder is null) return;
+        string trajectory = Path.Combine(run.SamplesDir, "reverse-process.png");
+        recorder.Save(trajectory, scheduler.Name);
+        AnsiConsole.MarkupLineInterpolated($"wrote [green]{grid}[/] ({o.SampleCount} samples, DDIM {o.SampleSteps} steps, EMA weights) and [green]{trajectory}[/]");
     }
 
     /// <summary>For a class-conditional model the periodic grids show one row per class: labels 0, 0, ..., 1, 1, ....</summary>

@@ -1,0 +1,56 @@
+using System.Globalization;
+using DiffusionSharp.Imaging;
+using DiffusionSharp.Samplers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Pipelines;
+
+/// <summary>
+/// Keeps x_t and the predicted x_0 of the first <c>samples</c> images at <c>frames</c> evenly spaced steps of a sampling
+/// run, and draws them as a filmstrip: the reverse process, from noise to image.
+/// </summary>
+public sealed class TrajectoryRecorder(int frames, int samples) : IDisposable
+{
+    private readonly List<(double T, Tensor Sample, Tensor? X0)> _frames = [];
+    private HashSet<int>? _keep;
+
+    /// <summary>Call from the sampling loop's per-step callback; copies what it keeps.</summary>
+    public void Record(SamplingStep step)
+    {
+        // The loop's own step count: Heun and PNDM run more network steps than the requested number.
+        _keep ??= Enumerable.Range(0, Math.Min(frames, step.Count))
+            .Select(i => (int)Math.Round(i * (step.Count - 1) / (double)Math.Max(1, Math.Min(frames, step.Count) - 1))).ToHashSet();
+        if (!_keep.Contains(step.Index)) return;
+        var x = step.Sample[..samples].clone().DetachFromDisposeScope();
+        var x0 = step.PredOriginalSample?[..samples].clone().DetachFromDisposeScope();
+        _frames.Add((step.Timestep, x, x0));
+    }
+
+    /// <summary>Writes the filmstrip: per sample one row of x_t and, where the sampler predicts it, one row of x_0.</summary>
+    public void Save(string path, string sampler)
+    {
+        var labels = _frames.Select(f => "t=" + f.T.ToString("0.#", CultureInfo.InvariantCulture)).ToList();
+        var strip = new Filmstrip(labels) { Title = $"Reverse process ({sampler}): each pair of rows is x_t and the predicted x_0" };
+        for (int i = 0; i < samples; i++)
+        {
+            using var xs = torch.stack(_frames.Select(f => f.Sample[i]));
+            strip.AddRow(xs.clamp(-1, 1), $"x_t #{i + 1}");
+            if (_frames.All(f => f.X0 is not null))
+            {
+                using var x0s = torch.stack(_frames.Select(f => f.X0![i]));
+                strip.AddRow(x0s.clamp(-1, 1), $"x_0 #{i + 1}");
+            }
+        }
+        strip.SavePng(path);
+    }
+
+    public void Dispose()
+    {
+        foreach (var (_, x, x0) in _frames)
+        {
+            x.Dispose();
+            x0?.Dispose();
+        }
+    }
+}
