@@ -41,6 +41,10 @@ public sealed class ScheduleCommand : Command<ScheduleCommand.Settings>
         [Description("Print {\"betas\": [...], \"alphas_cumprod\": [...]} on stdout instead of the table.")]
         public bool Json { get; init; }
 
+        [CommandOption("--compare <NAMES>")]
+        [Description("With --plot: also draw these comma-separated schedules (same T, betas and rescaling).")]
+        public string? Compare { get; init; }
+
         [CommandOption("--plot <PNG>")]
         [Description("Also write a PNG of alpha_bar and log-SNR over t.")]
         public string? Plot { get; init; }
@@ -64,10 +68,15 @@ public sealed class ScheduleCommand : Command<ScheduleCommand.Settings>
         var schedule = NoiseSchedule.Create(config);
         if (settings.Plot is { } plot)
         {
-            string name = config.Schedule.ToDiffusersName() + (config.RescaleBetasZeroSnr ? " (zero terminal SNR)" : "");
-            var alphaBar = schedule.AlphasCumprod.ToArray().Select(a => (double)a).ToArray();
+            var configs = new List<NoiseScheduleConfig> { config };
+            foreach (var other in (settings.Compare ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+                configs.Add(config with { Schedule = BetaScheduleNames.Parse(other, "--compare") });
             CliFiles.CheckWritable(plot, "--plot");
-            Plots.SaveSchedules(plot, [(name, alphaBar)], $"{name} schedule, T = {schedule.NumTrainTimesteps}");
+            var curves = configs.Select(c => (
+                c.Schedule.ToDiffusersName() + (c.RescaleBetasZeroSnr ? " (zero terminal SNR)" : ""),
+                (IReadOnlyList<double>)NoiseSchedule.Create(c).AlphasCumprod.ToArray().Select(a => (double)a).ToArray())).ToList();
+            string title = configs.Count == 1 ? $"{curves[0].Item1} schedule, T = {schedule.NumTrainTimesteps}" : $"Noise schedules, T = {schedule.NumTrainTimesteps}";
+            Plots.SaveSchedules(plot, curves, title);
         }
         if (settings.Json)
         {
