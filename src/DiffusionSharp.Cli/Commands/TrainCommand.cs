@@ -259,7 +259,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         var loop = new SamplingLoop(scheduler, (x, t) =>
         {
             using var ts = torch.full([x.shape[0]], t, dtype: torch.ScalarType.Float32);
-            return ema.forward(x, ts, NullLabels(ema, x.shape[0]));
+            return ema.forward(x, ts, ClassRows(ema, x.shape[0]));
         });
         int size = ema.Config.SampleSize ?? 32;
         using var g = new torch.Generator((ulong)o.Seed + 1);
@@ -276,7 +276,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     }
 
     /// <summary>For a class-conditional model the periodic grids show one row per class: labels 0, 0, ..., 1, 1, ....</summary>
-    private static torch.Tensor? NullLabels(UNet2DModel model, long batch)
+    private static torch.Tensor? ClassRows(UNet2DModel model, long batch)
     {
         if (model.Config.NumClassEmbeds is not { } n) return null;
         int classes = n - 1;

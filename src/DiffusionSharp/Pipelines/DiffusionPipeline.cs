@@ -87,7 +87,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="count">How many images.</param>
     /// <param name="steps">Sampler steps.</param>
     /// <param name="seed">Seed of the generator that draws x_T and every stochastic step's noise.</param>
-    /// <param name="classLabels">For a conditional model, the class of each image (length <paramref name="count"/>); null for unconditional sampling.</param>
+    /// <param name="classLabels">For a conditional model, the class of each image (length <paramref name="count"/>); null for unconditional sampling (a conditional model then gets its null class).</param>
     /// <param name="guidance">Classifier-free guidance scale w: eps = eps_uncond + w·(eps_cond - eps_uncond); 1 = plain conditional.</param>
     /// <param name="batchSize">Images per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
@@ -107,8 +107,11 @@ public sealed class DiffusionPipeline : IDisposable
             for (int start = 0, index = 0; start < count; start += batchSize, index++)
             {
                 int b = Math.Min(batchSize, count - start);
-                using var labels = classLabels is null ? null : torch.tensor(classLabels.Skip(start).Take(b).ToArray(), dtype: ScalarType.Int64);
-                var loop = new SamplingLoop(Scheduler, ModelCall(labels, guidance));
+                // A class-conditional model asked for no class draws unconditionally: the null class it was trained with.
+                using var labels = classLabels is not null ? torch.tensor(classLabels.Skip(start).Take(b).ToArray(), dtype: ScalarType.Int64)
+                    : NumClasses > 0 ? torch.full([b], (long)NumClasses, dtype: ScalarType.Int64)
+                    : null;
+                var loop = new SamplingLoop(Scheduler, ModelCall(labels, classLabels is null ? 1.0 : guidance));
                 int batchIndex = index;
                 batches.Add(loop.Sample([b, config.InChannels, size, size], steps, generator,
                     onStep is null ? null : s => onStep(batchIndex, s)));
