@@ -199,6 +199,11 @@ public static class SafetensorsFile
         var dataStart = 8 + (long)headerLength;
         var dataLength = fileLength - dataStart;
 
+        // JsonDocument accepts invalid UTF-8 inside strings and only fails (InvalidOperationException) when a name is read.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+        {
+            throw new InvalidInputException($"{path}: safetensors header is not valid UTF-8 (corrupt file)");
+        }
         JsonDocument doc;
         try
         {
