@@ -28,8 +28,8 @@ internal sealed partial class DiffuseProcess : IDisposable
         }
     }
 
-    /// <summary>Starts <c>diffuse ARGS</c> in <paramref name="workDir"/>; with <paramref name="runAsUser"/> (a uid), as that user through setpriv.</summary>
-    public static DiffuseProcess Start(string workDir, IEnumerable<string> args, string? runAsUser = null)
+    /// <summary>Starts <c>diffuse ARGS</c> in <paramref name="workDir"/>.</summary>
+    public static DiffuseProcess Start(string workDir, IEnumerable<string> args)
     {
         var info = new ProcessStartInfo
         {
@@ -38,15 +38,7 @@ internal sealed partial class DiffuseProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        if (runAsUser is not null)
-        {
-            info.FileName = "setpriv";
-            foreach (var a in new[] { "--reuid=" + runAsUser, "--regid=" + runAsUser, "--clear-groups", "dotnet" }) info.ArgumentList.Add(a);
-        }
-        else
-        {
-            info.FileName = "dotnet";
-        }
+        info.FileName = "dotnet";
         info.ArgumentList.Add(DllPath);
         foreach (var a in args) info.ArgumentList.Add(a);
         // Plain lines, no colours: the output is parsed.
