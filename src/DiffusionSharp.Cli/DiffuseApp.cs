@@ -6,8 +6,9 @@ using Spectre.Console.Cli;
 namespace DiffusionSharp.Cli;
 
 /// <summary>
-/// The <c>diffuse</c> command line. Exit codes: 0 success, 2 bad input (a one-line error naming the file or option),
-/// 1 internal error, 130 interrupted. <c>--verbose</c> adds the stack trace.
+/// The <c>diffuse</c> command line. Exit codes: 0 success, 2 bad input (a one-line error naming the file or option; also a
+/// file-system failure such as a full disk, a read-only or missing folder, or a denied permission: the environment, not the
+/// program, is at fault), 1 internal error (and training that diverged), 130 interrupted. <c>--verbose</c> adds the stack trace.
 /// </summary>
 public static class DiffuseApp
 {
@@ -88,6 +89,7 @@ public static class DiffuseApp
             InvalidInputException => (BadInput, e.Message),
             CommandAppException => (BadInput, NameTheOption(e.Message, args)),
             TorchUnavailableException => (InternalError, e.Message),
+            IOException or UnauthorizedAccessException => (BadInput, $"file system: {e.Message}"),
             OperationCanceledException => (Interrupted, "interrupted"),
             _ => (InternalError, $"internal error: {e.GetType().Name}: {e.Message}"),
         };

@@ -207,10 +207,13 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             {
                 StopReason.Finished => "finished",
                 StopReason.Cancelled => "interrupted; checkpoint saved, continue with --resume",
-                _ => $"stopped after {o.MaxBadSteps} steps in a row with non-finite loss or gradients; the last good checkpoint is intact",
+                StopReason.TooManyBadSteps => $"stopped after {o.MaxBadSteps} steps in a row with non-finite loss or gradients (--max-bad-steps); the last good checkpoint is intact",
+                _ => "stopped: the weights became non-finite (diverged; try a lower --lr); no checkpoint was written from them, the last good one is intact",
             };
             AnsiConsole.MarkupLineInterpolated(
                 $"{how}: step {outcome.Step}/{o.Steps} in {outcome.Elapsed:hh\\:mm\\:ss}, {outcome.SkippedSteps} skipped steps; run folder {run.Root}");
+            if (outcome.Reason is StopReason.TooManyBadSteps or StopReason.NonFiniteWeights)
+                Console.Error.WriteLine($"diffuse: error: training {how}");
             return outcome.Reason switch
             {
                 StopReason.Finished => DiffuseApp.Ok,

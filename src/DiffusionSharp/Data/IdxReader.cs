@@ -99,15 +99,39 @@ public static class IdxReader
                 throw new InvalidInputException($"{path}: IDX payload of [{string.Join(", ", dims.Take(i + 1))}...] exceeds the limit of {MaxPayloadBytes} bytes");
         }
 
-        var data = GC.AllocateUninitializedArray<byte>((int)total);
-        var read = stream.ReadAtLeast(data, data.Length, throwOnEndOfStream: false);
-        if (read < data.Length)
-            throw new InvalidInputException(
-                $"{path}: truncated IDX payload: dimensions [{string.Join(", ", dims)}] need {data.Length} bytes, found {read}");
+        var data = ReadPayload(stream, (int)total, out var read)
+            ?? throw new InvalidInputException(
+                $"{path}: truncated IDX payload: dimensions [{string.Join(", ", dims)}] need {total} bytes, found {read}");
         if (stream.ReadByte() >= 0)
             throw new InvalidInputException(
                 $"{path}: IDX payload longer than dimensions [{string.Join(", ", dims)}] allow: expected exactly {data.Length} bytes after the header");
         return new IdxArray(path, magic, dims, data);
+    }
+
+    /// <summary>
+    /// Reads <paramref name="total"/> payload bytes without trusting the header's dimensions for the allocation: a raw file
+    /// is measured first, and a gzip stream (whose length is unknown) fills a buffer that grows only as data arrives. So a
+    /// 20-byte file claiming 2 GB of pixels fails as truncated after a small allocation. Returns null when fewer than
+    /// <paramref name="total"/> bytes are there; <paramref name="read"/> says how many were.
+    /// </summary>
+    private static byte[]? ReadPayload(Stream stream, int total, out long read)
+    {
+        if (stream.CanSeek && stream.Length - stream.Position < total)
+        {
+            read = stream.Length - stream.Position;
+            return null;
+        }
+        const int FirstChunk = 1 << 20;
+        var data = GC.AllocateUninitializedArray<byte>(Math.Min(total, FirstChunk));
+        var filled = 0;
+        while (true)
+        {
+            filled += stream.ReadAtLeast(data.AsSpan(filled), data.Length - filled, throwOnEndOfStream: false);
+            if (filled < data.Length || data.Length == total) break;
+            Array.Resize(ref data, (int)Math.Min(total, 2L * data.Length));
+        }
+        read = filled;
+        return filled == total ? data : null;
     }
 
     private static string ExpectedSuffix(int? expectedMagic) =>

@@ -16,6 +16,12 @@ public static class SafetensorsFile
     /// <summary>Largest header accepted (the reference implementation's limit is also 100 MB).</summary>
     public const long MaxHeaderBytes = 100L * 1024 * 1024;
 
+    /// <summary>Most tensors accepted in one file (Stable Diffusion's U-Net has about 700; an LLM shard a few thousand).</summary>
+    public const int MaxTensorCount = 100_000;
+
+    /// <summary>Most dimensions accepted per tensor.</summary>
+    public const int MaxDimensions = 16;
+
     private const string MetadataKey = "__metadata__";
 
     private static readonly string[] PickleExtensions = [".bin", ".pt", ".ckpt", ".pth", ".pkl"];
@@ -193,6 +199,11 @@ public static class SafetensorsFile
         var dataStart = 8 + (long)headerLength;
         var dataLength = fileLength - dataStart;
 
+        // JsonDocument accepts invalid UTF-8 inside strings and only fails (InvalidOperationException) when a name is read.
+        if (!System.Text.Unicode.Utf8.IsValid(headerBytes))
+        {
+            throw new InvalidInputException($"{path}: safetensors header is not valid UTF-8 (corrupt file)");
+        }
         JsonDocument doc;
         try
         {
@@ -220,6 +231,8 @@ public static class SafetensorsFile
                     ParseMetadata(path, prop.Value, metadata);
                     continue;
                 }
+                if (tensors.Count == MaxTensorCount)
+                    throw new InvalidInputException($"{path}: safetensors header lists more than {MaxTensorCount} tensors (corrupt or hostile file)");
                 tensors[prop.Name] = ParseEntry(path, prop.Name, prop.Value, dataLength);
             }
             CheckLayout(path, tensors.Values, dataLength);
@@ -291,11 +304,11 @@ public static class SafetensorsFile
                 throw new InvalidInputException($"{Where()}: shape entries must be integers, found {d.GetRawText()}");
             }
             if (dim < 0) throw new InvalidInputException($"{Where()}: negative dimension {dim} in shape");
+            if (shape.Count == MaxDimensions) throw new InvalidInputException($"{Where()}: more than {MaxDimensions} dimensions in shape");
             try { count = checked(count * dim); }
             catch (OverflowException) { throw new InvalidInputException($"{Where()}: shape {shapeEl.Value.GetRawText()} overflows a 64-bit element count"); }
             shape.Add(dim);
         }
-        if (shape.Count > 16) throw new InvalidInputException($"{Where()}: {shape.Count} dimensions; at most 16 are supported");
         long bytes;
         try { bytes = checked(count * ElementSize(scalarType)); }
         catch (OverflowException) { throw new InvalidInputException($"{Where()}: shape {shapeEl.Value.GetRawText()} x {dtype} overflows a 64-bit byte count"); }
@@ -305,7 +318,9 @@ public static class SafetensorsFile
             throw new InvalidInputException($"{Where()}: data_offsets must be [begin, end], found {offsetsEl.Value.GetRawText()}");
         }
         var o = offsetsEl.Value.EnumerateArray().ToArray();
-        if (!o[0].TryGetInt64(out var begin) || !o[1].TryGetInt64(out var end) || begin < 0 || end < begin)
+        // TryGetInt64 throws InvalidOperationException on a non-number, so check the kind first.
+        if (o[0].ValueKind != JsonValueKind.Number || o[1].ValueKind != JsonValueKind.Number
+            || !o[0].TryGetInt64(out var begin) || !o[1].TryGetInt64(out var end) || begin < 0 || end < begin)
         {
             throw new InvalidInputException($"{Where()}: data_offsets must be non-negative integers with begin <= end, found {offsetsEl.Value.GetRawText()}");
         }

@@ -9,6 +9,16 @@ internal static class SkiaImages
     public const long MaxPixels = 1L << 28;
 
     /// <summary>
+    /// Pixels a file may claim per byte of its size (plus <see cref="SmallImagePixels"/>): deflate expands at most about
+    /// 1032:1 and a 1-bit PNG packs 8 pixels a byte, so no real image is denser; a tiny file whose header claims
+    /// 16k x 16k is refused before Skia allocates the bitmap.
+    /// </summary>
+    public const long MaxPixelsPerFileByte = 16_384;
+
+    /// <summary>Pixels any file may claim whatever its size.</summary>
+    public const long SmallImagePixels = 1L << 20;
+
+    /// <summary>
     /// Decodes a PNG/JPEG/WebP/BMP/GIF file (format found from its content) to planar bytes. Transparent pixels are
     /// composited onto white. With <paramref name="size"/>, the shorter side is resized to it and the centre cropped
     /// to size x size. Grayscale uses ITU-R BT.601 luma with the integer weights PIL uses, so gray input stays exact.
@@ -45,6 +55,11 @@ internal static class SkiaImages
             if (w < 1 || h < 1 || (long)w * h > MaxPixels)
             {
                 error = $"unsupported image size {w}x{h} (expected 1 to {MaxPixels} pixels)";
+                return null;
+            }
+            if ((long)w * h > SmallImagePixels + MaxPixelsPerFileByte * bytes.Length)
+            {
+                error = $"an image header claiming {w}x{h} pixels, more than a {bytes.Length}-byte file can hold";
                 return null;
             }
             var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul);

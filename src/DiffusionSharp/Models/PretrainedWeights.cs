@@ -43,6 +43,22 @@ internal static partial class PretrainedWeights
     /// </summary>
     public static void LoadInto(nn.Module module, SafetensorsHeader header, string configPath)
     {
+        var sourceOf = Check(module, header, configPath);
+        using var noGrad = no_grad();
+        foreach (var (name, target) in module.state_dict())
+        {
+            using var scope = NewDisposeScope();
+            var stored = header.ReadTensor(sourceOf[name]);
+            target.copy_(stored.to(target.dtype, target.device));
+        }
+    }
+
+    /// <summary>
+    /// Validates every name, shape and dtype in <paramref name="header"/> against <paramref name="module"/>'s state dict
+    /// (which may live on the meta device) and returns the stored name of each model weight.
+    /// </summary>
+    public static Dictionary<string, string> Check(nn.Module module, SafetensorsHeader header, string configPath)
+    {
         var targets = module.state_dict();
         var sourceOf = MapNames(header);
 
@@ -73,14 +89,7 @@ internal static partial class PretrainedWeights
         {
             throw new InvalidInputException($"{header.Path}: weights do not match {configPath}: {string.Join("; ", problems)}");
         }
-
-        using var noGrad = no_grad();
-        foreach (var (name, target) in targets)
-        {
-            using var scope = NewDisposeScope();
-            var stored = header.ReadTensor(sourceOf[name]);
-            target.copy_(stored.to(target.dtype, target.device));
-        }
+        return sourceOf;
     }
 
     /// <summary>Model name to stored name, renaming diffusers' legacy attention keys like diffusers' loader does.</summary>

@@ -100,6 +100,15 @@ public sealed record UNet2DConfig
     /// <summary><c>num_train_timesteps</c>: only used by diffusers' "learned" time embedding; kept for round-tripping.</summary>
     public int? NumTrainTimesteps { get; init; }
 
+    /// <summary>Most resolution levels accepted (diffusers' published UNet2DModels have at most 6).</summary>
+    public const int MaxLevels = 16;
+
+    /// <summary>Most resnets per down block accepted.</summary>
+    public const int MaxLayersPerBlock = 64;
+
+    /// <summary>Largest channel count (in, out, per level, attention head) or class count accepted: a sanity bound against corrupt configs.</summary>
+    public const int MaxChannels = 1 << 16;
+
     /// <summary>Width of the time embedding: 4 x <c>block_out_channels[0]</c>.</summary>
     public int TimeEmbedDim => BlockOutChannels[0] * 4;
 
@@ -110,16 +119,16 @@ public sealed record UNet2DConfig
     /// <exception cref="InvalidInputException">Missing file, bad JSON, unknown key, unsupported value.</exception>
     public static UNet2DConfig Load(string path)
     {
-        if (!File.Exists(path)) throw new InvalidInputException($"{path}: config file not found");
-        return FromJson(File.ReadAllText(path), path);
+        return FromJson(IO.JsonFile.ReadText(path, "config file"), path);
     }
 
     /// <summary>Parses a diffusers UNet2DModel config; <paramref name="source"/> names the origin in error messages.</summary>
     /// <exception cref="InvalidInputException">Bad JSON, unknown key, wrong type, or an unsupported option (the message names key and value).</exception>
     public static UNet2DConfig FromJson(string json, string source = "config.json")
     {
+        IO.JsonFile.CheckLength(json, source);
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(json); }
+        try { doc = JsonDocument.Parse(json, IO.JsonFile.DocumentOptions); }
         catch (JsonException e) { throw new InvalidInputException($"{source}: not valid JSON: {e.Message}", e); }
         using (doc)
         {
@@ -181,10 +190,11 @@ public sealed record UNet2DConfig
         void Fail(string key, object? value, string expected) =>
             throw new InvalidInputException($"{source}: {key} = {Format(value)} is not supported: expected {expected}");
 
-        if (InChannels < 1) Fail("in_channels", InChannels, "an integer >= 1");
-        if (OutChannels < 1) Fail("out_channels", OutChannels, "an integer >= 1");
+        if (InChannels is < 1 or > MaxChannels) Fail("in_channels", InChannels, $"an integer in [1, {MaxChannels}]");
+        if (OutChannels is < 1 or > MaxChannels) Fail("out_channels", OutChannels, $"an integer in [1, {MaxChannels}]");
         if (SampleSize is < 1) Fail("sample_size", SampleSize, "an integer >= 1 or null");
-        if (BlockOutChannels.Count == 0 || BlockOutChannels.Any(ch => ch < 1)) Fail("block_out_channels", BlockOutChannels, "a non-empty list of integers >= 1");
+        if (BlockOutChannels.Count is 0 or > MaxLevels || BlockOutChannels.Any(ch => ch is < 1 or > MaxChannels))
+            Fail("block_out_channels", BlockOutChannels, $"1 to {MaxLevels} integers in [1, {MaxChannels}]");
         if (DownBlockTypes.Count != BlockOutChannels.Count)
         {
             Fail("down_block_types", DownBlockTypes, $"one entry per block_out_channels entry ({BlockOutChannels.Count})");
@@ -193,7 +203,7 @@ public sealed record UNet2DConfig
         {
             Fail("up_block_types", UpBlockTypes, $"one entry per block_out_channels entry ({BlockOutChannels.Count})");
         }
-        if (LayersPerBlock < 1) Fail("layers_per_block", LayersPerBlock, "an integer >= 1");
+        if (LayersPerBlock is < 1 or > MaxLayersPerBlock) Fail("layers_per_block", LayersPerBlock, $"an integer in [1, {MaxLayersPerBlock}]");
         if (DownsamplePadding is not (0 or 1)) Fail("downsample_padding", DownsamplePadding, "0 or 1");
         if (Dropout is < 0 or >= 1 || double.IsNaN(Dropout)) Fail("dropout", Dropout, "a probability in [0, 1)");
         if (ActFn is not ("silu" or "swish")) Fail("act_fn", ActFn, "\"silu\" (or \"swish\")");
@@ -214,7 +224,7 @@ public sealed record UNet2DConfig
                 if (ch < hd) Fail("attention_head_dim", hd, $"at most the channel count of every level (block_out_channels {Format(BlockOutChannels)})");
             }
         }
-        if (NumClassEmbeds is < 1) Fail("num_class_embeds", NumClassEmbeds, "an integer >= 1 or null");
+        if (NumClassEmbeds is < 1 or > MaxChannels) Fail("num_class_embeds", NumClassEmbeds, $"an integer in [1, {MaxChannels}] or null");
         if (TimeEmbeddingType == TimeEmbeddingType.Fourier && ClassEmbedType == ClassEmbedType.Timestep)
         {
             Fail("class_embed_type", "timestep", "not \"timestep\" together with time_embedding_type \"fourier\"");

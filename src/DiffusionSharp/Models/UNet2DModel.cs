@@ -242,6 +242,10 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
         var (configPath, weightsPath) = PretrainedWeights.ResolveFolder(folder);
         var config = UNet2DConfig.Load(configPath);
         var header = SafetensorsFile.ReadHeader(weightsPath);
+        // Match names and shapes on a shape-only (meta device) model first: a config asking for more or bigger weights
+        // than the file holds is refused before any parameter memory is allocated.
+        using (var shapes = new UNet2DModel(config, new Device(TorchSharp.DeviceType.META)))
+            PretrainedWeights.Check(shapes, header, configPath);
         var model = new UNet2DModel(config);
         try
         {

@@ -39,9 +39,10 @@ public sealed class SchedulerConfigReader
     public static SchedulerConfigReader Parse(string json)
     {
         JsonNode? node;
+        IO.JsonFile.CheckLength(json, "scheduler config");
         try
         {
-            node = JsonNode.Parse(json);
+            node = JsonNode.Parse(json, documentOptions: IO.JsonFile.DocumentOptions);
         }
         catch (JsonException e)
         {

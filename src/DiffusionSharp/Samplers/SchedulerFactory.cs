@@ -31,15 +31,7 @@ public static class SchedulerFactory
     /// <exception cref="InvalidInputException">The file is missing or its content is malformed or unsupported; the message starts with the path.</exception>
     public static IScheduler FromConfigFile(string path, string? samplerName = null)
     {
-        string json;
-        try
-        {
-            json = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidInputException($"{path}: cannot read the scheduler config ({e.Message})", e);
-        }
+        string json = IO.JsonFile.ReadText(path, "scheduler config");
         try
         {
             return FromConfigJson(json, samplerName);

@@ -18,12 +18,15 @@ public sealed record NoiseScheduleConfig(
     bool RescaleBetasZeroSnr = false,
     IReadOnlyList<double>? TrainedBetas = null)
 {
+    /// <summary>Largest T accepted: diffusers' schedules use 1000 to 4000; the bound keeps a corrupt config from allocating gigabytes of tables.</summary>
+    public const int MaxTrainTimesteps = 1_000_000;
+
     /// <summary>Checks the values a user can get wrong, naming diffusers' key for each.</summary>
     /// <exception cref="InvalidInputException">A value is out of range.</exception>
     public void Validate()
     {
-        if (NumTrainTimesteps < 1)
-            throw new InvalidInputException($"num_train_timesteps must be at least 1 (got {NumTrainTimesteps})");
+        if (NumTrainTimesteps is < 1 or > MaxTrainTimesteps)
+            throw new InvalidInputException($"num_train_timesteps must lie in [1, {MaxTrainTimesteps}] (got {NumTrainTimesteps})");
         if (TrainedBetas is not null)
         {
             if (TrainedBetas.Count != NumTrainTimesteps)

@@ -33,9 +33,11 @@ public sealed class RunFolder
     public string SamplesDir => Path.Combine(Root, "samples");
     public string ModelIndexPath => Path.Combine(Root, "model_index.json");
 
-    /// <summary>Whether <paramref name="folder"/> looks like a training run (has model_index.json and training_state/).</summary>
-    public static bool IsRun(string folder) =>
-        File.Exists(Path.Combine(folder, "model_index.json")) && Directory.Exists(Path.Combine(folder, "training_state"));
+    /// <summary>
+    /// Whether <paramref name="folder"/> looks like a training run: it has <c>training_state/</c> (created first, so a run
+    /// killed before it wrote <c>model_index.json</c> can still be replaced with --overwrite).
+    /// </summary>
+    public static bool IsRun(string folder) => Directory.Exists(Path.Combine(folder, "training_state"));
 
     /// <summary>Prepares a new run folder.</summary>
     /// <exception cref="InvalidInputException">The folder holds a run and <paramref name="overwrite"/> is false, or it holds something else.</exception>
@@ -65,11 +67,32 @@ public sealed class RunFolder
     public static RunFolder Open(string root)
     {
         if (!Directory.Exists(root)) throw new InvalidInputException($"--resume: {root} does not exist");
-        if (!IsRun(root)) throw new InvalidInputException($"--resume: {root} is not a training run (no model_index.json and training_state/)");
+        if (!IsRun(root)) throw new InvalidInputException($"--resume: {root} is not a training run (no training_state/)");
         var run = new RunFolder(root);
         if (run.LatestCheckpoint() is null)
-            throw new InvalidInputException($"--resume: {root} has no complete checkpoint in training_state/");
+            throw new InvalidInputException($"--resume: {root} has no complete checkpoint in training_state/ (start again with --overwrite)");
+        run.DeleteStrayTemporaries();
         return run;
+    }
+
+    /// <summary>
+    /// Deletes what a crashed process left behind: temporary checkpoint folders (<c>training_state/.tmp-*</c>) and the
+    /// temporary files of atomic writes (<c>.NAME.XXXXXXXX.tmp</c>) in the run's own folders.
+    /// </summary>
+    public void DeleteStrayTemporaries()
+    {
+        if (Directory.Exists(TrainingStateDir))
+            foreach (var stray in Directory.EnumerateDirectories(TrainingStateDir, TempPrefix + "*"))
+                TryDelete(stray);
+        foreach (var dir in new[] { Root, UnetDir, UnetEmaDir, SchedulerDir, SamplesDir })
+        {
+            if (!Directory.Exists(dir)) continue;
+            foreach (var file in Directory.EnumerateFiles(dir, ".*.tmp"))
+            {
+                try { File.Delete(file); }
+                catch (IOException) { }
+            }
+        }
     }
 
     /// <summary>Complete checkpoints, oldest first.</summary>
@@ -99,7 +122,16 @@ public sealed class RunFolder
         string temp = Path.Combine(TrainingStateDir, TempPrefix + name + "-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
         if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
         Directory.CreateDirectory(temp);
-        fill(temp);
+        try
+        {
+            fill(temp);
+        }
+        catch
+        {
+            // E.g. a full disk: leave no half-written folder behind; the previous checkpoint is untouched.
+            TryDelete(temp);
+            throw;
+        }
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
         Directory.Move(temp, final);
         foreach (var stray in Directory.EnumerateDirectories(TrainingStateDir, TempPrefix + "*"))
@@ -147,9 +179,9 @@ public sealed class RunFolder
     {
         try
         {
-            Directory.Delete(dir, recursive: true);
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // A checkpoint another process still reads: leave it; the next checkpoint tries again.
         }

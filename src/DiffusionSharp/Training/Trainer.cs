@@ -96,7 +96,7 @@ public sealed class Trainer : IDisposable
     {
         string checkpoint = run.LatestCheckpoint() ?? throw new InvalidInputException($"--resume: {run.Root} has no complete checkpoint");
         string statePath = Path.Combine(checkpoint, "state.json");
-        var state = TrainingState.FromJson(File.ReadAllText(statePath), statePath);
+        var state = TrainingState.FromJson(JsonFile.ReadText(statePath, "training state"), statePath);
         if (steps is { } s) state = state with { Options = state.Options with { Steps = s } };
         state.Options.Validate();
         var model = UNet2DModel.FromPretrained(Path.Combine(checkpoint, "unet"));
@@ -149,13 +149,19 @@ public sealed class Trainer : IDisposable
             double ips = (_state.Step - startStep) * (double)o.BatchSize / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
             progress?.Report(new TrainingProgress(_state.Step, o.Steps, loss, smoothed, ips, lr, _state.SkippedSteps));
 
-            if (o.CheckpointEvery > 0 && _state.Step % o.CheckpointEvery == 0 && _state.Step < o.Steps)
-                Checkpoint(secondsBefore + clock.Elapsed.TotalSeconds);
+            // Not during a run of bad steps: the newest checkpoint should be the state after a good step.
+            if (o.CheckpointEvery > 0 && _state.Step % o.CheckpointEvery == 0 && _state.Step < o.Steps && badInARow == 0
+                && !TryCheckpoint(secondsBefore + clock.Elapsed.TotalSeconds))
+            {
+                reason = StopReason.NonFiniteWeights;
+                break;
+            }
             if (o.SampleEvery > 0 && _state.Step % o.SampleEvery == 0 && _state.Step < o.Steps)
                 SampleHook?.Invoke(_ema.Model, _state.Step);
         }
         // After too many bad steps the newest checkpoint is the last good state: leave it as it is.
-        if (reason != StopReason.TooManyBadSteps) Checkpoint(secondsBefore + clock.Elapsed.TotalSeconds);
+        if (reason is StopReason.Finished or StopReason.Cancelled && !TryCheckpoint(secondsBefore + clock.Elapsed.TotalSeconds))
+            reason = StopReason.NonFiniteWeights;
         if (reason == StopReason.Finished) SampleHook?.Invoke(_ema.Model, _state.Step);
         return new TrainingOutcome(reason, _state.Step, startStep, clock.Elapsed, _state.SkippedSteps);
     }
@@ -233,8 +239,15 @@ public sealed class Trainer : IDisposable
         return Math.Sqrt(sum);
     }
 
-    private void Checkpoint(double trainingSeconds)
+    /// <summary>
+    /// Writes a checkpoint of the current state; refuses (returns false, writes nothing) when a weight is not finite, so
+    /// no checkpoint ever holds NaN or infinity. Loss rows up to this step reach <c>loss.csv</c> first, so after a crash
+    /// the file holds at least every row up to the newest checkpoint (resume drops any rows after it).
+    /// </summary>
+    private bool TryCheckpoint(double trainingSeconds)
     {
+        if (!WeightsFinite()) return false;
+        FlushLossRows();
         _state = _state with { TrainingSeconds = trainingSeconds, WrittenUtc = DateTime.UtcNow, Loader = _loader.GetState() };
         string path = _run.WriteCheckpoint(_state.Step, dir =>
         {
@@ -250,8 +263,15 @@ public sealed class Trainer : IDisposable
             AtomicFile.WriteAllText(Path.Combine(dir, "state.json"), _state.ToJson());
         }, _state.Options.KeepCheckpoints);
         _run.Publish(path);
-        FlushLossRows();
         CheckpointHook?.Invoke(path, _state.Step);
+        return true;
+    }
+
+    private bool WeightsFinite()
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        return _model.parameters().Concat(_ema.Model.parameters()).All(p => p.isfinite().all().item<bool>());
     }
 
     private void FlushLossRows()
@@ -273,26 +293,44 @@ public sealed class Trainer : IDisposable
             _generator.set_state(rng);
         if (_state.Loader is { } position) _loader.Restore(position);
         TruncateLossCsv(_state.Step);
+        // A crash while publishing can leave unet/ and unet_ema/ from different checkpoints: publish the resumed one again.
+        _run.Publish(checkpoint);
     }
 
-    /// <summary>Drops loss rows written after the checkpoint being resumed, so the curve continues without duplicates.</summary>
+    /// <summary>
+    /// Drops loss rows written after the checkpoint being resumed, so the curve continues without duplicates; also drops a
+    /// row torn by a crash mid-write (anything but step,loss,lr with increasing steps).
+    /// </summary>
     private void TruncateLossCsv(int step)
     {
-        if (!File.Exists(_run.LossCsvPath))
+        var kept = new List<string> { "step,loss,lr" };
+        int last = 0;
+        if (File.Exists(_run.LossCsvPath))
         {
-            File.WriteAllText(_run.LossCsvPath, "step,loss,lr\n");
-            return;
+            foreach (var line in File.ReadLines(_run.LossCsvPath).Skip(1))
+            {
+                if (ParseLossRow(line) is not { } row || row.Step <= last || row.Step > step) continue;
+                kept.Add(line);
+                last = row.Step;
+            }
         }
-        var kept = File.ReadAllLines(_run.LossCsvPath)
-            .Where((line, i) => i == 0 || (int.TryParse(line.Split(',')[0], NumberStyles.None, CultureInfo.InvariantCulture, out int s) && s <= step));
         AtomicFile.WriteAllText(_run.LossCsvPath, string.Join('\n', kept) + "\n");
     }
 
+    private static (int Step, double Loss)? ParseLossRow(string line)
+    {
+        var p = line.Split(',');
+        if (p.Length != 3 || !int.TryParse(p[0], NumberStyles.None, CultureInfo.InvariantCulture, out int step)) return null;
+        if (p[1] == "nan") return (step, double.NaN);
+        if (!double.TryParse(p[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double loss)
+            || !double.TryParse(p[2], NumberStyles.Float, CultureInfo.InvariantCulture, out _)) return null;
+        return (step, loss);
+    }
+
     /// <summary>The losses recorded in <c>loss.csv</c>, by step.</summary>
+    /// <remarks>Malformed rows (e.g. a line torn by a crash) are left out.</remarks>
     public static IReadOnlyList<(int Step, double Loss)> ReadLossCsv(string path) =>
-        File.ReadAllLines(path).Skip(1).Where(l => l.Length > 0).Select(l => l.Split(','))
-            .Select(p => (int.Parse(p[0], CultureInfo.InvariantCulture), p[1] == "nan" ? double.NaN : double.Parse(p[1], CultureInfo.InvariantCulture)))
-            .ToList();
+        File.ReadLines(path).Skip(1).Select(ParseLossRow).OfType<(int Step, double Loss)>().ToList();
 
     private static void CheckCompatible(UNet2DConfig config, IImageDataset data)
     {
@@ -323,6 +361,9 @@ public enum StopReason
 
     /// <summary>Too many consecutive steps had non-finite values; the last good checkpoint is intact.</summary>
     TooManyBadSteps,
+
+    /// <summary>A weight became NaN or infinite after a finite step (divergence); no checkpoint was written from it.</summary>
+    NonFiniteWeights,
 }
 
 /// <summary>The result of <see cref="Trainer.Train"/>.</summary>
