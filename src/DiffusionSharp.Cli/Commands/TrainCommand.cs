@@ -53,8 +53,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public bool ClassConditional { get; init; }
 
         [CommandOption("--steps <N>")]
-        [DefaultValue(2000)]
-        public int Steps { get; init; } = 2000;
+        [Description("Total optimizer steps (default 2000; with --resume, default: the run's own target).")]
+        public int? Steps { get; init; }
 
         [CommandOption("--batch <B>")]
         [DefaultValue(64)]
@@ -160,7 +160,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
         public TrainingOptions ToOptions() => new()
         {
-            Steps = Steps,
+            Steps = Steps ?? 2000,
             BatchSize = Batch,
             LearningRate = LearningRate,
             WarmupSteps = Warmup,
@@ -252,6 +252,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     private static Trainer ResumeRun(Settings s)
     {
         var run = RunFolder.Open(s.Out!);
+        if (s.Steps is < 1) throw new InvalidInputException($"--steps must be at least 1 (got {s.Steps})");
         return Trainer.Resume(run, s.Steps);
     }
 

@@ -171,6 +171,30 @@ public sealed class CliTests : IDisposable
         Assert.False(Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any(), "nothing may be written on bad input");
     }
 
+    [Fact]
+    public void Should_train_then_resume_to_the_runs_own_step_target()
+    {
+        // Given a 3-step CLI run on 32 digits with a tiny model
+        var (images, labels) = TinyData.WriteMnistSubset(_dir, 32);
+        var config = Path.Combine(_dir, "tiny.json");
+        File.WriteAllText(config, TinyData.TinyUNet().ToJson());
+        var run = Path.Combine(_dir, "cli-run");
+        var first = CliRunner.Run("train", "--data", images, "--labels", labels, "--model", config, "--steps", "3", "--batch", "8",
+            "--checkpoint-every", "2", "--sample-count", "4", "--sample-steps", "2", "--threads", "1", "--out", run);
+        Assert.True(first.ExitCode == 0, first.StdErr);
+        Assert.True(File.Exists(Path.Combine(run, "samples", "step-0000003.png")));
+        Assert.True(File.Exists(Path.Combine(run, "samples", "reverse-process.png")));
+        Assert.True(File.Exists(Path.Combine(run, "loss.png")));
+
+        // When it is resumed without --steps, it keeps its target of 3 (nothing left to do); with --steps 5 it goes on
+        var again = CliRunner.Run("train", "--resume", "--out", run, "--threads", "1", "--sample-steps", "2");
+        Assert.True(again.ExitCode == 0, again.StdErr);
+        Assert.Equal(3, Trainer.ReadLossCsv(Path.Combine(run, "loss.csv")).Count);
+        var more = CliRunner.Run("train", "--resume", "--out", run, "--steps", "5", "--threads", "1");
+        Assert.True(more.ExitCode == 0, more.StdErr);
+        Assert.Equal([1, 2, 3, 4, 5], Trainer.ReadLossCsv(Path.Combine(run, "loss.csv")).Select(r => r.Step).ToArray());
+    }
+
     private string TrainTinyRun()
     {
         var root = Path.Combine(_dir, "run");
