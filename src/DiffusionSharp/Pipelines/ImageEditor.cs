@@ -80,12 +80,15 @@ public sealed class ImageEditor
         using var repaint = mask is null ? null : mask >= 0.5;
 
         // 1. the start: x_0 noised to the first timestep, or pure noise at strength 1
-        using var noise = randn(image.shape, generator: generator);
-        var sample = options.Strength >= 1.0
-            ? noise * Scheduler.InitNoiseSigma
-            : AddNoise(forward, image, noise, timesteps[begin]);
-        Tensor noised;
-        using (var scaled = Scheduler.ScaleModelInput(sample, timesteps[begin])) noised = scaled.clone();
+        Tensor sample, noised;
+        using (NewDisposeScope())
+        {
+            var noise = randn(image.shape, generator: generator);
+            sample = (options.Strength >= 1.0
+                ? noise * Scheduler.InitNoiseSigma
+                : AddNoise(forward, image, noise, timesteps[begin])).MoveToOuterDisposeScope();
+            noised = Scheduler.ScaleModelInput(sample, timesteps[begin]).clone().MoveToOuterDisposeScope();
+        }
 
         // 2. the reverse process over the remaining timesteps
         int count = timesteps.Count - begin, calls = 0;
