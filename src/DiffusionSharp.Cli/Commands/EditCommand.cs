@@ -123,9 +123,10 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         AnsiConsole.Progress().AutoClear(true).Start(ctx =>
         {
             var task = ctx.AddTask($"{(mask is null ? "editing" : "inpainting")} with {scheduler.Name}", maxValue: options.StepsToRun);
-            result = pipeline.Edit(image, options, s.Seed, mask, labels, s.Guidance, scheduler, _ =>
+            result = pipeline.Edit(image, options, s.Seed, mask, labels, s.Guidance, scheduler, step =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
+                task.MaxValue = step.Count; // Heun visits most timesteps twice
                 task.Increment(1);
             });
         });
