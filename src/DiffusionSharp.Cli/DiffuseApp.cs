@@ -78,6 +78,9 @@ public static class DiffuseApp
             config.AddCommand<SampleCommand>("sample")
                 .WithDescription("Generate images from a run or a diffusers UNet2DModel folder; optionally the reverse process as a filmstrip.")
                 .WithExample("sample", "--model", "runs/mnist", "--ema", "--sampler", "ddim", "--steps", "50", "--out", "samples.png");
+            config.AddCommand<EditCommand>("edit")
+                .WithDescription("Edit an image with a trained model: image-to-image (SDEdit) or, with --mask, inpainting (RePaint).")
+                .WithExample("edit", "--model", "runs/mnist", "--image", "digit.png", "--strength", "0.6", "--out", "edited.png");
         });
         return app;
     }

@@ -146,7 +146,7 @@ public sealed class DiffusionPipeline : IDisposable
         };
     }
 
-    private void CheckConditioning(IReadOnlyList<long>? classLabels, double guidance, int count)
+    internal void CheckConditioning(IReadOnlyList<long>? classLabels, double guidance, int count)
     {
         if (classLabels is null)
         {

@@ -14,6 +14,7 @@ public sealed class TrajectoryRecorder(int frames, int samples) : IDisposable
 {
     private readonly List<(double T, Tensor Sample, Tensor? X0)> _frames = [];
     private HashSet<int>? _keep;
+    private int _rows;
 
     /// <summary>Call from the sampling loop's per-step callback; copies what it keeps.</summary>
     public void Record(SamplingStep step)
@@ -22,8 +23,9 @@ public sealed class TrajectoryRecorder(int frames, int samples) : IDisposable
         _keep ??= Enumerable.Range(0, Math.Min(frames, step.Count))
             .Select(i => (int)Math.Round(i * (step.Count - 1) / (double)Math.Max(1, Math.Min(frames, step.Count) - 1))).ToHashSet();
         if (!_keep.Contains(step.Index)) return;
-        var x = step.Sample[..samples].clone().DetachFromDisposeScope();
-        var x0 = step.PredOriginalSample?[..samples].clone().DetachFromDisposeScope();
+        _rows = (int)Math.Min(samples, step.Sample.shape[0]);
+        var x = step.Sample[.._rows].clone().DetachFromDisposeScope();
+        var x0 = step.PredOriginalSample?[.._rows].clone().DetachFromDisposeScope();
         _frames.Add((step.Timestep, x, x0));
     }
 
@@ -32,7 +34,7 @@ public sealed class TrajectoryRecorder(int frames, int samples) : IDisposable
     {
         var labels = _frames.Select(f => "t=" + f.T.ToString("0.#", CultureInfo.InvariantCulture)).ToList();
         var strip = new Filmstrip(labels) { Title = $"Reverse process ({sampler}): each pair of rows is x_t and the predicted x_0" };
-        for (int i = 0; i < samples; i++)
+        for (int i = 0; i < _rows; i++)
         {
             using var xs = torch.stack(_frames.Select(f => f.Sample[i]));
             strip.AddRow(xs.clamp(-1, 1), $"x_t #{i + 1}");

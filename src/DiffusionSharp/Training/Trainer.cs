@@ -205,14 +205,7 @@ public sealed class Trainer : IDisposable
         var o = _state.Options;
         if (o.SnrGamma is not { } gamma) return torch.nn.functional.mse_loss(prediction, target);
         var perSample = (prediction - target).square().mean([1, 2, 3]);
-        var snr = _forward.Snr(t);
-        var clipped = snr.clamp(max: gamma);
-        var weight = o.PredictionType switch
-        {
-            PredictionType.Epsilon => clipped / snr,
-            PredictionType.VPrediction => clipped / (snr + 1),
-            _ => clipped,
-        };
+        var weight = MinSnrWeighting.Weight(_forward.Snr(t), gamma, o.PredictionType);
         return (perSample * weight).mean();
     }
 

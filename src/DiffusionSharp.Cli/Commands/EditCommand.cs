@@ -1,0 +1,162 @@
+using System.ComponentModel;
+using DiffusionSharp.Imaging;
+using DiffusionSharp.Pipelines;
+using DiffusionSharp.Runtime;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Cli.Commands;
+
+/// <summary><c>diffuse edit</c>: image-to-image (SDEdit) and inpainting (RePaint) with a trained model.</summary>
+public sealed class EditCommand : Command<EditCommand.Settings>
+{
+    public sealed class Settings : CommonSettings
+    {
+        [CommandOption("--model <FOLDER>")]
+        [Description("A training run, a diffusers pipeline folder, or a UNet2DModel folder.")]
+        public string? Model { get; init; }
+
+        [CommandOption("--ema")]
+        [Description("Use the EMA weights (unet_ema/).")]
+        public bool Ema { get; init; }
+
+        [CommandOption("--image <FILE>")]
+        [Description("The image to edit (PNG or JPEG); resized and centre-cropped to the model's sample_size.")]
+        public string? Image { get; init; }
+
+        [CommandOption("--strength <S>")]
+        [Description("In (0, 1]: how far into the noise the image goes before denoising; small keeps it, 1 starts from pure noise.")]
+        [DefaultValue(0.6)]
+        public double Strength { get; init; } = 0.6;
+
+        [CommandOption("--mask <FILE>")]
+        [Description("Inpainting mask of the image's size: white = repaint, black = keep.")]
+        public string? Mask { get; init; }
+
+        [CommandOption("--keep-white")]
+        [Description("Read the mask the other way round: white = keep, black = repaint.")]
+        public bool KeepWhite { get; init; }
+
+        [CommandOption("--resample <R>")]
+        [Description("Inpainting with ddpm/ddim: re-noise back and redo each step R times (RePaint); R more model calls per step.")]
+        [DefaultValue(0)]
+        public int Resample { get; init; }
+
+        [CommandOption("--sampler <NAME>")]
+        [Description("Sampler: ddpm, ddim, dpmpp-2m, dpmpp-2m-sde, dpmpp-3m, euler, euler-ancestral, heun; default: the folder's own.")]
+        public string? Sampler { get; init; }
+
+        [CommandOption("--steps <N>")]
+        [Description("Steps of the full schedule; the edit runs floor(N x strength) of them.")]
+        [DefaultValue(50)]
+        public int Steps { get; init; } = 50;
+
+        [CommandOption("--eta <ETA>")]
+        [Description("DDIM noise scale (0 = deterministic).")]
+        [DefaultValue(0.0)]
+        public double Eta { get; init; }
+
+        [CommandOption("--seed <S>")]
+        [DefaultValue(0L)]
+        public long Seed { get; init; }
+
+        [CommandOption("--class <N>")]
+        [Description("Class-conditional models: the class to steer the edit towards.")]
+        public int? Class { get; init; }
+
+        [CommandOption("--guidance <W>")]
+        [Description("Classifier-free guidance scale (1 = none); needs --class.")]
+        [DefaultValue(1.0)]
+        public double Guidance { get; init; } = 1.0;
+
+        [CommandOption("--out <PNG>")]
+        [Description("The edited image.")]
+        [DefaultValue("edited.png")]
+        public string Out { get; init; } = "edited.png";
+
+        [CommandOption("--strip <PNG>")]
+        [Description("Also write a side-by-side strip: original | (mask) | noised start | result.")]
+        public string? Strip { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (base.Validate() is { Successful: false } bad) return bad;
+            if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required: a run folder or a diffusers folder");
+            if (string.IsNullOrWhiteSpace(Image)) return ValidationResult.Error("--image is required: the image to edit");
+            if (!(Strength > 0 && Strength <= 1)) return ValidationResult.Error($"--strength must lie in (0, 1] (got {Strength})");
+            if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
+            if (Resample < 0) return ValidationResult.Error($"--resample must be 0 or more (got {Resample})");
+            if (Resample > 0 && Mask is null) return ValidationResult.Error("--resample needs --mask: resampling harmonises a repainted region with the kept one");
+            if (KeepWhite && Mask is null) return ValidationResult.Error("--keep-white needs --mask");
+            if (Eta < 0 || !double.IsFinite(Eta)) return ValidationResult.Error($"--eta must be a number >= 0 (got {Eta})");
+            if (Class is < 0) return ValidationResult.Error($"--class must be 0 or more (got {Class})");
+            if (Guidance < 0 || !double.IsFinite(Guidance)) return ValidationResult.Error($"--guidance must be a number >= 0 (got {Guidance})");
+            return ValidationResult.Success();
+        }
+
+        public EditOptions ToOptions() => new() { Strength = Strength, Steps = Steps, Resample = Resample };
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var options = s.ToOptions();
+        options.Validate();
+        ImageEditing.CheckSamplerName(s.Sampler);
+        CliFiles.CheckExists(s.Image!, "--image");
+        if (s.Mask is not null) CliFiles.CheckExists(s.Mask, "--mask");
+        CliFiles.CheckWritable(s.Out, "--out");
+        if (s.Strip is not null) CliFiles.CheckWritable(s.Strip, "--strip");
+        TorchRuntime.Initialize(s.Threads);
+
+        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema);
+        var scheduler = ImageEditing.CreateScheduler(pipeline.Scheduler, s.Sampler, s.Eta);
+        if (s.Steps > scheduler.Schedule.NumTrainTimesteps)
+            throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {scheduler.Schedule.NumTrainTimesteps} training timesteps");
+        var config = pipeline.Unet.Config;
+        using var image = ImageEditing.LoadImage(s.Image!, config);
+        using var mask = s.Mask is null ? null : ImageEditing.LoadMask(s.Mask, s.Image!, config, s.KeepWhite);
+        long[]? labels = s.Class is { } c ? [c] : null;
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        EditResult result = null!;
+        AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+        {
+            var task = ctx.AddTask($"{(mask is null ? "editing" : "inpainting")} with {scheduler.Name}", maxValue: options.StepsToRun);
+            result = pipeline.Edit(image, options, s.Seed, mask, labels, s.Guidance, scheduler, step =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                task.MaxValue = step.Count; // Heun visits most timesteps twice
+                task.Increment(1);
+            });
+        });
+        using (result)
+        {
+            using var output = result.Image.clamp(-1, 1);
+            ImageFile.SavePng(output, s.Out);
+            if (s.Strip is { } stripPath) WriteStrip(stripPath, image, mask, result, output, scheduler.Name);
+            AnsiConsole.MarkupLineInterpolated(
+                $"wrote [green]{s.Out}[/]: {scheduler.Name}, {result.StepsRun} of {s.Steps} steps from t={result.StartTimestep:0.#} (strength {s.Strength}), {result.ModelCalls} model calls, seed {s.Seed}, {clock.Elapsed.TotalSeconds:F1} s");
+            if (s.Strip is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Strip}[/]");
+        }
+        return DiffuseApp.Ok;
+    }
+
+    private static void WriteStrip(string path, Tensor image, Tensor? mask, EditResult result, Tensor output, string sampler)
+    {
+        using var scope = NewDisposeScope();
+        var columns = new List<Tensor> { image[0] };
+        var labels = new List<string> { "original" };
+        if (mask is not null)
+        {
+            // the mask as an image of the model's channels: white = repainted
+            columns.Add((mask[0] * 2 - 1).expand(image.shape[1], -1, -1));
+            labels.Add("mask");
+        }
+        columns.Add(result.Noised[0].clamp(-1, 1));
+        labels.Add($"noised t={result.StartTimestep:0.#}");
+        columns.Add(output[0]);
+        labels.Add("result");
+        new Filmstrip(labels) { Title = $"diffuse edit ({sampler})" }.AddRow(stack(columns)).SavePng(path);
+    }
+}

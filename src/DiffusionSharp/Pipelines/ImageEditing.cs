@@ -1,0 +1,138 @@
+using DiffusionSharp.Imaging;
+using DiffusionSharp.Models;
+using DiffusionSharp.Samplers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Pipelines;
+
+/// <summary>
+/// Image editing with a loaded <see cref="DiffusionPipeline"/>: reading the input image and the inpainting mask at the
+/// model's size, choosing the sampler by name, and running an <see cref="ImageEditor"/> with the pipeline's model call
+/// (class labels and classifier-free guidance included). What <c>diffuse edit</c> runs.
+/// </summary>
+public static class ImageEditing
+{
+    /// <summary>The samplers that can edit (all but pndm, whose Runge-Kutta warm-up cannot start mid-schedule).</summary>
+    public static IReadOnlyList<string> SamplerNames { get; } =
+        ["ddpm", "ddim", "dpmpp-2m", "dpmpp-2m-sde", "dpmpp-3m", "euler", "euler-ancestral", "heun"];
+
+    /// <summary>
+    /// The sampler called <paramref name="name"/> over the training schedule and prediction type of
+    /// <paramref name="trained"/> (diffusers' <c>from_config</c>); null keeps <paramref name="trained"/>.
+    /// </summary>
+    /// <param name="trained">The pipeline's own scheduler.</param>
+    /// <param name="name">One of <see cref="SamplerNames"/>, or null.</param>
+    /// <param name="eta">DDIM's noise scale; must be 0 for the other samplers.</param>
+    /// <exception cref="InvalidInputException">An unknown name (the message lists the known ones) or eta for a sampler other than ddim.</exception>
+    public static IScheduler CreateScheduler(IScheduler trained, string? name, double eta = 0)
+    {
+        ArgumentNullException.ThrowIfNull(trained);
+        CheckSamplerName(name);
+        string chosen = name ?? trained.Name;
+        if (eta != 0 && chosen != "ddim") throw new InvalidInputException($"--eta: only the ddim sampler takes eta (got --sampler {chosen})");
+        if (name is null || name == trained.Name && trained is DDPMScheduler or DDIMScheduler)
+            return eta != 0 && trained is DDIMScheduler own ? own.WithEta(eta) : trained;
+        if (name is "ddpm" or "ddim")
+        {
+            var scheduler = SchedulerFactory.WithSampler(trained, name);
+            return eta != 0 ? ((DDIMScheduler)scheduler).WithEta(eta) : scheduler;
+        }
+        return SamplerRegistry.Create(name, trained.Schedule.Config, trained.PredictionType, source: "--sampler");
+    }
+
+    /// <summary>Checks a sampler name before any work; null passes.</summary>
+    /// <exception cref="InvalidInputException">The name is not one of <see cref="SamplerNames"/>; the message lists them.</exception>
+    public static void CheckSamplerName(string? name)
+    {
+        if (name is null || SamplerNames.Contains(name)) return;
+        if (name == "pndm")
+            throw new InvalidInputException($"--sampler pndm cannot edit: its Runge-Kutta warm-up cannot start mid-schedule (use one of: {string.Join(", ", SamplerNames)})");
+        throw new InvalidInputException($"--sampler: unknown sampler '{name}' (known: {string.Join(", ", SamplerNames)})");
+    }
+
+    /// <summary>
+    /// Reads the image to edit as the model sees images: the shorter side resized to sample_size and centre-cropped,
+    /// one channel for in_channels 1 (luma), three for 3.
+    /// </summary>
+    /// <returns>[1, C, S, S] float32 in [-1, 1].</returns>
+    /// <exception cref="InvalidInputException">The file is missing or unreadable, or the model's size or channels are unusable.</exception>
+    public static Tensor LoadImage(string path, UNet2DConfig config)
+    {
+        var (grayscale, size) = ImageGeometry(config);
+        using var image = ImageFile.LoadTensor(path, grayscale, size);
+        return image.unsqueeze(0);
+    }
+
+    /// <summary>
+    /// Reads an inpainting mask: white (≥ 50% gray) = repaint, black = keep; <paramref name="keepWhite"/> swaps them.
+    /// It must have the size of the image file (or already the model's size) and is resized and cropped like the image.
+    /// </summary>
+    /// <param name="path">The mask file; its colours are read as luma.</param>
+    /// <param name="imagePath">The image it belongs to, for the size check.</param>
+    /// <param name="config">The model config (sample_size).</param>
+    /// <param name="keepWhite">White = keep, black = repaint.</param>
+    /// <returns>[1, 1, S, S] float32: 1 = repaint, 0 = keep.</returns>
+    /// <exception cref="InvalidInputException">A file is missing or unreadable, or the sizes differ.</exception>
+    public static Tensor LoadMask(string path, string imagePath, UNet2DConfig config, bool keepWhite = false)
+    {
+        var (_, size) = ImageGeometry(config);
+        var maskPixels = ImageFile.LoadPixels(path, grayscale: true);
+        var imagePixels = ImageFile.LoadPixels(imagePath, grayscale: true);
+        bool sameAsImage = maskPixels.Width == imagePixels.Width && maskPixels.Height == imagePixels.Height;
+        bool modelSize = maskPixels.Width == size && maskPixels.Height == size;
+        if (!sameAsImage && !modelSize)
+            throw new InvalidInputException(
+                $"--mask: {path} is {maskPixels.Width}x{maskPixels.Height} but the image {imagePath} is {imagePixels.Width}x{imagePixels.Height}; give a mask of the image's size");
+        using var mask = ImageFile.LoadTensor(path, grayscale: true, size);
+        using var white = mask > 0;
+        using var repaint = keepWhite ? white.logical_not() : white.alias();
+        return repaint.to_type(ScalarType.Float32).unsqueeze(0);
+    }
+
+    /// <summary>
+    /// Edits <paramref name="image"/> with the pipeline's network: image-to-image without a mask, inpainting with one
+    /// (see <see cref="ImageEditor"/>).
+    /// </summary>
+    /// <param name="pipeline">The model (and its default sampler).</param>
+    /// <param name="image">[B, C, H, W] in the model's data range, of the model's channels and sample_size; not disposed.</param>
+    /// <param name="options">Strength, steps and resampling.</param>
+    /// <param name="seed">Seed of the CPU generator behind every noise draw.</param>
+    /// <param name="mask">[1 or B, 1, H, W], 1 = repaint, 0 = keep; null for image-to-image.</param>
+    /// <param name="classLabels">For a class-conditional model, one label per image; null for unconditional editing.</param>
+    /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs class labels.</param>
+    /// <param name="scheduler">The sampler; null = the pipeline's own.</param>
+    /// <param name="onStep">Called after every step.</param>
+    /// <exception cref="InvalidInputException">Bad options, an image that does not fit the model, or conditioning the model does not have.</exception>
+    public static EditResult Edit(this DiffusionPipeline pipeline, Tensor image, EditOptions options, long seed,
+        Tensor? mask = null, IReadOnlyList<long>? classLabels = null, double guidance = 1.0, IScheduler? scheduler = null,
+        Action<SamplingStep>? onStep = null)
+    {
+        ArgumentNullException.ThrowIfNull(pipeline);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var config = pipeline.Unet.Config;
+        if (image.dim() != 4 || image.shape[1] != config.InChannels || (config.SampleSize is { } s && (image.shape[2] != s || image.shape[3] != s)))
+            throw new InvalidInputException(
+                $"--image: the model takes [B, {config.InChannels}, {config.SampleSize}, {config.SampleSize}] images, got [{string.Join(", ", image.shape)}]");
+        if (guidance != 1.0 && pipeline.NumClasses == 0)
+            throw new InvalidInputException("--guidance: this model is unconditional (no num_class_embeds in its config.json); there is no class to guide towards");
+        pipeline.CheckConditioning(classLabels, guidance, (int)image.shape[0]);
+        using var labels = classLabels is null ? null : tensor(classLabels.ToArray(), dtype: ScalarType.Int64);
+        var editor = new ImageEditor(scheduler ?? pipeline.Scheduler, pipeline.ModelCall(labels, guidance));
+        using var generator = new Generator((ulong)seed);
+        return editor.Edit(image, options, generator, mask, onStep);
+    }
+
+    private static (bool Grayscale, int Size) ImageGeometry(UNet2DConfig config)
+    {
+        int size = config.SampleSize ?? throw new InvalidInputException("config.json: sample_size is null; the image size is unknown");
+        return config.InChannels switch
+        {
+            1 => (true, size),
+            3 => (false, size),
+            var c => throw new InvalidInputException($"config.json: in_channels {c} is not an image (expected 1 or 3)"),
+        };
+    }
+}
