@@ -1,4 +1,5 @@
 using DiffusionSharp.Cli.Commands;
+using DiffusionSharp.Cli.Commands.Bench;
 using DiffusionSharp.Runtime;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -7,13 +8,14 @@ namespace DiffusionSharp.Cli;
 
 /// <summary>
 /// The <c>diffuse</c> command line. Exit codes: 0 success, 2 bad input (a one-line error naming the file or option),
-/// 1 internal error, 130 interrupted. <c>--verbose</c> adds the stack trace.
+/// 1 internal error, 3 a requested check failed (<c>bench --max-rss-growth</c>), 130 interrupted. <c>--verbose</c> adds the stack trace.
 /// </summary>
 public static class DiffuseApp
 {
     public const int Ok = 0;
     public const int InternalError = 1;
     public const int BadInput = 2;
+    public const int CheckFailed = 3;
     public const int Interrupted = 130;
 
     public static int Run(string[] args)
@@ -55,6 +57,17 @@ public static class DiffuseApp
             config.AddCommand<SampleCommand>("sample")
                 .WithDescription("Generate images from a run or a diffusers UNet2DModel folder; optionally the reverse process as a filmstrip.")
                 .WithExample("sample", "--model", "runs/mnist", "--ema", "--sampler", "ddim", "--steps", "50", "--out", "samples.png");
+            config.AddBranch("bench", bench =>
+            {
+                bench.SetDescription("Measure speed and memory: table by default, one JSON object with --json.");
+                bench.AddCommand<BenchTrainCommand>("train").WithDescription("Images/s of real training steps on MNIST; efficiency, peak RSS, RSS over the run.")
+                    .WithExample("bench", "train", "--model", "mnist-small", "--batch", "128", "--seconds", "60");
+                bench.AddCommand<BenchSampleCommand>("sample").WithDescription("Images/s of the sampling loop (a preset with random weights, or a folder).")
+                    .WithExample("bench", "sample", "--model", "mnist-small", "--sampler", "ddim", "--steps", "50", "--batch", "64");
+                bench.AddCommand<BenchForwardCommand>("forward").WithDescription("Milliseconds per forward pass under inference mode.")
+                    .WithExample("bench", "forward", "--model", "cifar10-ddpm", "--batch", "1");
+                bench.AddCommand<BenchConvCommand>("conv").WithDescription("GFLOP/s of a dense 3x3 convolution: the practical ceiling.");
+            });
         });
         return app;
     }
