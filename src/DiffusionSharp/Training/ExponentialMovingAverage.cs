@@ -38,6 +38,8 @@ public sealed class ExponentialMovingAverage : IDisposable
     {
         double decay = DecayAt(updates);
         using var _ = torch.no_grad();
+        // lerp_ takes its weight as a tensor and hands back a new wrapper: without a scope, two tensors per weight per step would wait for the finalizer.
+        using var scope = torch.NewDisposeScope();
         foreach (var (ema, live) in _pairs)
         {
             if (ema.is_floating_point()) ema.lerp_(live, 1 - decay);
