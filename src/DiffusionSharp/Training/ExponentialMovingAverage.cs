@@ -38,7 +38,7 @@ public sealed class ExponentialMovingAverage : IDisposable
     {
         double decay = DecayAt(updates);
         using var _ = torch.no_grad();
-        // lerp_ takes its weight as a tensor and hands back a new wrapper: without a scope, two tensors per weight per step would wait for the finalizer.
+        // lerp_ makes tensors on every call (its weight, its result handle): without a scope they would wait for the finalizer, every step.
         using var scope = torch.NewDisposeScope();
         foreach (var (ema, live) in _pairs)
         {
