@@ -55,6 +55,6 @@ public static class ConvBenchmark
             using var output = F.conv2d(input, weight, bias, padding: [1, 1]);
         }
         WindowTimer.Warmup(Unit, plan, cancellationToken);
-        return new Result(shape, WindowTimer.Measure(Unit, plan, cancellationToken));
+        return new Result(shape, WindowTimer.Measure(Unit, plan, cancellationToken: cancellationToken));
     }
 }

@@ -70,8 +70,9 @@ public static class ForwardBenchmark
         }
         WindowTimer.Warmup(Unit, plan, cancellationToken);
         var start = MemoryUse.Snapshot();
-        var timing = WindowTimer.Measure(Unit, plan, cancellationToken);
-        var memory = MemoryUse.Since(start);
+        var rss = new List<long?>();
+        var timing = WindowTimer.Measure(Unit, plan, () => rss.Add(ProcessMemory.CurrentRssBytes()), cancellationToken);
+        var memory = MemoryUse.Since(start, rss);
         return new Result(options.Name, stats.ParameterCount, options.Batch, stats.GFlopsPerImage, timing, ceiling, memory, MachineInfo.Current());
     }
 }

@@ -117,7 +117,7 @@ public static class SampleBenchmark
         // Tensors: before the first run against after the last (the loop must leave none behind). RSS: after the first run,
         // when the allocator has seen a whole run, against after the last.
         var memory = new MemoryUse(ProcessMemory.ToMiB(ProcessMemory.PeakRssBytes()), ProcessMemory.ToMiB(rssAfterFirstRun),
-            ProcessMemory.ToMiB(ProcessMemory.CurrentRssBytes()), tensorsBefore, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+            ProcessMemory.ToMiB(ProcessMemory.CurrentRssBytes()), tensorsBefore, DisposeScopeManager.Statistics.ThreadTotalLiveCount, []);
         var timing = WindowTimer.FromDurations(stepSeconds, plan.Warmup, plan.Windows);
         int timedCalls = stepCalls.Skip(plan.Warmup).Sum();
         return new Result(options.Name, options.Scheduler.Name, options.Steps, options.Batch, stats.GFlopsPerImage, timing, timedCalls,

@@ -95,8 +95,9 @@ public static class TrainBenchmark
             void Unit() => skipped += trainer.StepForBenchmark(1);
             WindowTimer.Warmup(Unit, plan, cancellationToken);
             var start = MemoryUse.Snapshot();
-            var timing = WindowTimer.Measure(Unit, plan, cancellationToken);
-            var memory = MemoryUse.Since(start);
+            var rss = new List<long?>();
+            var timing = WindowTimer.Measure(Unit, plan, () => rss.Add(ProcessMemory.CurrentRssBytes()), cancellationToken);
+            var memory = MemoryUse.Since(start, rss);
             var profile = options.ProfileSteps > 0 ? Profile(trainer, options.ProfileSteps, cancellationToken) : [];
             return new Result(options.Name, stats.ParameterCount, options.Batch, [config.InChannels, size, size], dataName, stats.GFlopsPerImage,
                 timing, ceiling, memory, profile, skipped, MachineInfo.Current());

@@ -20,8 +20,9 @@ public static class WindowTimer
     /// <summary>
     /// Runs <paramref name="unit"/> in <see cref="WindowPlan.Windows"/> windows; each window repeats the unit until
     /// <see cref="WindowPlan.WindowSeconds"/> have passed (at least once). Call <see cref="Warmup"/> first.
+    /// <paramref name="afterWindow"/>, when given, runs after each window, outside its time (e.g. to read the RSS).
     /// </summary>
-    public static WindowTiming Measure(Action unit, WindowPlan plan, CancellationToken cancellationToken = default)
+    public static WindowTiming Measure(Action unit, WindowPlan plan, Action? afterWindow = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(unit);
         ArgumentNullException.ThrowIfNull(plan);
@@ -39,6 +40,7 @@ public static class WindowTimer
             }
             while (clock.Elapsed.TotalSeconds < plan.WindowSeconds);
             windows.Add(new TimedWindow(units, clock.Elapsed.TotalSeconds));
+            afterWindow?.Invoke();
         }
         return new WindowTiming(plan.Warmup, windows);
     }

@@ -80,6 +80,8 @@ public sealed class BenchCommandTests
         var memory = json.GetProperty("memory");
         Assert.True(memory.GetProperty("peak_rss_mib").GetDouble() > 0);
         Assert.Equal(memory.GetProperty("live_tensors_start").GetInt64(), memory.GetProperty("live_tensors_end").GetInt64());
+        Assert.Equal(2, memory.GetProperty("rss_after_windows_mib").GetArrayLength());
+        Assert.Equal(JsonValueKind.Number, memory.GetProperty("settled_rss_growth_mib").ValueKind);
         Assert.True(json.GetProperty("leak_check").GetProperty("passed").GetBoolean());
         Assert.Equal(["data", "noise", "forward", "backward", "clip", "optimizer", "ema"],
             json.GetProperty("profile").EnumerateArray().Select(p => p.GetProperty("phase").GetString()));

@@ -32,6 +32,8 @@ internal static class BenchReport
         RssStartMib = m.RssStartMiB,
         RssEndMib = m.RssEndMiB,
         RssGrowthMib = m.RssGrowthMiB,
+        RssAfterWindowsMib = m.RssAfterWindowsMiB,
+        SettledRssGrowthMib = m.SettledRssGrowthMiB,
         m.LiveTensorsStart,
         m.LiveTensorsEnd,
     };
@@ -41,15 +43,15 @@ internal static class BenchReport
     public static object? LeakCheck(MemoryUse m, double? maxGrowth) =>
         maxGrowth is { } limit ? new { MaxRssGrowthMib = limit, Passed = LeakCheckPassed(m, limit) } : null;
 
-    /// <summary>No tensor left alive and the resident set grew by at most <paramref name="maxGrowth"/> MiB.</summary>
-    public static bool LeakCheckPassed(MemoryUse m, double maxGrowth) => m.LiveTensorGrowth <= 0 && !(m.RssGrowthMiB > maxGrowth);
+    /// <summary>No tensor left alive and the settled resident set grew by at most <paramref name="maxGrowth"/> MiB.</summary>
+    public static bool LeakCheckPassed(MemoryUse m, double maxGrowth) => m.LiveTensorGrowth <= 0 && !(m.SettledRssGrowthMiB > maxGrowth);
 
     /// <summary>Exit code after the report: <see cref="DiffuseApp.CheckFailed"/> with a one-line message when a requested leak check failed.</summary>
     public static int Finish(MemoryUse m, double? maxGrowth)
     {
         if (maxGrowth is not { } limit || LeakCheckPassed(m, limit)) return DiffuseApp.Ok;
         Console.Error.WriteLine(FormattableString.Invariant(
-            $"diffuse: error: leak check failed: RSS grew by {(m.RssGrowthMiB is { } g ? g.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} MiB (limit {limit} MiB), live tensors {m.LiveTensorsStart} -> {m.LiveTensorsEnd}"));
+            $"diffuse: error: leak check failed: RSS grew by {(m.SettledRssGrowthMiB is { } g ? g.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} MiB (limit {limit} MiB), live tensors {m.LiveTensorsStart} -> {m.LiveTensorsEnd}"));
         return DiffuseApp.CheckFailed;
     }
 
@@ -73,6 +75,7 @@ internal static class BenchReport
     {
         table.AddRow("peak RSS", Esc(m.PeakRssMiB is { } p ? $"{p:F0} MiB" : "n/a"));
         table.AddRow($"RSS {span}", Esc(m.RssStartMiB is { } a && m.RssEndMiB is { } b ? $"{a:F0} -> {b:F0} MiB ({b - a:+0.0;-0.0;0} MiB)" : "n/a"));
+        if (m.RssAfterWindowsMiB.Count > 0) table.AddRow("RSS after each window", Esc($"{string.Join(", ", m.RssAfterWindowsMiB.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))} MiB"));
         table.AddRow("live tensors", Esc($"{m.LiveTensorsStart} -> {m.LiveTensorsEnd}"));
     }
 

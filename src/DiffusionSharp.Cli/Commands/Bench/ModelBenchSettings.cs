@@ -21,7 +21,7 @@ public class ModelBenchSettings : BenchSettings
     public double? Ceiling { get; init; }
 
     [CommandOption("--max-rss-growth <MIB>")]
-    [Description("Leak check: exit 3 if the resident set grows by more than this over the timed part, or any tensor is left alive.")]
+    [Description("Leak check: exit 3 if any tensor is left alive or the RSS grows by more than this from the end of the first timed window to the end of the last.")]
     public double? MaxRssGrowth { get; init; }
 
     public override ValidationResult Validate()
