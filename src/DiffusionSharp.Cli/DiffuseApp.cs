@@ -1,4 +1,5 @@
 using DiffusionSharp.Cli.Commands;
+using DiffusionSharp.Cli.Commands.Bench;
 using DiffusionSharp.Runtime;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -8,13 +9,15 @@ namespace DiffusionSharp.Cli;
 /// <summary>
 /// The <c>diffuse</c> command line. Exit codes: 0 success, 2 bad input (a one-line error naming the file or option; also a
 /// file-system failure such as a full disk, a read-only or missing folder, or a denied permission: the environment, not the
-/// program, is at fault), 1 internal error (and training that diverged), 130 interrupted. <c>--verbose</c> adds the stack trace.
+/// program, is at fault), 1 internal error (and training that diverged), 3 a requested check failed (<c>model check</c>
+/// above its tolerance, <c>bench --max-rss-growth</c>), 130 interrupted. <c>--verbose</c> adds the stack trace.
 /// </summary>
 public static class DiffuseApp
 {
     public const int Ok = 0;
     public const int InternalError = 1;
     public const int BadInput = 2;
+    public const int CheckFailed = 3;
     public const int Interrupted = 130;
 
     public static int Run(string[] args)
@@ -81,6 +84,17 @@ public static class DiffuseApp
             config.AddCommand<EditCommand>("edit")
                 .WithDescription("Edit an image with a trained model: image-to-image (SDEdit) or, with --mask, inpainting (RePaint).")
                 .WithExample("edit", "--model", "runs/mnist", "--image", "digit.png", "--strength", "0.6", "--out", "edited.png");
+            config.AddBranch("bench", bench =>
+            {
+                bench.SetDescription("Measure speed and memory: table by default, one JSON object with --json.");
+                bench.AddCommand<BenchTrainCommand>("train").WithDescription("Images/s of real training steps on MNIST; efficiency, peak RSS, RSS over the run.")
+                    .WithExample("bench", "train", "--model", "mnist-small", "--batch", "128", "--seconds", "60");
+                bench.AddCommand<BenchSampleCommand>("sample").WithDescription("Images/s of the sampling loop (a preset with random weights, or a folder).")
+                    .WithExample("bench", "sample", "--model", "mnist-small", "--sampler", "ddim", "--steps", "50", "--batch", "64");
+                bench.AddCommand<BenchForwardCommand>("forward").WithDescription("Milliseconds per forward pass under inference mode.")
+                    .WithExample("bench", "forward", "--model", "cifar10-ddpm", "--batch", "1");
+                bench.AddCommand<BenchConvCommand>("conv").WithDescription("GFLOP/s of a dense 3x3 convolution: the practical ceiling.");
+            });
         });
         return app;
     }

@@ -15,7 +15,7 @@ namespace DiffusionSharp.Cli.Commands;
 public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
 {
     /// <summary>Exit code when the model runs but its output differs from the reference by more than the tolerance.</summary>
-    public const int Mismatch = 3;
+    public const int Mismatch = DiffuseApp.CheckFailed;
 
     public sealed class Settings : CommonSettings
     {

@@ -38,6 +38,8 @@ public sealed class ExponentialMovingAverage : IDisposable
     {
         double decay = DecayAt(updates);
         using var _ = torch.no_grad();
+        // lerp_ makes tensors on every call (its weight, its result handle): without a scope they would wait for the finalizer, every step.
+        using var scope = torch.NewDisposeScope();
         foreach (var (ema, live) in _pairs)
         {
             if (ema.is_floating_point()) ema.lerp_(live, 1 - decay);

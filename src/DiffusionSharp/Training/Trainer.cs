@@ -31,6 +31,7 @@ public sealed class Trainer : IDisposable
     private readonly IImageDataset _data;
     private readonly List<string> _pendingLossRows = [];
     private TrainingState _state;
+    private Action<TrainingPhase>? _phases;
 
     private Trainer(RunFolder run, UNet2DModel model, IImageDataset data, TrainingState state)
     {
@@ -127,8 +128,7 @@ public sealed class Trainer : IDisposable
                 reason = StopReason.Cancelled;
                 break;
             }
-            double lr = LearningRateSchedule.At(_state.Step, o.Steps, o.LearningRate, o.WarmupSteps, o.Decay);
-            double loss = TrainStep(parameters, lr, out bool finite);
+            var (loss, lr, finite) = Advance(parameters);
             if (!finite)
             {
                 _state = _state with { SkippedSteps = _state.SkippedSteps + 1 };
@@ -141,7 +141,6 @@ public sealed class Trainer : IDisposable
             else
             {
                 badInARow = 0;
-                _ema.Update(_state.Step + 1);
                 smoothed = double.IsNaN(smoothed) ? loss : 0.98 * smoothed + 0.02 * loss;
             }
             _state = _state with { Step = _state.Step + 1, Loader = _loader.GetState() };
@@ -166,12 +165,55 @@ public sealed class Trainer : IDisposable
         return new TrainingOutcome(reason, _state.Step, startStep, clock.Elapsed, _state.SkippedSteps);
     }
 
+    /// <summary>
+    /// Runs <paramref name="steps"/> steps exactly as <see cref="Train"/> does (batch, t and noise, forward, loss, backward,
+    /// clipping, AdamW, EMA), without loss rows, progress, checkpoints or samples: the benchmark's unit of work.
+    /// <paramref name="phases"/>, when given, is called as each phase of a step ends (libtorch on the CPU runs each op to
+    /// completion before returning, so a clock read there times the phase). Returns how many steps were skipped as non-finite.
+    /// </summary>
+    internal int StepForBenchmark(int steps, Action<TrainingPhase>? phases = null)
+    {
+        var parameters = _model.parameters().ToArray();
+        _model.train();
+        _phases = phases;
+        int skipped = 0;
+        try
+        {
+            for (int i = 0; i < steps; i++)
+            {
+                var (_, _, finite) = Advance(parameters);
+                if (!finite) skipped++;
+                _state = _state with { Step = _state.Step + 1, SkippedSteps = _state.SkippedSteps + (finite ? 0 : 1) };
+            }
+            return skipped;
+        }
+        finally
+        {
+            _phases = null;
+        }
+    }
+
+    /// <summary>One step of the loop: an optimizer step at the scheduled learning rate, then, if it was finite, the EMA update.</summary>
+    private (double Loss, double LearningRate, bool Finite) Advance(Parameter[] parameters)
+    {
+        var o = _state.Options;
+        double lr = LearningRateSchedule.At(_state.Step, o.Steps, o.LearningRate, o.WarmupSteps, o.Decay);
+        double loss = TrainStep(parameters, lr, out bool finite);
+        if (finite)
+        {
+            _ema.Update(_state.Step + 1);
+            _phases?.Invoke(TrainingPhase.Ema);
+        }
+        return (loss, lr, finite);
+    }
+
     /// <summary>One optimizer step; returns the loss, and whether the loss and gradients were finite (otherwise nothing changed).</summary>
     private double TrainStep(Parameter[] parameters, double lr, out bool finite)
     {
         var o = _state.Options;
         using var scope = torch.NewDisposeScope();
         using var batch = _loader.Next();
+        _phases?.Invoke(TrainingPhase.Data);
         var x0 = batch.Images;
         long b = x0.shape[0];
         var t = torch.randint(0, _forward.Schedule.NumTrainTimesteps, [b], dtype: ScalarType.Int64, generator: _generator);
@@ -179,15 +221,19 @@ public sealed class Trainer : IDisposable
         var labels = ConditioningLabels(batch.Labels, b);
         var xt = _forward.AddNoise(x0, noise, t);
         var target = _forward.TrainingTarget(o.PredictionType, x0, noise, t);
+        _phases?.Invoke(TrainingPhase.Noise);
         var prediction = _model.forward(xt, t, labels);
         var loss = Loss(prediction, target, t);
+        _phases?.Invoke(TrainingPhase.Forward);
 
         _optimizer.zero_grad();
         loss.backward();
         double lossValue = loss.item<float>();
+        _phases?.Invoke(TrainingPhase.Backward);
         double gradNorm = o.GradClip > 0
             ? torch.nn.utils.clip_grad_norm_(parameters, o.GradClip)
             : TotalGradNorm(parameters);
+        _phases?.Invoke(TrainingPhase.Clip);
         finite = double.IsFinite(lossValue) && double.IsFinite(gradNorm);
         if (!finite)
         {
@@ -196,6 +242,7 @@ public sealed class Trainer : IDisposable
         }
         foreach (var group in _optimizer.ParamGroups) group.LearningRate = lr;
         _optimizer.step();
+        _phases?.Invoke(TrainingPhase.Optimizer);
         return lossValue;
     }
 

@@ -57,6 +57,8 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         var b = input.shape[0];
         var h = input.shape[2];
         var w = input.shape[3];
+        // Temporaries (normed input, q, k, v, attended) are released on return, as in ResnetBlock2D.
+        using var scope = NewDisposeScope();
         var x = _groupNorm is null ? input : _groupNorm.call(input);
         x = x.reshape(b, _channels, h * w).transpose(1, 2);
 
@@ -66,7 +68,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         var attended = F.scaled_dot_product_attention(q, k, v);
         attended = attended.transpose(1, 2).reshape(b, h * w, _heads * _headDim);
         var output = _toOut[0].call(attended).transpose(1, 2).reshape(b, _channels, h, w) + input;
-        return _rescaleOutputFactor == 1.0 ? output : output / _rescaleOutputFactor;
+        return (_rescaleOutputFactor == 1.0 ? output : output / _rescaleOutputFactor).MoveToOuterDisposeScope();
     }
 
     private Tensor SplitHeads(Tensor t, long batch) => t.view(batch, -1, _heads, _headDim).transpose(1, 2);

@@ -57,6 +57,9 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
     /// <returns>[B, C_out, H', W'] with H' = H, 2H or H/2 depending on the resampling.</returns>
     public override Tensor forward(Tensor input, Tensor? temb)
     {
+        // The block's temporaries are released when it returns, not when the whole forward pass ends: under inference mode
+        // that bounds memory by one block instead of the network; in training autograd keeps what backward needs by itself.
+        using var scope = NewDisposeScope();
         var hidden = F.silu(_norm1.call(input));
         var shortcut = input;
         switch (_resample)
@@ -92,7 +95,7 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
 
         if (_convShortcut is not null) shortcut = _convShortcut.call(shortcut);
         var output = shortcut + hidden;
-        return _outputScaleFactor == 1.0 ? output : output / _outputScaleFactor;
+        return (_outputScaleFactor == 1.0 ? output : output / _outputScaleFactor).MoveToOuterDisposeScope();
     }
 
     /// <summary>FLOPs per image for an H x W input (convolutions and projections).</summary>

@@ -1,0 +1,83 @@
+using System.ComponentModel;
+using DiffusionSharp.Benchmarks;
+using DiffusionSharp.Runtime;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using static DiffusionSharp.Cli.Commands.Bench.BenchReport;
+
+namespace DiffusionSharp.Cli.Commands.Bench;
+
+/// <summary><c>diffuse bench sample</c>: images/s of the sampling loop (random or trained weights; the speed is the same).</summary>
+public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
+{
+    public sealed class Settings : ModelBenchSettings
+    {
+        [CommandOption("--sampler <NAME>")]
+        [DefaultValue("ddim")]
+        public string Sampler { get; init; } = "ddim";
+
+        [CommandOption("--steps <N>")]
+        [Description("Sampler steps per run.")]
+        [DefaultValue(50)]
+        public int Steps { get; init; } = 50;
+
+        public override ValidationResult Validate()
+        {
+            if (base.Validate() is { Successful: false } bad) return bad;
+            if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var plan = s.Plan(60);
+        plan.Validate();
+        TorchRuntime.Initialize(s.Threads);
+        var loaded = BenchModel.Load(s.Model, s.Sampler);
+        using var model = loaded.Model;
+        var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps, s.Batch ?? 64);
+        options.Validate();
+        if (!s.Json && s.Ceiling is null) AnsiConsole.MarkupLine(Esc($"measuring the conv ceiling for {PerformanceCeiling.MeasureSeconds:G} s ..."));
+        var ceiling = PerformanceCeiling.GivenOrMeasured(s.Ceiling, cancellationToken);
+        if (!s.Json) AnsiConsole.MarkupLine(Esc($"sampling {s.Model} ({loaded.Weights} weights), {loaded.Scheduler.Name} {s.Steps} steps, batch {options.Batch}: whole runs for at least {plan.Seconds:G} s ..."));
+        var r = SampleBenchmark.Run(options, plan, ceiling, cancellationToken);
+        if (s.Json)
+        {
+            WriteJson(new
+            {
+                Benchmark = "sample",
+                r.Model,
+                loaded.Weights,
+                r.Sampler,
+                r.Steps,
+                r.Batch,
+                GflopsPerImage = r.GFlopsPerImage,
+                r.ImagesPerSecond,
+                r.SecondsPerStep,
+                r.SecondsPerNetworkCall,
+                r.NetworkCalls,
+                r.RunSeconds,
+                AchievedGflopsPerSecond = r.AchievedGFlopsPerSecond,
+                Ceiling = Ceiling(r.Ceiling),
+                r.Efficiency,
+                Memory = Memory(r.Memory),
+                LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),
+                Timing = Timing(r.Timing, "sampler step"),
+                Machine = Machine(r.Machine),
+            });
+            return Finish(r.Memory, s.MaxRssGrowth);
+        }
+        var table = NewTable($"bench sample: {r.Model} ({loaded.Weights} weights), {r.Sampler} {r.Steps} steps, batch {r.Batch}");
+        table.AddRow("forward GFLOPs/image", Esc(F(r.GFlopsPerImage)));
+        table.AddRow("[bold]images/s (median)[/]", Esc(F(r.ImagesPerSecond)));
+        table.AddRow("s per network call", Esc(F(r.SecondsPerNetworkCall)));
+        table.AddRow("whole runs", Esc($"{r.RunSeconds.Count} run(s): {string.Join(", ", r.RunSeconds.Select(x => F(x) + " s"))}"));
+        AddTiming(table, r.Timing, "sampler step", 1, "s per step");
+        AddEfficiency(table, r.AchievedGFlopsPerSecond, r.Ceiling, r.Efficiency, "forward FLOPs of the network calls");
+        AddMemory(table, r.Memory, "after the first run -> after the last");
+        AddMachine(table, r.Machine);
+        AnsiConsole.Write(table);
+        return Finish(r.Memory, s.MaxRssGrowth);
+    }
+}

@@ -1,0 +1,85 @@
+using System.ComponentModel;
+using DiffusionSharp.Benchmarks;
+using DiffusionSharp.Runtime;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using static DiffusionSharp.Cli.Commands.Bench.BenchReport;
+
+namespace DiffusionSharp.Cli.Commands.Bench;
+
+/// <summary><c>diffuse bench train</c>: images/s of real training steps (the trainer's own step) on the bundled MNIST digits.</summary>
+public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
+{
+    public sealed class Settings : ModelBenchSettings
+    {
+        [CommandOption("--profile <STEPS>")]
+        [Description("After the timed windows, time this many more steps phase by phase (data, noise, forward, backward, clip, optimizer, ema).")]
+        [DefaultValue(0)]
+        public int Profile { get; init; }
+
+        public override ValidationResult Validate()
+        {
+            if (base.Validate() is { Successful: false } bad) return bad;
+            if (Profile < 0) return ValidationResult.Error($"--profile must be 0 or more steps (got {Profile})");
+            return ValidationResult.Success();
+        }
+    }
+
+    public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
+    {
+        var plan = s.Plan(60);
+        plan.Validate();
+        var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile);
+        options.Validate();
+        TorchRuntime.Initialize(s.Threads);
+        if (!s.Json && s.Ceiling is null) AnsiConsole.MarkupLine(Esc($"measuring the conv ceiling for {PerformanceCeiling.MeasureSeconds:G} s ..."));
+        var ceiling = PerformanceCeiling.GivenOrMeasured(s.Ceiling, cancellationToken);
+        if (!s.Json) AnsiConsole.MarkupLine(Esc($"training {s.Model}, batch {options.Batch}: {plan.Warmup} warm-up steps, then {plan.Windows} windows over {plan.Seconds:G} s{(s.Profile > 0 ? $", then {s.Profile} profiled steps" : "")} ..."));
+        var r = TrainBenchmark.Run(options, plan, ceiling, cancellationToken);
+        if (s.Json)
+        {
+            WriteJson(new
+            {
+                Benchmark = "train",
+                r.Model,
+                r.Parameters,
+                r.Batch,
+                r.ImageShape,
+                r.Data,
+                GflopsPerImage = r.GFlopsPerImage,
+                r.ImagesPerSecond,
+                r.MsPerStep,
+                AchievedGflopsPerSecond = r.AchievedGFlopsPerSecond,
+                Ceiling = Ceiling(r.Ceiling),
+                r.Efficiency,
+                Memory = Memory(r.Memory),
+                LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),
+                r.SkippedSteps,
+                Timing = Timing(r.Timing, "step"),
+                Profile = r.Profile.Select(p => new { p.Phase, p.Ms, p.Share }).ToArray(),
+                Machine = Machine(r.Machine),
+            });
+            return Finish(r.Memory, s.MaxRssGrowth);
+        }
+        var table = NewTable($"bench train: {r.Model}, batch {r.Batch}, {r.Data} {string.Join('x', r.ImageShape)}");
+        table.AddRow("parameters", Esc($"{r.Parameters:N0}"));
+        table.AddRow("forward GFLOPs/image", Esc(F(r.GFlopsPerImage)));
+        table.AddRow("[bold]images/s (median)[/]", Esc(F(r.ImagesPerSecond)));
+        table.AddRow("ms per step (median)", Esc(F(r.MsPerStep)));
+        AddTiming(table, r.Timing, "step", 1e3, "ms per step");
+        AddEfficiency(table, r.AchievedGFlopsPerSecond, r.Ceiling, r.Efficiency, "forward + backward = 3x forward FLOPs");
+        AddMemory(table, r.Memory, "over the windows");
+        if (r.SkippedSteps > 0) table.AddRow("[yellow]skipped steps[/]", Esc($"{r.SkippedSteps} (non-finite loss or gradients)"));
+        AddMachine(table, r.Machine);
+        AnsiConsole.Write(table);
+        if (r.Profile.Count > 0)
+        {
+            var profile = new Table().Title($"profile: mean over {s.Profile} steps").AddColumns("phase", "ms", "share");
+            foreach (var p in r.Profile) profile.AddRow(p.Phase, F(p.Ms), Esc($"{p.Share:P1}"));
+            profile.Columns[1].RightAligned();
+            profile.Columns[2].RightAligned();
+            AnsiConsole.Write(profile);
+        }
+        return Finish(r.Memory, s.MaxRssGrowth);
+    }
+}

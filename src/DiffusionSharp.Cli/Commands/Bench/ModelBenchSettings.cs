@@ -1,0 +1,36 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DiffusionSharp.Cli.Commands.Bench;
+
+/// <summary>Options of the benchmarks that run a U-Net: which model, the batch, the efficiency ceiling and the leak check.</summary>
+public class ModelBenchSettings : BenchSettings
+{
+    [CommandOption("--model <PRESET|FOLDER>")]
+    [Description("A preset (mnist-tiny, mnist-small, cifar10-ddpm; random weights), a config.json, a UNet2DModel folder or a pipeline/run folder.")]
+    [DefaultValue("mnist-small")]
+    public string Model { get; init; } = "mnist-small";
+
+    [CommandOption("--batch <B>")]
+    [Description("Images per step or forward pass (default: 128 for train, 64 for sample, 1 for forward).")]
+    public int? Batch { get; init; }
+
+    [CommandOption("--ceiling <GFLOPS>")]
+    [Description("GFLOP/s to compute the efficiency against; default: measure 'bench conv' for 3 s first, at the same thread count.")]
+    public double? Ceiling { get; init; }
+
+    [CommandOption("--max-rss-growth <MIB>")]
+    [Description("Leak check: exit 3 if any tensor is left alive or the RSS grows by more than this from the end of the first timed window to the end of the last.")]
+    public double? MaxRssGrowth { get; init; }
+
+    public override ValidationResult Validate()
+    {
+        if (base.Validate() is { Successful: false } bad) return bad;
+        if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model must name a preset or a folder");
+        if (Batch is < 1) return ValidationResult.Error($"--batch must be at least 1 (got {Batch})");
+        if (Ceiling is { } c && (!(c > 0) || !double.IsFinite(c))) return ValidationResult.Error($"--ceiling must be a positive GFLOP/s figure (got {c})");
+        if (MaxRssGrowth is { } m && (!(m >= 0) || !double.IsFinite(m))) return ValidationResult.Error($"--max-rss-growth must be 0 or more MiB (got {m})");
+        return ValidationResult.Success();
+    }
+}

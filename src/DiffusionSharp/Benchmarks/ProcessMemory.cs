@@ -1,0 +1,31 @@
+using System.Globalization;
+
+namespace DiffusionSharp.Benchmarks;
+
+/// <summary>This process's resident memory, from <c>/proc/self/status</c> (Linux); null elsewhere.</summary>
+public static class ProcessMemory
+{
+    private const string StatusPath = "/proc/self/status";
+
+    /// <summary>Peak resident set size in bytes since the process started (<c>VmHWM</c>): native libtorch memory included.</summary>
+    public static long? PeakRssBytes() => Read("VmHWM:");
+
+    /// <summary>Current resident set size in bytes (<c>VmRSS</c>).</summary>
+    public static long? CurrentRssBytes() => Read("VmRSS:");
+
+    /// <summary>Bytes as mebibytes, for reports.</summary>
+    public static double? ToMiB(long? bytes) => bytes / (1024.0 * 1024.0);
+
+    private static long? Read(string key)
+    {
+        if (!File.Exists(StatusPath)) return null;
+        foreach (var line in File.ReadLines(StatusPath))
+        {
+            if (!line.StartsWith(key, StringComparison.Ordinal)) continue;
+            // "VmHWM:\t  123456 kB"
+            var parts = line[key.Length..].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length >= 1 && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out long kib)) return kib * 1024;
+        }
+        return null;
+    }
+}

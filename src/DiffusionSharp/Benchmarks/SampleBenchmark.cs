@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using DiffusionSharp.Models;
+using DiffusionSharp.Samplers;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Benchmarks;
+
+/// <summary>
+/// Sampling throughput: complete runs of the <see cref="SamplingLoop"/> (noise, then predict and step at every timestep),
+/// each step timed through the loop's step callback. The first <see cref="WindowPlan.Warmup"/> steps are dropped and the
+/// rest split into windows of consecutive steps. Runs repeat until <see cref="WindowPlan.Seconds"/> have passed (at least
+/// one run, and at least one timed step per window). Class-conditional models are sampled with the null class.
+/// </summary>
+public static class SampleBenchmark
+{
+    /// <summary>What to sample.</summary>
+    /// <param name="Name">The model's name for the report.</param>
+    /// <param name="Model">The network (switched to eval mode); randomly initialised or trained, the speed is the same.</param>
+    /// <param name="Scheduler">The sampler.</param>
+    /// <param name="Steps">Sampler steps per run.</param>
+    /// <param name="Batch">Images per run.</param>
+    public sealed record Options(string Name, UNet2DModel Model, IScheduler Scheduler, int Steps = 50, int Batch = 64)
+    {
+        /// <summary>Checks the values, naming the command-line options.</summary>
+        public void Validate()
+        {
+            if (Steps < 1) throw new InvalidInputException($"--steps must be at least 1 (got {Steps})");
+            if (Batch < 1) throw new InvalidInputException($"--batch must be at least 1 (got {Batch})");
+            if (Steps > Scheduler.Schedule.NumTrainTimesteps)
+                throw new InvalidInputException($"--steps {Steps} exceeds the model's {Scheduler.Schedule.NumTrainTimesteps} training timesteps");
+        }
+    }
+
+    /// <summary>The measurement; the unit of <see cref="Timing"/> is one sampler step of the whole batch.</summary>
+    /// <param name="Model">The model's name.</param>
+    /// <param name="Sampler">The sampler's name.</param>
+    /// <param name="Steps">Steps per run.</param>
+    /// <param name="Batch">Images per run.</param>
+    /// <param name="GFlopsPerImage">Forward GFLOPs per image.</param>
+    /// <param name="Timing">The windows of steps.</param>
+    /// <param name="NetworkCalls">Network calls in the timed steps (one per step for DDIM and DDPM).</param>
+    /// <param name="RunSeconds">Wall-clock seconds of every complete run, warm-up included.</param>
+    /// <param name="Ceiling">The GFLOP/s the efficiency is relative to.</param>
+    /// <param name="Memory">Peak RSS; RSS after the first run and after the last; live tensors before the first run and after the last.</param>
+    /// <param name="Machine">Where it ran.</param>
+    public sealed record Result(string Model, string Sampler, int Steps, int Batch, double GFlopsPerImage, WindowTiming Timing, int NetworkCalls,
+        IReadOnlyList<double> RunSeconds, PerformanceCeiling Ceiling, MemoryUse Memory, MachineInfo Machine)
+    {
+        /// <summary>Images per second from the median step time: batch / (steps x seconds per step).</summary>
+        public double ImagesPerSecond => Batch / (Steps * Timing.MedianSecondsPerUnit);
+
+        /// <summary>Median seconds per sampler step of the whole batch.</summary>
+        public double SecondsPerStep => Timing.MedianSecondsPerUnit;
+
+        /// <summary>Seconds per network call (of the whole batch) over the timed steps.</summary>
+        public double SecondsPerNetworkCall => Timing.TimedSeconds / NetworkCalls;
+
+        /// <summary>Achieved GFLOP/s of the network calls.</summary>
+        public double AchievedGFlopsPerSecond => GFlopsPerImage * Batch / SecondsPerNetworkCall;
+
+        /// <summary>Achieved / ceiling.</summary>
+        public double Efficiency => Ceiling.EfficiencyOf(AchievedGFlopsPerSecond);
+    }
+
+    /// <summary>Runs the sampling loop until the plan's time is used and reports.</summary>
+    public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(ceiling);
+        options.Validate();
+        plan.Validate();
+        var model = options.Model;
+        var config = model.Config;
+        int size = config.SampleSize ?? throw new InvalidInputException("--model: the config has no sample_size, so the image size is unknown");
+        model.eval();
+        var stats = ModelStats.Of(model);
+
+        using var labels = config.NumClassEmbeds is { } n ? torch.full([options.Batch], n - 1, dtype: ScalarType.Int64) : null;
+        int calls = 0;
+        var loop = new SamplingLoop(options.Scheduler, (x, t) =>
+        {
+            calls++;
+            using var timestep = torch.full([x.shape[0]], t, dtype: ScalarType.Float32);
+            return model.forward(x, timestep, labels);
+        });
+
+        var stepSeconds = new List<double>();
+        var stepCalls = new List<int>();
+        var runSeconds = new List<double>();
+        var clock = Stopwatch.StartNew();
+        double last = 0;
+        int callsBefore = 0;
+        long tensorsBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        long? rssAfterFirstRun = null;
+        using var generator = new Generator(0);
+        do
+        {
+            double runStart = clock.Elapsed.TotalSeconds;
+            last = runStart;
+            using (loop.Sample([options.Batch, config.InChannels, size, size], options.Steps, generator, _ =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                double now = clock.Elapsed.TotalSeconds;
+                stepSeconds.Add(now - last);
+                stepCalls.Add(calls - callsBefore);
+                callsBefore = calls;
+                last = now;
+            }))
+            {
+                runSeconds.Add(clock.Elapsed.TotalSeconds - runStart);
+            }
+            rssAfterFirstRun ??= ProcessMemory.CurrentRssBytes();
+        }
+        while (clock.Elapsed.TotalSeconds < plan.Seconds || stepSeconds.Count - plan.Warmup < plan.Windows);
+        // Tensors: before the first run against after the last (the loop must leave none behind). RSS: after the first run,
+        // when the allocator has seen a whole run, against after the last.
+        var memory = new MemoryUse(ProcessMemory.ToMiB(ProcessMemory.PeakRssBytes()), ProcessMemory.ToMiB(rssAfterFirstRun),
+            ProcessMemory.ToMiB(ProcessMemory.CurrentRssBytes()), tensorsBefore, DisposeScopeManager.Statistics.ThreadTotalLiveCount, []);
+        var timing = WindowTimer.FromDurations(stepSeconds, plan.Warmup, plan.Windows);
+        int timedCalls = stepCalls.Skip(plan.Warmup).Sum();
+        return new Result(options.Name, options.Scheduler.Name, options.Steps, options.Batch, stats.GFlopsPerImage, timing, timedCalls,
+            runSeconds, ceiling, memory, MachineInfo.Current());
+    }
+}

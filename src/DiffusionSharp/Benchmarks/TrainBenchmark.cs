@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using DiffusionSharp.Data;
+using DiffusionSharp.Models;
+using DiffusionSharp.Schedules;
+using DiffusionSharp.Training;
+using TorchSharp;
+
+namespace DiffusionSharp.Benchmarks;
+
+/// <summary>
+/// Training throughput: real <see cref="Trainer"/> steps (batch from the loader, t and noise, forward, MSE, backward,
+/// gradient clipping, AdamW, EMA) on the bundled MNIST digits, or on seeded random images when the model's input is not
+/// 1x28x28, timed in windows after a warm-up. The trainer writes nothing but an empty <c>loss.csv</c> in a temporary
+/// folder, deleted afterwards.
+/// </summary>
+public static class TrainBenchmark
+{
+    /// <summary>What to train.</summary>
+    /// <param name="Name">The model's name for the report (a preset name or a path).</param>
+    /// <param name="Config">The architecture (randomly initialised with seed 0).</param>
+    /// <param name="Batch">Images per step.</param>
+    /// <param name="ProfileSteps">After the timed windows, this many more steps timed phase by phase (0 = no profile).</param>
+    public sealed record Options(string Name, UNet2DConfig Config, int Batch = 128, int ProfileSteps = 0)
+    {
+        /// <summary>Checks the values, naming the command-line options.</summary>
+        public void Validate()
+        {
+            if (Batch < 1) throw new InvalidInputException($"--batch must be at least 1 (got {Batch})");
+            if (ProfileSteps < 0) throw new InvalidInputException($"--profile must be 0 or more steps (got {ProfileSteps})");
+        }
+    }
+
+    /// <summary>The measurement; the unit of <see cref="Timing"/> is one training step.</summary>
+    /// <param name="Model">The model's name.</param>
+    /// <param name="Parameters">Trainable parameters.</param>
+    /// <param name="Batch">Images per step.</param>
+    /// <param name="ImageShape">[C, H, W].</param>
+    /// <param name="Data">"mnist" (bundled digits) or "synthetic" (seeded random pixels).</param>
+    /// <param name="GFlopsPerImage">Forward GFLOPs per image (<see cref="ModelStats"/>).</param>
+    /// <param name="Timing">The windows.</param>
+    /// <param name="Ceiling">The GFLOP/s the efficiency is relative to.</param>
+    /// <param name="Memory">Peak RSS and the start and end of the timed windows.</param>
+    /// <param name="Profile">Mean time per phase of a step, or empty.</param>
+    /// <param name="SkippedSteps">Steps with a non-finite loss or gradient (skipped, as training does).</param>
+    /// <param name="Machine">Where it ran.</param>
+    public sealed record Result(string Model, long Parameters, int Batch, int[] ImageShape, string Data, double GFlopsPerImage,
+        WindowTiming Timing, PerformanceCeiling Ceiling, MemoryUse Memory, IReadOnlyList<PhaseTime> Profile, int SkippedSteps, MachineInfo Machine)
+    {
+        /// <summary>Median images per second.</summary>
+        public double ImagesPerSecond => Batch / Timing.MedianSecondsPerUnit;
+
+        /// <summary>Median milliseconds per step.</summary>
+        public double MsPerStep => Timing.MedianSecondsPerUnit * 1e3;
+
+        /// <summary>Achieved GFLOP/s, counting forward + backward as 3x the forward FLOPs (backward computes two gradients per layer).</summary>
+        public double AchievedGFlopsPerSecond => 3 * GFlopsPerImage * ImagesPerSecond;
+
+        /// <summary>Achieved / ceiling.</summary>
+        public double Efficiency => Ceiling.EfficiencyOf(AchievedGFlopsPerSecond);
+    }
+
+    /// <summary>Builds the model and a trainer, warms up, measures, and optionally profiles.</summary>
+    /// <exception cref="InvalidInputException">Invalid options (e.g. a batch larger than the dataset).</exception>
+    public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(ceiling);
+        options.Validate();
+        plan.Validate();
+        var config = options.Config;
+        int size = config.SampleSize ?? throw new InvalidInputException("--model: the config has no sample_size, so the image size is unknown");
+        var (data, dataName) = config.InChannels == 1 && size == 28
+            ? ((IImageDataset)IdxDataset.Mnist(), "mnist")
+            : (new SyntheticImages(Math.Max(1024, options.Batch), config.InChannels, size, size), "synthetic");
+        var training = new TrainingOptions
+        {
+            Steps = int.MaxValue,
+            BatchSize = options.Batch,
+            WarmupSteps = 0,
+            Decay = LearningRateDecay.Constant,
+            CheckpointEvery = 0,
+            SampleEvery = 0,
+        };
+        var schedule = new NoiseScheduleConfig(config.NumTrainTimesteps ?? 1000);
+        var folder = Directory.CreateTempSubdirectory("diffuse-bench-train-");
+        try
+        {
+            torch.random.manual_seed(0);
+            using var model = new UNet2DModel(config);
+            var stats = ModelStats.Of(model);
+            using var trainer = Trainer.Start(RunFolder.Create(folder.FullName, overwrite: false), model, data,
+                new DataSpec(dataName), schedule, training);
+            int skipped = 0;
+            void Unit() => skipped += trainer.StepForBenchmark(1);
+            WindowTimer.Warmup(Unit, plan, cancellationToken);
+            var start = MemoryUse.Snapshot();
+            var rss = new List<long?>();
+            var timing = WindowTimer.Measure(Unit, plan, () => rss.Add(ProcessMemory.CurrentRssBytes()), cancellationToken);
+            var memory = MemoryUse.Since(start, rss);
+            var profile = options.ProfileSteps > 0 ? Profile(trainer, options.ProfileSteps, cancellationToken) : [];
+            return new Result(options.Name, stats.ParameterCount, options.Batch, [config.InChannels, size, size], dataName, stats.GFlopsPerImage,
+                timing, ceiling, memory, profile, skipped, MachineInfo.Current());
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Runs <paramref name="steps"/> steps with a clock read at the end of every phase; mean milliseconds per phase.</summary>
+    private static IReadOnlyList<PhaseTime> Profile(Trainer trainer, int steps, CancellationToken cancellationToken)
+    {
+        var phases = Enum.GetValues<TrainingPhase>();
+        var seconds = new double[phases.Length];
+        var clock = new Stopwatch();
+        double last = 0;
+        void Mark(TrainingPhase phase)
+        {
+            double now = clock.Elapsed.TotalSeconds;
+            seconds[(int)phase] += now - last;
+            last = now;
+        }
+        for (int i = 0; i < steps; i++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            clock.Restart();
+            last = 0;
+            trainer.StepForBenchmark(1, Mark);
+        }
+        double total = seconds.Sum();
+        return phases.Select(p => new PhaseTime(p.ToString().ToLowerInvariant(), seconds[(int)p] / steps * 1e3, seconds[(int)p] / total)).ToList();
+    }
+}
