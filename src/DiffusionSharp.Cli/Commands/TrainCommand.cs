@@ -60,6 +60,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [DefaultValue(64)]
         public int Batch { get; init; } = 64;
 
+        [CommandOption("--micro-batch <M>")]
+        [Description("Accumulate gradients over chunks of M images (same update, less memory).")]
+        public int? MicroBatch { get; init; }
+
         [CommandOption("--lr <RATE>")]
         [DefaultValue(2e-4)]
         public double LearningRate { get; init; } = 2e-4;
@@ -162,6 +166,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         {
             Steps = Steps ?? 2000,
             BatchSize = Batch,
+            MicroBatchSize = MicroBatch,
             LearningRate = LearningRate,
             WarmupSteps = Warmup,
             Decay = LearningRateSchedule switch
@@ -259,7 +264,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     private static void WriteSampleGrid(RunFolder run, Trainer trainer, UNet2DModel ema, int step)
     {
         var o = trainer.Options;
-        var scheduler = SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType);
+        var scheduler = SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing);
         var loop = new SamplingLoop(scheduler, (x, t) =>
         {
             using var ts = torch.full([x.shape[0]], t, dtype: torch.ScalarType.Float32);

@@ -20,12 +20,14 @@ public static class TrainBenchmark
     /// <param name="Config">The architecture (randomly initialised with seed 0).</param>
     /// <param name="Batch">Images per step.</param>
     /// <param name="ProfileSteps">After the timed windows, this many more steps timed phase by phase (0 = no profile).</param>
-    public sealed record Options(string Name, UNet2DConfig Config, int Batch = 128, int ProfileSteps = 0)
+    /// <param name="MicroBatch">Gradient-accumulation chunk size (null = the whole batch), as <c>diffuse train --micro-batch</c>.</param>
+    public sealed record Options(string Name, UNet2DConfig Config, int Batch = 128, int ProfileSteps = 0, int? MicroBatch = null)
     {
         /// <summary>Checks the values, naming the command-line options.</summary>
         public void Validate()
         {
             if (Batch < 1) throw new InvalidInputException($"--batch must be at least 1 (got {Batch})");
+            if (MicroBatch is < 1) throw new InvalidInputException($"--micro-batch must be at least 1 (got {MicroBatch})");
             if (ProfileSteps < 0) throw new InvalidInputException($"--profile must be 0 or more steps (got {ProfileSteps})");
         }
     }
@@ -77,6 +79,7 @@ public static class TrainBenchmark
         {
             Steps = int.MaxValue,
             BatchSize = options.Batch,
+            MicroBatchSize = options.MicroBatch,
             WarmupSteps = 0,
             Decay = LearningRateDecay.Constant,
             CheckpointEvery = 0,

@@ -4,8 +4,25 @@ namespace DiffusionSharp.Models;
 public static class ModelPresets
 {
     /// <summary>
+    /// <c>mnist-nano</c>: <see cref="MnistTiny"/> at half the width, channels (16, 32, 64): 0.15 GFLOPs per image, about
+    /// twice mnist-tiny's training speed. The README's 15-minute main job.
+    /// </summary>
+    public static UNet2DConfig MnistNano { get; } = new()
+    {
+        SampleSize = 28,
+        InChannels = 1,
+        OutChannels = 1,
+        LayersPerBlock = 1,
+        BlockOutChannels = [16, 32, 64],
+        DownBlockTypes = [DownBlockType.DownBlock2D, DownBlockType.DownBlock2D, DownBlockType.AttnDownBlock2D],
+        UpBlockTypes = [UpBlockType.AttnUpBlock2D, UpBlockType.UpBlock2D, UpBlockType.UpBlock2D],
+        NormNumGroups = 8,
+        AttentionHeadDim = 8,
+    };
+
+    /// <summary>
     /// <c>mnist-tiny</c>: 28x28x1, channels (32, 64, 64), one resnet per level, attention only at 7x7 (and in the mid block),
-    /// 8 heads of 8 channels. About 0.6 M parameters; small enough to learn recognisable digits in minutes on two CPU cores.
+    /// 8 heads of 8 channels. About 1.1 M parameters, 0.38 GFLOPs per image.
     /// </summary>
     public static UNet2DConfig MnistTiny { get; } = new()
     {
@@ -53,12 +70,13 @@ public static class ModelPresets
     };
 
     /// <summary>Preset names, in the order they should be listed.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["mnist-tiny", "mnist-small", "cifar10-ddpm"];
+    public static IReadOnlyList<string> Names { get; } = ["mnist-nano", "mnist-tiny", "mnist-small", "cifar10-ddpm"];
 
     /// <summary>The preset called <paramref name="name"/> (case-insensitive).</summary>
     /// <exception cref="InvalidInputException">No such preset; the message lists the available ones.</exception>
     public static UNet2DConfig Get(string name) => name?.ToLowerInvariant() switch
     {
+        "mnist-nano" => MnistNano,
         "mnist-tiny" => MnistTiny,
         "mnist-small" => MnistSmall,
         "cifar10-ddpm" => Cifar10Ddpm,

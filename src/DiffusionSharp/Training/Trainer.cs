@@ -222,13 +222,23 @@ public sealed class Trainer : IDisposable
         var xt = _forward.AddNoise(x0, noise, t);
         var target = _forward.TrainingTarget(o.PredictionType, x0, noise, t);
         _phases?.Invoke(TrainingPhase.Noise);
-        var prediction = _model.forward(xt, t, labels);
-        var loss = Loss(prediction, target, t);
-        _phases?.Invoke(TrainingPhase.Forward);
 
+        // The batch's gradient, accumulated over micro-batches: each chunk's mean loss is weighted by its share of the
+        // batch, so the sum equals the whole batch's mean loss while only one chunk's activations are alive at a time.
         _optimizer.zero_grad();
-        loss.backward();
-        double lossValue = loss.item<float>();
+        long chunk = o.MicroBatchSize is { } m && m < b ? m : b;
+        double lossValue = 0;
+        for (long start = 0; start < b; start += chunk)
+        {
+            using var chunkScope = torch.NewDisposeScope();
+            long n = Math.Min(chunk, b - start);
+            var part = torch.TensorIndex.Slice(start, start + n);
+            var prediction = _model.forward(xt[part], t[part], labels?[part]);
+            var loss = Loss(prediction, target[part], t[part]) * ((double)n / b);
+            _phases?.Invoke(TrainingPhase.Forward);
+            loss.backward();
+            lossValue += loss.item<float>();
+        }
         _phases?.Invoke(TrainingPhase.Backward);
         double gradNorm = o.GradClip > 0
             ? torch.nn.utils.clip_grad_norm_(parameters, o.GradClip)

@@ -14,6 +14,12 @@ public sealed record TrainingOptions
     /// <summary>Images per step.</summary>
     public int BatchSize { get; init; } = 64;
 
+    /// <summary>
+    /// Split each batch into chunks of this many images and accumulate their gradients (null = the whole batch at once).
+    /// The update is the same; peak memory falls with the chunk size.
+    /// </summary>
+    public int? MicroBatchSize { get; init; }
+
     /// <summary>Peak AdamW learning rate: 2e-4 is the DDPM paper's CIFAR-10 rate and works for small U-Nets.</summary>
     public double LearningRate { get; init; } = 2e-4;
 
@@ -68,6 +74,7 @@ public sealed record TrainingOptions
     {
         if (Steps < 1) throw new InvalidInputException($"--steps must be at least 1 (got {Steps})");
         if (BatchSize < 1) throw new InvalidInputException($"--batch must be at least 1 (got {BatchSize})");
+        if (MicroBatchSize is < 1) throw new InvalidInputException($"--micro-batch must be at least 1 (got {MicroBatchSize})");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new InvalidInputException($"--lr must be a positive number (got {LearningRate})");
         if (WarmupSteps < 0) throw new InvalidInputException($"--warmup must be 0 or more (got {WarmupSteps})");
         if (WeightDecay < 0) throw new InvalidInputException($"--weight-decay must be 0 or more (got {WeightDecay})");

@@ -127,6 +127,26 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Fact]
+    public void Should_take_the_same_steps_with_micro_batches_as_with_the_whole_batch()
+    {
+        // Given two runs from the same seed, one accumulating gradients over micro-batches of 4 images
+        using (var whole = Start("whole", 3)) whole.Train();
+        using (var chunked = Start("chunked", 3, Options(3) with { MicroBatchSize = 4 })) chunked.Train();
+
+        // Then every step's loss agrees to float rounding, and so do the weights
+        var a = Trainer.ReadLossCsv(Path.Combine(_dir, "whole", "loss.csv"));
+        var b = Trainer.ReadLossCsv(Path.Combine(_dir, "chunked", "loss.csv"));
+        Assert.Equal(3, a.Count);
+        for (int i = 0; i < a.Count; i++) Assert.Equal(a[i].Loss, b[i].Loss, 1e-5);
+        using var ma = UNet2DModel.FromPretrained(Path.Combine(_dir, "whole", "unet"));
+        using var mb = UNet2DModel.FromPretrained(Path.Combine(_dir, "chunked", "unet"));
+        var sa = ma.state_dict();
+        var sb = mb.state_dict();
+        foreach (var key in sa.Keys)
+            Assert.True(sa[key].allclose(sb[key], rtol: 1e-4, atol: 1e-6), $"{key} differs between whole-batch and micro-batch training");
+    }
+
+    [Fact]
     public void Should_keep_only_the_newest_checkpoints()
     {
         using var trainer = Start("keep", 12, Options(12) with { CheckpointEvery = 2, KeepCheckpoints = 2 });

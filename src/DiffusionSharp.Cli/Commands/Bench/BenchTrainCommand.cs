@@ -12,6 +12,10 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
 {
     public sealed class Settings : ModelBenchSettings
     {
+        [CommandOption("--micro-batch <M>")]
+        [Description("Accumulate gradients over chunks of M images, as diffuse train --micro-batch.")]
+        public int? MicroBatch { get; init; }
+
         [CommandOption("--profile <STEPS>")]
         [Description("After the timed windows, time this many more steps phase by phase (data, noise, forward, backward, clip, optimizer, ema).")]
         [DefaultValue(0)]
@@ -29,7 +33,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
     {
         var plan = s.Plan(60);
         plan.Validate();
-        var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile);
+        var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile, s.MicroBatch);
         options.Validate();
         TorchRuntime.Initialize(s.Threads);
         if (!s.Json && s.Ceiling is null) AnsiConsole.MarkupLine(Esc($"measuring the conv ceiling for {PerformanceCeiling.MeasureSeconds:G} s ..."));
