@@ -31,6 +31,8 @@ public static class DiffuseApp
             cts.Cancel();
         };
         bool verbose = args.Contains("--verbose");
+        // Bind Spectre's console to the current standard output on every run (it would otherwise keep the first writer).
+        AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         try
         {
             return Build().Run(args, cts.Token);

@@ -11,10 +11,13 @@ internal static class TrainingProgressView
         var o = trainer.Options;
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
+            // About 50 lines per run, and at least one every 10 seconds so slow runs still show life.
             int every = Math.Max(1, o.Steps / 50);
+            var sinceLine = System.Diagnostics.Stopwatch.StartNew();
             var lines = new ActionProgress(p =>
             {
-                if (p.Step % every != 0 && p.Step != p.TotalSteps) return;
+                if (p.Step % every != 0 && p.Step != p.TotalSteps && sinceLine.Elapsed.TotalSeconds < 10) return;
+                sinceLine.Restart();
                 Console.WriteLine(FormattableString.Invariant(
                     $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  eta {Format(p.Eta(o.BatchSize))}"));
             });

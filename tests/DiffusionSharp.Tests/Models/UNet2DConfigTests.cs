@@ -94,7 +94,7 @@ public sealed class UNet2DConfigTests
     [Fact]
     public void Should_ListPresets_When_AskedByName()
     {
-        Assert.Equal(["mnist-tiny", "mnist-small", "cifar10-ddpm"], ModelPresets.Names);
+        Assert.Equal(["mnist-nano", "mnist-tiny", "mnist-small", "cifar10-ddpm"], ModelPresets.Names);
         Assert.Same(ModelPresets.MnistSmall, ModelPresets.Get("MNIST-small"));
         Assert.Contains("mnist-tiny", Assert.Throws<InvalidInputException>(() => ModelPresets.Get("huge")).Message);
     }

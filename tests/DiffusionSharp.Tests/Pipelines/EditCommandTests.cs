@@ -5,15 +5,8 @@ using static TorchSharp.torch;
 
 namespace DiffusionSharp.Tests.Pipelines;
 
-/// <summary>Tests that redirect the process-wide console run alone.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ConsoleCollection
-{
-    public const string Name = "Console redirection";
-}
-
 /// <summary><c>diffuse edit</c> end to end on a tiny 8x8 model: outputs, and a one-line error with exit code 2 for bad input.</summary>
-[Collection(ConsoleCollection.Name)]
+[Collection(DiffusionSharp.Tests.Cli.CliCollection.Name)]
 public sealed class EditCommandTests : IDisposable
 {
     private readonly string _root;

@@ -133,17 +133,22 @@ public sealed class TrainerTests : IDisposable
         using (var whole = Start("whole", 3)) whole.Train();
         using (var chunked = Start("chunked", 3, Options(3) with { MicroBatchSize = 4 })) chunked.Train();
 
-        // Then every step's loss agrees to float rounding, and so do the weights
+        // Then every step's loss agrees to float rounding, and so do the trained networks' outputs. (Single weights are not
+        // compared: a bias whose true gradient is 0, such as an attention key bias, gets float-noise gradients that
+        // Adam's normalisation turns into visible but meaningless differences.)
         var a = Trainer.ReadLossCsv(Path.Combine(_dir, "whole", "loss.csv"));
         var b = Trainer.ReadLossCsv(Path.Combine(_dir, "chunked", "loss.csv"));
         Assert.Equal(3, a.Count);
         for (int i = 0; i < a.Count; i++) Assert.Equal(a[i].Loss, b[i].Loss, 1e-5);
         using var ma = UNet2DModel.FromPretrained(Path.Combine(_dir, "whole", "unet"));
         using var mb = UNet2DModel.FromPretrained(Path.Combine(_dir, "chunked", "unet"));
-        var sa = ma.state_dict();
-        var sb = mb.state_dict();
-        foreach (var key in sa.Keys)
-            Assert.True(sa[key].allclose(sb[key], rtol: 1e-4, atol: 1e-6), $"{key} differs between whole-batch and micro-batch training");
+        using var _ = torch.no_grad();
+        using var x = torch.randn(4, 1, 28, 28, generator: new Generator(11));
+        using var t = torch.tensor(new long[] { 10, 300, 600, 990 });
+        using var ya = ma.forward(x, t, null);
+        using var yb = mb.forward(x, t, null);
+        double diff = (ya - yb).abs().max().item<float>();
+        Assert.True(diff < 1e-3, $"outputs differ by {diff} between whole-batch and micro-batch training");
     }
 
     [Fact]
