@@ -107,7 +107,8 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         return 0;
     }
 
-    private static void WriteReport(string path, DigitEvaluationReport r)
+    /// <summary>Prints an evaluation report as a table (also used by <c>sample --eval</c>).</summary>
+    internal static void WriteReport(string path, DigitEvaluationReport r)
     {
         var table = new Table().Title($"{Markup.Escape(path)}: {r.SampleCount} samples").AddColumns("score", "value", "reading");
         table.AddRow("FID-MNIST", F(r.FidMnist, "0.00"), $"vs {r.ReferenceCount} held-out real digits; 0 = same distribution, lower is better");

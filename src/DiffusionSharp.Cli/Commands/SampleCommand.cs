@@ -80,6 +80,10 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         [DefaultValue(4)]
         public int TrajectorySamples { get; init; } = 4;
 
+        [CommandOption("--eval")]
+        [Description("Score the samples with diffuse eval's FID-MNIST (28x28 grayscale models, --count >= 100).")]
+        public bool Eval { get; init; }
+
         [CommandOption("--individual <FOLDER>")]
         [Description("Also write every image as its own PNG.")]
         public string? Individual { get; init; }
@@ -94,6 +98,8 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
             if (Frames < 2) return ValidationResult.Error($"--frames must be at least 2 (got {Frames})");
             if (TrajectorySamples < 1) return ValidationResult.Error($"--trajectory-samples must be at least 1 (got {TrajectorySamples})");
             if (Eta < 0 || !double.IsFinite(Eta)) return ValidationResult.Error($"--eta must be a number >= 0 (got {Eta})");
+            if (Eval && Count < Evaluation.DigitEvaluation.MinSamples)
+                return ValidationResult.Error($"--eval needs --count of at least {Evaluation.DigitEvaluation.MinSamples}: a Fréchet distance from fewer samples is meaningless");
             return ValidationResult.Success();
         }
     }
@@ -135,6 +141,12 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
                     ImageFile.SavePng(pixels[i], Path.Combine(dir, $"{i:D5}.png"));
             }
             recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
+            if (s.Eval)
+            {
+                using var evaluation = Evaluation.DigitEvaluation.Open();
+                var report = evaluation.Evaluate(images, labels?.Select(l => (int)l).ToArray());
+                EvalCommand.WriteReport(s.Out, report);
+            }
             AnsiConsole.MarkupLineInterpolated(
                 $"wrote [green]{s.Out}[/]: {count} images, {pipeline.Scheduler.Name} {s.Steps} steps, seed {s.Seed}, {seconds:F1} s ({count / seconds:F2} images/s)");
             if (s.Trajectory is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Trajectory}[/]");

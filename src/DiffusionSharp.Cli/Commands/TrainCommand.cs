@@ -142,6 +142,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [DefaultValue(50)]
         public int SampleSteps { get; init; } = 50;
 
+        [CommandOption("--eval-every <K>")]
+        [Description("Every K steps, score --eval-count DDIM samples of the EMA model with FID-MNIST (28x28 grayscale models); written to eval.csv.")]
+        [DefaultValue(0)]
+        public int EvalEvery { get; init; }
+
+        [CommandOption("--eval-count <N>")]
+        [DefaultValue(500)]
+        public int EvalCount { get; init; } = 500;
+
         [CommandOption("--max-bad-steps <N>")]
         [DefaultValue(10)]
         public int MaxBadSteps { get; init; } = 10;
@@ -159,6 +168,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (base.Validate() is { Successful: false } bad) return bad;
             if (string.IsNullOrWhiteSpace(Out)) return ValidationResult.Error("--out is required: the run folder to write");
             if (Resume && Overwrite) return ValidationResult.Error("--resume and --overwrite exclude each other");
+            if (EvalEvery < 0) return ValidationResult.Error($"--eval-every must be 0 (off) or more (got {EvalEvery})");
+            if (EvalEvery > 0 && EvalCount < Evaluation.DigitEvaluation.MinSamples)
+                return ValidationResult.Error($"--eval-count must be at least {Evaluation.DigitEvaluation.MinSamples}: a Fréchet distance from fewer samples is meaningless");
             return ValidationResult.Success();
         }
 
@@ -202,6 +214,12 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         {
             var run = trainer.Run;
             trainer.SampleHook = (ema, step) => WriteSampleGrid(run, trainer, ema, step);
+            using var evaluation = settings.EvalEvery > 0 ? Evaluation.DigitEvaluation.Open() : null;
+            if (evaluation is not null)
+                trainer.StepHook = (ema, step) =>
+                {
+                    if (step % settings.EvalEvery == 0 || step == trainer.Options.Steps) Evaluate(run, trainer, ema, step, settings.EvalCount, evaluation);
+                };
             var o = trainer.Options;
             var stats = ModelStats.Of(trainer.Model);
             AnsiConsole.MarkupLineInterpolated(
@@ -282,6 +300,35 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         string trajectory = Path.Combine(run.SamplesDir, "reverse-process.png");
         recorder.Save(trajectory, scheduler.Name);
         AnsiConsole.MarkupLineInterpolated($"wrote [green]{grid}[/] ({o.SampleCount} samples, DDIM {o.SampleSteps} steps, EMA weights) and [green]{trajectory}[/]");
+    }
+
+    /// <summary>Scores <paramref name="count"/> DDIM samples of the EMA model and appends the scores to eval.csv.</summary>
+    private static void Evaluate(RunFolder run, Trainer trainer, UNet2DModel ema, int step, int count, Evaluation.DigitEvaluation evaluation)
+    {
+        var o = trainer.Options;
+        if (ema.Config.InChannels != 1 || ema.Config.SampleSize != 28)
+            throw new InvalidInputException("--eval-every: FID-MNIST scores 28x28 grayscale digits; this model makes other images");
+        var scheduler = SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing);
+        using var g = new torch.Generator((ulong)o.Seed + 2);
+        var batches = new List<torch.Tensor>();
+        for (int start = 0; start < count; start += 100)
+        {
+            int b = Math.Min(100, count - start);
+            var loop = new SamplingLoop(scheduler, (x, t) =>
+            {
+                using var ts = torch.full([x.shape[0]], t, dtype: torch.ScalarType.Float32);
+                using var labels = ema.Config.NumClassEmbeds is { } n ? torch.full([x.shape[0]], (long)(n - 1), dtype: torch.ScalarType.Int64) : null;
+                return ema.forward(x, ts, labels);
+            });
+            batches.Add(loop.Sample([b, 1, 28, 28], o.SampleSteps, g));
+        }
+        using var images = torch.cat(batches, 0);
+        foreach (var batch in batches) batch.Dispose();
+        var r = evaluation.Evaluate(images);
+        string path = Path.Combine(run.Root, "eval.csv");
+        if (!File.Exists(path)) File.WriteAllText(path, "step,samples,fid_mnist,mean_confidence,class_entropy\n");
+        File.AppendAllText(path, FormattableString.Invariant($"{step},{r.SampleCount},{r.FidMnist:R},{r.MeanConfidence:R},{r.ClassEntropy:R}\n"));
+        Console.WriteLine(FormattableString.Invariant($"eval at step {step}: FID-MNIST {r.FidMnist:F2} ({r.SampleCount} DDIM-{o.SampleSteps} samples), confidence {r.MeanConfidence:F3}, class entropy {r.ClassEntropy:F3}"));
     }
 
     /// <summary>For a class-conditional model the periodic grids show one row per class: labels 0, 0, ..., 1, 1, ....</summary>

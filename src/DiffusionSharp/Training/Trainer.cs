@@ -69,6 +69,9 @@ public sealed class Trainer : IDisposable
     /// <summary>Called with the EMA model and the step whenever a sample grid is due (every <c>SampleEvery</c> steps and at the end).</summary>
     public Action<UNet2DModel, int>? SampleHook { get; set; }
 
+    /// <summary>Called with the EMA model after every completed step (the caller decides what is due, e.g. an evaluation).</summary>
+    public Action<UNet2DModel, int>? StepHook { get; set; }
+
     /// <summary>Called after each checkpoint with its folder.</summary>
     public Action<string, int>? CheckpointHook { get; set; }
 
@@ -157,6 +160,7 @@ public sealed class Trainer : IDisposable
             }
             if (o.SampleEvery > 0 && _state.Step % o.SampleEvery == 0 && _state.Step < o.Steps)
                 SampleHook?.Invoke(_ema.Model, _state.Step);
+            StepHook?.Invoke(_ema.Model, _state.Step);
         }
         // After too many bad steps the newest checkpoint is the last good state: leave it as it is.
         if (reason is StopReason.Finished or StopReason.Cancelled && !TryCheckpoint(secondsBefore + clock.Elapsed.TotalSeconds))

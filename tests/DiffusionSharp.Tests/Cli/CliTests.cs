@@ -139,6 +139,17 @@ public sealed class CliTests : IDisposable
         Assert.Equal(File.ReadAllBytes(grid), File.ReadAllBytes(again));
     }
 
+    [Fact]
+    public void Should_score_samples_directly_with_eval()
+    {
+        var run = TrainTinyRun();
+        var r = CliRunner.Run("sample", "--model", run, "--ema", "--sampler", "ddim", "--steps", "2", "--count", "100",
+            "--out", Path.Combine(_dir, "scored.png"), "--eval");
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Contains("FID-MNIST", r.StdOut);
+        AssertBadInput(CliRunner.Run("sample", "--model", run, "--count", "50", "--eval", "--out", Path.Combine(_dir, "x.png")), "--eval");
+    }
+
     [Theory]
     [InlineData("--sampler", "plms", "dpmpp-2m")]
     [InlineData("--class", "3", "unconditional")]
@@ -190,9 +201,13 @@ public sealed class CliTests : IDisposable
         var again = CliRunner.Run("train", "--resume", "--out", run, "--threads", "1", "--sample-steps", "2");
         Assert.True(again.ExitCode == 0, again.StdErr);
         Assert.Equal(3, Trainer.ReadLossCsv(Path.Combine(run, "loss.csv")).Count);
-        var more = CliRunner.Run("train", "--resume", "--out", run, "--steps", "5", "--threads", "1");
+        var more = CliRunner.Run("train", "--resume", "--out", run, "--steps", "5", "--threads", "1", "--eval-every", "5", "--eval-count", "100");
         Assert.True(more.ExitCode == 0, more.StdErr);
         Assert.Equal([1, 2, 3, 4, 5], Trainer.ReadLossCsv(Path.Combine(run, "loss.csv")).Select(r => r.Step).ToArray());
+        Assert.Contains("eval at step 5: FID-MNIST", more.StdOut);
+        var evalRows = File.ReadAllLines(Path.Combine(run, "eval.csv"));
+        Assert.Equal(2, evalRows.Length);
+        Assert.StartsWith("5,100,", evalRows[1]);
     }
 
     private string TrainTinyRun()
