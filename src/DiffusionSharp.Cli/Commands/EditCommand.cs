@@ -11,15 +11,9 @@ namespace DiffusionSharp.Cli.Commands;
 /// <summary><c>diffuse edit</c>: image-to-image (SDEdit) and inpainting (RePaint) with a trained model.</summary>
 public sealed class EditCommand : Command<EditCommand.Settings>
 {
-    public sealed class Settings : CommonSettings
+    public sealed class Settings : DenoiseSettings
     {
-        [CommandOption("--model <FOLDER>")]
-        [Description("A training run, a diffusers pipeline folder, or a UNet2DModel folder.")]
-        public string? Model { get; init; }
 
-        [CommandOption("--ema")]
-        [Description("Use the EMA weights (unet_ema/).")]
-        public bool Ema { get; init; }
 
         [CommandOption("--image <FILE>")]
         [Description("The image to edit (PNG or JPEG); resized and centre-cropped to the model's sample_size.")]
@@ -43,32 +37,14 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         [DefaultValue(0)]
         public int Resample { get; init; }
 
-        [CommandOption("--sampler <NAME>")]
-        [Description("Sampler: ddpm, ddim, dpmpp-2m, dpmpp-2m-sde, dpmpp-3m, euler, euler-ancestral, heun; default: the folder's own.")]
-        public string? Sampler { get; init; }
 
-        [CommandOption("--steps <N>")]
-        [Description("Steps of the full schedule; the edit runs floor(N x strength) of them.")]
-        [DefaultValue(50)]
-        public int Steps { get; init; } = 50;
 
-        [CommandOption("--eta <ETA>")]
-        [Description("DDIM noise scale (0 = deterministic).")]
-        [DefaultValue(0.0)]
-        public double Eta { get; init; }
 
-        [CommandOption("--seed <S>")]
-        [DefaultValue(0L)]
-        public long Seed { get; init; }
 
         [CommandOption("--class <N>")]
         [Description("Class-conditional models: the class to steer the edit towards.")]
         public int? Class { get; init; }
 
-        [CommandOption("--guidance <W>")]
-        [Description("Classifier-free guidance scale (1 = none); needs --class.")]
-        [DefaultValue(1.0)]
-        public double Guidance { get; init; } = 1.0;
 
         [CommandOption("--out <PNG>")]
         [Description("The edited image.")]
@@ -82,14 +58,11 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
-            if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required: a run folder or a diffusers folder");
             if (string.IsNullOrWhiteSpace(Image)) return ValidationResult.Error("--image is required: the image to edit");
             if (!(Strength > 0 && Strength <= 1)) return ValidationResult.Error($"--strength must lie in (0, 1] (got {Strength})");
-            if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
             if (Resample < 0) return ValidationResult.Error($"--resample must be 0 or more (got {Resample})");
             if (Resample > 0 && Mask is null) return ValidationResult.Error("--resample needs --mask: resampling harmonises a repainted region with the kept one");
             if (KeepWhite && Mask is null) return ValidationResult.Error("--keep-white needs --mask");
-            if (Eta < 0 || !double.IsFinite(Eta)) return ValidationResult.Error($"--eta must be a number >= 0 (got {Eta})");
             if (Class is < 0) return ValidationResult.Error($"--class must be 0 or more (got {Class})");
             if (Guidance < 0 || !double.IsFinite(Guidance)) return ValidationResult.Error($"--guidance must be a number >= 0 (got {Guidance})");
             return ValidationResult.Success();

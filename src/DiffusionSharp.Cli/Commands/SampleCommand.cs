@@ -14,28 +14,12 @@ namespace DiffusionSharp.Cli.Commands;
 /// <summary><c>diffuse sample</c>: generate images from a trained run or any diffusers UNet2DModel folder.</summary>
 public sealed class SampleCommand : Command<SampleCommand.Settings>
 {
-    public sealed class Settings : CommonSettings
+    public sealed class Settings : DenoiseSettings
     {
-        [CommandOption("--model <FOLDER>")]
-        [Description("A training run, a diffusers pipeline folder, or a UNet2DModel folder.")]
-        public string? Model { get; init; }
 
-        [CommandOption("--ema")]
-        [Description("Use the EMA weights (unet_ema/).")]
-        public bool Ema { get; init; }
 
-        [CommandOption("--sampler <NAME>")]
-        [Description("Sampler; default: the folder's own scheduler.")]
-        public string? Sampler { get; init; }
 
-        [CommandOption("--steps <N>")]
-        [DefaultValue(50)]
-        public int Steps { get; init; } = 50;
 
-        [CommandOption("--eta <ETA>")]
-        [Description("DDIM noise scale (0 = deterministic).")]
-        [DefaultValue(0.0)]
-        public double Eta { get; init; }
 
         [CommandOption("--count <N>")]
         [DefaultValue(64)]
@@ -46,18 +30,11 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         [DefaultValue(64)]
         public int Batch { get; init; } = 64;
 
-        [CommandOption("--seed <S>")]
-        [DefaultValue(0L)]
-        public long Seed { get; init; }
 
         [CommandOption("--class <N|all>")]
         [Description("Class-conditional models: the class to draw, or 'all' for one row per class.")]
         public string? Class { get; init; }
 
-        [CommandOption("--guidance <W>")]
-        [Description("Classifier-free guidance scale (1 = none).")]
-        [DefaultValue(1.0)]
-        public double Guidance { get; init; } = 1.0;
 
         [CommandOption("--out <PNG>")]
         [Description("The sample grid.")]
@@ -91,13 +68,10 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
-            if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required: a run folder or a diffusers folder");
-            if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
             if (Count < 1) return ValidationResult.Error($"--count must be at least 1 (got {Count})");
             if (Batch < 1) return ValidationResult.Error($"--batch must be at least 1 (got {Batch})");
             if (Frames < 2) return ValidationResult.Error($"--frames must be at least 2 (got {Frames})");
             if (TrajectorySamples < 1) return ValidationResult.Error($"--trajectory-samples must be at least 1 (got {TrajectorySamples})");
-            if (Eta < 0 || !double.IsFinite(Eta)) return ValidationResult.Error($"--eta must be a number >= 0 (got {Eta})");
             if (Eval && Count < Evaluation.DigitEvaluation.MinSamples)
                 return ValidationResult.Error($"--eval needs --count of at least {Evaluation.DigitEvaluation.MinSamples}: a Fréchet distance from fewer samples is meaningless");
             return ValidationResult.Success();

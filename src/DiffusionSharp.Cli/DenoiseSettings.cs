@@ -1,0 +1,49 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace DiffusionSharp.Cli;
+
+/// <summary>Options of the commands that run a trained model's reverse process (<c>sample</c>, <c>edit</c>).</summary>
+public class DenoiseSettings : CommonSettings
+{
+    [CommandOption("--model <FOLDER>")]
+    [Description("A training run, a diffusers pipeline folder, or a UNet2DModel folder.")]
+    public string? Model { get; init; }
+
+    [CommandOption("--ema")]
+    [Description("Use the EMA weights (unet_ema/).")]
+    public bool Ema { get; init; }
+
+    [CommandOption("--sampler <NAME>")]
+    [Description("ddpm, ddim, dpmpp-2m, dpmpp-2m-sde, dpmpp-3m, euler, euler-ancestral, heun, pndm; default: the folder's own scheduler.")]
+    public string? Sampler { get; init; }
+
+    [CommandOption("--steps <N>")]
+    [Description("Sampler steps (edit: of the full schedule; the edit runs floor(N x strength) of them).")]
+    [DefaultValue(50)]
+    public int Steps { get; init; } = 50;
+
+    [CommandOption("--eta <ETA>")]
+    [Description("DDIM noise scale (0 = deterministic).")]
+    [DefaultValue(0.0)]
+    public double Eta { get; init; }
+
+    [CommandOption("--seed <S>")]
+    [DefaultValue(0L)]
+    public long Seed { get; init; }
+
+    [CommandOption("--guidance <W>")]
+    [Description("Classifier-free guidance scale (1 = none); needs --class.")]
+    [DefaultValue(1.0)]
+    public double Guidance { get; init; } = 1.0;
+
+    public override ValidationResult Validate()
+    {
+        if (base.Validate() is { Successful: false } bad) return bad;
+        if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required: a run folder or a diffusers folder");
+        if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
+        if (Eta < 0 || !double.IsFinite(Eta)) return ValidationResult.Error($"--eta must be a number >= 0 (got {Eta})");
+        return ValidationResult.Success();
+    }
+}
