@@ -103,7 +103,13 @@ internal sealed partial class DiffuseProcess : IDisposable
         var clock = Stopwatch.StartNew();
         while (LastReportedStep < step)
         {
-            if (_process.HasExited || clock.Elapsed > timeout) return false;
+            if (_process.HasExited)
+            {
+                // A fast run can finish before its last lines are read: drain the output, then decide.
+                _process.WaitForExit();
+                return LastReportedStep >= step;
+            }
+            if (clock.Elapsed > timeout) return false;
             Thread.Sleep(5);
         }
         return true;
