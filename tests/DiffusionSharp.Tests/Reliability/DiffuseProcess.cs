@@ -86,6 +86,9 @@ internal sealed partial class DiffuseProcess : IDisposable
         kill.WaitForExit();
     }
 
+    /// <summary>Whether the process exits within <paramref name="timeout"/>; never throws.</summary>
+    public bool WaitForExitQuietly(TimeSpan timeout) => _process.WaitForExit(timeout);
+
     public int WaitForExit(TimeSpan timeout)
     {
         if (!_process.WaitForExit(timeout))
