@@ -282,48 +282,28 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     private static void WriteSampleGrid(RunFolder run, Trainer trainer, UNet2DModel ema, int step)
     {
         var o = trainer.Options;
-        var scheduler = SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing);
-        var loop = new SamplingLoop(scheduler, (x, t) =>
-        {
-            using var ts = torch.full([x.shape[0]], t, dtype: torch.ScalarType.Float32);
-            return ema.forward(x, ts, ClassRows(ema, x.shape[0]));
-        });
-        int size = ema.Config.SampleSize ?? 32;
-        using var g = new torch.Generator((ulong)o.Seed + 1);
+        using var pipeline = DiffusionPipeline.FromModel(ema, SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing));
         bool final = step >= o.Steps;
         using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4) : null;
-        using var images = loop.Sample([o.SampleCount, ema.Config.InChannels, size, size], o.SampleSteps, g, recorder is null ? null : recorder.Record);
+        using var images = pipeline.Generate(o.SampleCount, o.SampleSteps, o.Seed + 1, ClassRows(pipeline, o.SampleCount),
+            batchSize: o.SampleCount, onStep: recorder is null ? null : (_, s) => recorder.Record(s));
         Directory.CreateDirectory(run.SamplesDir);
         string grid = Path.Combine(run.SamplesDir, $"step-{step:D7}.png");
         ImageGrid.SavePng(images, grid);
         if (recorder is null) return;
         string trajectory = Path.Combine(run.SamplesDir, "reverse-process.png");
-        recorder.Save(trajectory, scheduler.Name);
+        recorder.Save(trajectory, pipeline.Scheduler.Name);
         AnsiConsole.MarkupLineInterpolated($"wrote [green]{grid}[/] ({o.SampleCount} samples, DDIM {o.SampleSteps} steps, EMA weights) and [green]{trajectory}[/]");
     }
 
-    /// <summary>Scores <paramref name="count"/> DDIM samples of the EMA model and appends the scores to eval.csv.</summary>
+    /// <summary>Scores <paramref name="count"/> DDIM samples of the EMA model (null class if conditional) and appends the scores to eval.csv.</summary>
     private static void Evaluate(RunFolder run, Trainer trainer, UNet2DModel ema, int step, int count, Evaluation.DigitEvaluation evaluation)
     {
         var o = trainer.Options;
         if (ema.Config.InChannels != 1 || ema.Config.SampleSize != 28)
             throw new InvalidInputException("--eval-every: FID-MNIST scores 28x28 grayscale digits; this model makes other images");
-        var scheduler = SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing);
-        using var g = new torch.Generator((ulong)o.Seed + 2);
-        var batches = new List<torch.Tensor>();
-        for (int start = 0; start < count; start += 100)
-        {
-            int b = Math.Min(100, count - start);
-            var loop = new SamplingLoop(scheduler, (x, t) =>
-            {
-                using var ts = torch.full([x.shape[0]], t, dtype: torch.ScalarType.Float32);
-                using var labels = ema.Config.NumClassEmbeds is { } n ? torch.full([x.shape[0]], (long)(n - 1), dtype: torch.ScalarType.Int64) : null;
-                return ema.forward(x, ts, labels);
-            });
-            batches.Add(loop.Sample([b, 1, 28, 28], o.SampleSteps, g));
-        }
-        using var images = torch.cat(batches, 0);
-        foreach (var batch in batches) batch.Dispose();
+        using var pipeline = DiffusionPipeline.FromModel(ema, SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing));
+        using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 2, batchSize: 100);
         var r = evaluation.Evaluate(images);
         string path = Path.Combine(run.Root, "eval.csv");
         if (!File.Exists(path)) File.WriteAllText(path, "step,samples,fid_mnist,mean_confidence,class_entropy\n");
@@ -332,12 +312,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     }
 
     /// <summary>For a class-conditional model the periodic grids show one row per class: labels 0, 0, ..., 1, 1, ....</summary>
-    private static torch.Tensor? ClassRows(UNet2DModel model, long batch)
-    {
-        if (model.Config.NumClassEmbeds is not { } n) return null;
-        int classes = n - 1;
-        return torch.arange(batch, dtype: torch.ScalarType.Int64) * classes / batch;
-    }
+    private static long[]? ClassRows(DiffusionPipeline pipeline, int count) =>
+        pipeline.NumClasses == 0 ? null : Enumerable.Range(0, count).Select(i => (long)i * pipeline.NumClasses / count).ToArray();
 
     private static void WriteLossPlot(RunFolder run)
     {

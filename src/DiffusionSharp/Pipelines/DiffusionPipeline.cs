@@ -14,13 +14,23 @@ namespace DiffusionSharp.Pipelines;
 /// </summary>
 public sealed class DiffusionPipeline : IDisposable
 {
-    private DiffusionPipeline(UNet2DModel unet, IScheduler scheduler, string source, bool isEma)
+    private readonly bool _ownsUnet;
+
+    private DiffusionPipeline(UNet2DModel unet, IScheduler scheduler, string source, bool isEma, bool ownsUnet = true)
     {
         Unet = unet;
         Scheduler = scheduler;
         Source = source;
         IsEma = isEma;
+        _ownsUnet = ownsUnet;
     }
+
+    /// <summary>
+    /// A pipeline over a model already in memory (for example a training run's EMA model); disposing the pipeline
+    /// leaves the model alone.
+    /// </summary>
+    public static DiffusionPipeline FromModel(UNet2DModel unet, IScheduler scheduler) =>
+        new(unet, scheduler, source: "(in memory)", isEma: false, ownsUnet: false);
 
     /// <summary>The network, in eval mode.</summary>
     public UNet2DModel Unet { get; }
@@ -171,5 +181,8 @@ public sealed class DiffusionPipeline : IDisposable
     private static int DefaultTrainTimesteps(string unetDir) =>
         UNet2DConfig.Load(Path.Combine(unetDir, UNet2DModel.ConfigFileName)).NumTrainTimesteps ?? 1000;
 
-    public void Dispose() => Unet.Dispose();
+    public void Dispose()
+    {
+        if (_ownsUnet) Unet.Dispose();
+    }
 }
