@@ -29,6 +29,18 @@ public class DenoiseSettings : CommonSettings
     [DefaultValue(0.0)]
     public double Eta { get; init; }
 
+    [CommandOption("--karras")]
+    [Description("Karras et al. 2022 noise levels (dpmpp-*, euler, heun).")]
+    public bool Karras { get; init; }
+
+    [CommandOption("--spacing <NAME>")]
+    [Description("Inference timestep spacing: leading, trailing or linspace; default: the folder's own.")]
+    public string? Spacing { get; init; }
+
+    /// <summary>The parsed <see cref="Spacing"/>, or null.</summary>
+    public Schedules.TimestepSpacing? TimestepSpacing =>
+        Spacing is null ? null : Schedules.TimestepSpacings.Parse(Spacing, "--spacing");
+
     [CommandOption("--seed <S>")]
     [DefaultValue(0L)]
     public long Seed { get; init; }
@@ -44,6 +56,8 @@ public class DenoiseSettings : CommonSettings
         if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required: a run folder or a diffusers folder");
         if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
         if (Eta < 0 || !double.IsFinite(Eta)) return ValidationResult.Error($"--eta must be a number >= 0 (got {Eta})");
+        if (Spacing is not null and not ("leading" or "trailing" or "linspace"))
+            return ValidationResult.Error($"--spacing must be leading, trailing or linspace (got '{Spacing}')");
         return ValidationResult.Success();
     }
 }

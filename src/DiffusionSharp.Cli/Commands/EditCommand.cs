@@ -83,7 +83,7 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         TorchRuntime.Initialize(s.Threads);
 
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema);
-        var scheduler = ImageEditing.CreateScheduler(pipeline.Scheduler, s.Sampler, s.Eta);
+        var scheduler = ImageEditing.CreateScheduler(pipeline.Scheduler, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing);
         if (s.Steps > scheduler.Schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {scheduler.Schedule.NumTrainTimesteps} training timesteps");
         var config = pipeline.Unet.Config;

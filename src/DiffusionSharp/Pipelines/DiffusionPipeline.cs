@@ -52,8 +52,11 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="useEma">Load <c>unet_ema/</c> instead of <c>unet/</c>.</param>
     /// <param name="samplerName">A sampler (ddpm, ddim, ...) to use over the folder's training schedule; null = the folder's own.</param>
     /// <param name="eta">DDIM's noise scale (0 = deterministic); only for the ddim sampler.</param>
+    /// <param name="karrasSigmas">Karras et al. 2022 noise levels (samplers with <c>use_karras_sigmas</c> only).</param>
+    /// <param name="spacing">The inference timestep spacing; null keeps the folder's (or the sampler's) own.</param>
     /// <exception cref="InvalidInputException">The folder is missing parts or they are malformed.</exception>
-    public static DiffusionPipeline Load(string folder, bool useEma = false, string? samplerName = null, double eta = 0)
+    public static DiffusionPipeline Load(string folder, bool useEma = false, string? samplerName = null, double eta = 0,
+        bool karrasSigmas = false, TimestepSpacing? spacing = null)
     {
         if (!Directory.Exists(folder)) throw new InvalidInputException($"--model: {folder} does not exist");
         string unetDir;
@@ -79,12 +82,9 @@ public sealed class DiffusionPipeline : IDisposable
             ? SchedulerFactory.FromConfigFile(schedulerConfig)
             : SchedulerFactory.Create("ddpm", new NoiseScheduleConfig(NumTrainTimesteps: DefaultTrainTimesteps(unetDir)));
         if (samplerName is not null || eta != 0)
-        {
-            var json = scheduler.ToConfigJson();
-            var chosen = samplerName ?? scheduler.Name;
-            scheduler = SchedulerFactory.FromConfig(new SchedulerConfigReader(json), chosen);
-            if (eta != 0) scheduler = WithEta(scheduler, eta, chosen);
-        }
+            scheduler = SchedulerFactory.FromConfig(new SchedulerConfigReader(scheduler.ToConfigJson()), samplerName ?? scheduler.Name);
+        scheduler = SchedulerFactory.WithOverrides(scheduler, karrasSigmas, spacing);
+        if (eta != 0) scheduler = WithEta(scheduler, eta, scheduler.Name);
 
         var unet = UNet2DModel.FromPretrained(unetDir);
         unet.eval();

@@ -1,6 +1,7 @@
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Models;
 using DiffusionSharp.Samplers;
+using DiffusionSharp.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,21 +25,21 @@ public static class ImageEditing
     /// <param name="trained">The pipeline's own scheduler.</param>
     /// <param name="name">One of <see cref="SamplerNames"/>, or null.</param>
     /// <param name="eta">DDIM's noise scale; must be 0 for the other samplers.</param>
+    /// <param name="karrasSigmas">Karras et al. 2022 noise levels (samplers with <c>use_karras_sigmas</c> only).</param>
+    /// <param name="spacing">The inference timestep spacing; null keeps the sampler's own.</param>
     /// <exception cref="InvalidInputException">An unknown name (the message lists the known ones) or eta for a sampler other than ddim.</exception>
-    public static IScheduler CreateScheduler(IScheduler trained, string? name, double eta = 0)
+    public static IScheduler CreateScheduler(IScheduler trained, string? name, double eta = 0,
+        bool karrasSigmas = false, TimestepSpacing? spacing = null)
     {
         ArgumentNullException.ThrowIfNull(trained);
         CheckSamplerName(name);
         string chosen = name ?? trained.Name;
         if (eta != 0 && chosen != "ddim") throw new InvalidInputException($"--eta: only the ddim sampler takes eta (got --sampler {chosen})");
-        if (name is null || name == trained.Name && trained is DDPMScheduler or DDIMScheduler)
-            return eta != 0 && trained is DDIMScheduler own ? own.WithEta(eta) : trained;
-        if (name is "ddpm" or "ddim")
-        {
-            var scheduler = SchedulerFactory.WithSampler(trained, name);
-            return eta != 0 ? ((DDIMScheduler)scheduler).WithEta(eta) : scheduler;
-        }
-        return SamplerRegistry.Create(name, trained.Schedule.Config, trained.PredictionType, source: "--sampler");
+        IScheduler scheduler = name is null || name == trained.Name && trained is DDPMScheduler or DDIMScheduler ? trained
+            : name is "ddpm" or "ddim" ? SchedulerFactory.WithSampler(trained, name)
+            : SamplerRegistry.Create(name, trained.Schedule.Config, trained.PredictionType, source: "--sampler");
+        scheduler = SchedulerFactory.WithOverrides(scheduler, karrasSigmas, spacing);
+        return eta != 0 ? ((DDIMScheduler)scheduler).WithEta(eta) : scheduler;
     }
 
     /// <summary>Checks a sampler name before any work; null passes.</summary>

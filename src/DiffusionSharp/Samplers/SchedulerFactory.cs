@@ -88,6 +88,33 @@ public static class SchedulerFactory
     public static IScheduler WithSampler(IScheduler scheduler, string samplerName) =>
         FromConfig(new SchedulerConfigReader(scheduler.ToConfigJson()), samplerName);
 
+    /// <summary>
+    /// The same sampler with some of its config keys changed (diffusers' <c>from_config(config, use_karras_sigmas=True)</c>
+    /// pattern): the config is written, edited and read back, so every other option is kept.
+    /// </summary>
+    /// <param name="scheduler">The sampler to change.</param>
+    /// <param name="karrasSigmas">Turn on Karras et al. 2022 noise levels (only samplers whose config has <c>use_karras_sigmas</c>).</param>
+    /// <param name="spacing">A new <c>timestep_spacing</c>; null keeps the sampler's own.</param>
+    /// <exception cref="InvalidInputException">The sampler has no Karras option; the message names <c>--karras</c> and the samplers that have it.</exception>
+    public static IScheduler WithOverrides(IScheduler scheduler, bool karrasSigmas = false, TimestepSpacing? spacing = null)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        if (!karrasSigmas && spacing is null) return scheduler;
+        var json = scheduler.ToConfigJson();
+        if (karrasSigmas)
+        {
+            if (!json.ContainsKey("use_karras_sigmas"))
+                throw new InvalidInputException($"--karras: the {scheduler.Name} sampler has no Karras noise levels (samplers that have: {string.Join(", ", KarrasSamplers)})");
+            json["use_karras_sigmas"] = true;
+        }
+        if (spacing is { } chosen) json["timestep_spacing"] = chosen.ToDiffusersName();
+        return FromConfig(new SchedulerConfigReader(json));
+    }
+
+    /// <summary>The command-line samplers that take <c>use_karras_sigmas</c>.</summary>
+    public static IReadOnlyList<string> KarrasSamplers =>
+        SamplerRegistry.Known.Where(n => SamplerRegistry.Create(n, new NoiseScheduleConfig()).ToConfigJson().ContainsKey("use_karras_sigmas")).ToArray();
+
     /// <summary>A sampler by command-line name.</summary>
     /// <param name="name">ddpm, ddim, or a name of <see cref="SamplerRegistry.Known"/>.</param>
     /// <param name="schedule">The training schedule the model was trained with.</param>
@@ -108,8 +135,6 @@ public static class SchedulerFactory
     {
         string className = ClassNameOf(name);
         if (eta != 0 && className != DDIMScheduler.ClassName)
-            throw new InvalidInputException($"eta: only the ddim sampler takes eta (got {eta} for {name})");
-        if (eta != 0 && ClassNameOf(name) != DDIMScheduler.ClassName)
             throw new InvalidInputException($"eta: only the ddim sampler takes eta (got {eta} for {name})");
         if (SamplerRegistry.IsKnown(name))
             return SamplerRegistry.Create(name, schedule, predictionType, timestepSpacing: spacing, stepsOffset: stepsOffset);

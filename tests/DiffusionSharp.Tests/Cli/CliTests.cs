@@ -140,6 +140,28 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
+    public void Should_sample_with_karras_sigmas_and_a_chosen_spacing()
+    {
+        // Given a run trained for a few steps
+        var run = TrainTinyRun();
+
+        // When DPM-Solver++ samples with linspace spacing, with and without Karras sigmas
+        string Sample(string name, params string[] extra)
+        {
+            var path = Path.Combine(_dir, name);
+            var r = CliRunner.Run(["sample", "--model", run, "--sampler", "dpmpp-2m", "--steps", "4", "--count", "2", "--seed", "3",
+                "--spacing", "linspace", .. extra, "--out", path]);
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            return path;
+        }
+        var plain = Sample("plain.png");
+        var karras = Sample("karras.png", "--karras");
+
+        // Then both are written and the noise levels changed the result
+        Assert.NotEqual(File.ReadAllBytes(plain), File.ReadAllBytes(karras));
+    }
+
+    [Fact]
     public void Should_score_samples_directly_with_eval()
     {
         var run = TrainTinyRun();
@@ -151,16 +173,17 @@ public sealed class CliTests : IDisposable
     }
 
     [Theory]
-    [InlineData("--sampler", "plms", "dpmpp-2m")]
-    [InlineData("--class", "3", "unconditional")]
-    [InlineData("--guidance", "3", "--class")]
-    [InlineData("--eta", "0.5", "eta")]
-    [InlineData("--count", "0", "--count")]
-    public void Should_reject_bad_sample_options(string option, string value, string mention)
+    [InlineData("--sampler plms", "dpmpp-2m")]
+    [InlineData("--class 3", "unconditional")]
+    [InlineData("--guidance 3", "--class")]
+    [InlineData("--eta 0.5 --sampler dpmpp-2m", "eta")]
+    [InlineData("--count 0", "--count")]
+    [InlineData("--spacing uniform", "--spacing")]
+    [InlineData("--karras --sampler ddim", "--karras")]
+    public void Should_reject_bad_sample_options(string options, string mention)
     {
         var run = TrainTinyRun();
-        var extra = option == "--eta" ? new[] { "--sampler", "dpmpp-2m" } : [];
-        AssertBadInput(CliRunner.Run(["sample", "--model", run, option, value, "--out", Path.Combine(_dir, "x.png"), .. extra]), mention);
+        AssertBadInput(CliRunner.Run(["sample", "--model", run, .. options.Split(' '), "--out", Path.Combine(_dir, "x.png")]), mention);
     }
 
     [Fact]

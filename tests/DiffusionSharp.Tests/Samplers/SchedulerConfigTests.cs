@@ -81,6 +81,43 @@ public sealed class SchedulerConfigTests
     }
 
     [Fact]
+    public void Should_override_karras_sigmas_and_spacing_keeping_every_other_option()
+    {
+        // Given a v-prediction DPM-Solver++ 2M on a scaled-linear schedule, linspace spacing, no Karras sigmas
+        var plain = SamplerRegistry.Create("dpmpp-2m",
+            new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear), PredictionType.VPrediction);
+
+        // When Karras sigmas and trailing spacing are switched on
+        var changed = (DPMSolverMultistepScheduler)SchedulerFactory.WithOverrides(plain, karrasSigmas: true, spacing: TimestepSpacing.Trailing);
+
+        // Then only those two keys differ, and the noise levels follow Karras et al.'s rho = 7 spacing
+        Assert.True(changed.Options.UseKarrasSigmas);
+        Assert.Equal(TimestepSpacing.Trailing, changed.Options.TimestepSpacing);
+        Assert.Equal(PredictionType.VPrediction, changed.PredictionType);
+        Assert.Equal(plain.Schedule.AlphasCumprod.ToArray(), changed.Schedule.AlphasCumprod.ToArray());
+        var before = plain.ToConfigJson();
+        var after = changed.ToConfigJson();
+        var differing = before.Select(kv => kv.Key).Where(k => before[k]?.ToJsonString() != after[k]?.ToJsonString()).ToArray();
+        Assert.Equal(["timestep_spacing", "use_karras_sigmas"], differing.Order());
+        changed.SetTimesteps(10);
+        var s = changed.Sigmas;
+        double rho = 7, first = Math.Pow(s[0], 1 / rho), last = Math.Pow(s[9], 1 / rho);
+        for (int i = 0; i < 10; i++)
+            Assert.Equal(Math.Pow(first + i / 9.0 * (last - first), rho), s[i], s[i] * 1e-4);
+    }
+
+    [Fact]
+    public void Should_refuse_karras_sigmas_for_a_sampler_without_them_naming_those_that_have()
+    {
+        var ddim = SchedulerFactory.Create("ddim", new NoiseScheduleConfig());
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.WithOverrides(ddim, karrasSigmas: true));
+        Assert.Contains("--karras", e.Message);
+        Assert.Contains("dpmpp-2m", e.Message);
+        Assert.DoesNotContain("pndm", e.Message);
+        Assert.Same(ddim, SchedulerFactory.WithOverrides(ddim));
+    }
+
+    [Fact]
     public void Should_read_defaults_and_ignore_private_keys()
     {
         var scheduler = SchedulerFactory.FromConfigJson("""{"_class_name": "DDPMScheduler", "_name_or_path": "google/ddpm-cifar10-32", "_diffusers_version": "0.1.1"}""");
