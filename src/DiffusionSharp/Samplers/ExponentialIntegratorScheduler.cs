@@ -7,7 +7,7 @@ namespace DiffusionSharp.Samplers;
 
 /// <summary>
 /// What the multistep exponential-integrator samplers, <see cref="DPMSolverMultistepScheduler"/> and
-/// UniPC, share: diffusers builds their integer timesteps and float32 sigmas the same
+/// <see cref="UniPCMultistepScheduler"/>, share: diffusers builds their integer timesteps and float32 sigmas the same
 /// way; both step in the VP variable x_t = α_t·x_0 + σ_t·ε along λ_t = log(α_t/σ_t) from converted model outputs, keep
 /// the last few of those between steps (cleared by <see cref="SetTimesteps"/>), need no input scaling, and start
 /// mid-schedule and add noise alike. Only this library derives from it.
