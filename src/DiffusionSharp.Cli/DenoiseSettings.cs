@@ -16,7 +16,7 @@ public class DenoiseSettings : CommonSettings
     public bool Ema { get; init; }
 
     [CommandOption("--sampler <NAME>")]
-    [Description("ddpm, ddim, dpmpp-2m, dpmpp-2m-sde, dpmpp-3m, euler, euler-ancestral, heun, pndm; default: the folder's own scheduler.")]
+    [Description("ddpm, ddim, dpmpp-2m, dpmpp-2m-sde, dpmpp-3m, euler, euler-ancestral, heun, pndm, unipc; default: the folder's own scheduler.")]
     public string? Sampler { get; init; }
 
     [CommandOption("--steps <N>")]

@@ -22,99 +22,43 @@ namespace DiffusionSharp.Samplers;
 /// <item><c>r0</c>, <c>r1</c> → r = h_{i-1}/h_i, the ratios of consecutive steps</item>
 /// </list>
 /// </remarks>
-public sealed class DPMSolverMultistepScheduler : IScheduler
+public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
 {
     public const string ClassName = "DPMSolverMultistepScheduler";
-
-    private readonly float[] _alphasCumprod;
-    private readonly float[] _sigmaTable;
-    private readonly Tensor?[] _modelOutputs;
-    private SigmaTimeline? _run;
-    private int _lowerOrderNums;
 
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public DPMSolverMultistepScheduler(DPMSolverMultistepOptions options)
+        : base(Validated(options).Schedule, options.SolverOrder)
     {
-        options.Validate();
-        if (options.SolverOrder == 3 && options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
-            throw new InvalidInputException("solver_order 3 is not supported with algorithm_type sde-dpmsolver++ (use solver_order 1 or 2)");
         Options = options;
-        Schedule = NoiseSchedule.Create(options.Schedule);
-        _alphasCumprod = SigmaSchedules.SamplerAlphasCumprod(Schedule);
-        _sigmaTable = SigmaSchedules.SigmaTable(_alphasCumprod);
-        _modelOutputs = new Tensor?[options.SolverOrder];
     }
 
     /// <summary>The options this scheduler was built with.</summary>
     public DPMSolverMultistepOptions Options { get; }
 
     /// <inheritdoc />
-    public string Name => $"dpmpp-{Options.SolverOrder}m" + (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus ? "-sde" : "");
+    public override string Name => $"dpmpp-{Options.SolverOrder}m" + (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus ? "-sde" : "");
 
     /// <inheritdoc />
-    public NoiseSchedule Schedule { get; }
+    public override PredictionType PredictionType => Options.PredictionType;
 
     /// <inheritdoc />
-    public PredictionType PredictionType => Options.PredictionType;
-
-    /// <inheritdoc />
-    public IReadOnlyList<double> Timesteps => Run.Timesteps;
-
-    /// <summary>The noise level of each timestep plus the final one (N + 1 float32 values, descending).</summary>
-    public IReadOnlyList<float> Sigmas => Run.Sigmas;
-
-    /// <inheritdoc />
-    public double InitNoiseSigma => 1.0;
-
-    private SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
-
-    /// <inheritdoc />
-    public void SetTimesteps(int numInferenceSteps)
+    public override void SetTimesteps(int numInferenceSteps)
     {
+        // the last usable timestep: those with λ below lambda_min_clipped are cut off the top (cosine schedule)
         int t = Schedule.NumTrainTimesteps;
-        if (numInferenceSteps < 1 || numInferenceSteps > t)
-            throw new InvalidInputException($"number of inference steps must lie in [1, {t}] (the training timesteps), got {numInferenceSteps}");
-
-        // 1. the last usable timestep: those with λ below lambda_min_clipped are cut off the top (cosine schedule)
         int clipped = 0;
         for (int i = 0; i < t; i++)
         {
-            float alpha = MathF.Sqrt(_alphasCumprod[i]), sigma = MathF.Sqrt(1f - _alphasCumprod[i]);
+            float alpha = MathF.Sqrt(AlphasCumprod[i]), sigma = MathF.Sqrt(1f - AlphasCumprod[i]);
             if (MathF.Log(alpha) - MathF.Log(sigma) < Options.LambdaMinClipped) clipped++;
         }
-        int lastTimestep = t - clipped;
-
-        // 2. the timesteps, and their sigmas read from the table (or Karras sigmas and the timesteps that match them)
-        long[] timesteps = IntegerTimesteps(Options.TimestepSpacing, lastTimestep, t, numInferenceSteps, Options.StepsOffset);
-        double[] sigmas;
-        if (Options.UseKarrasSigmas)
-        {
-            sigmas = SigmaSchedules.Karras(_sigmaTable[0], _sigmaTable[^1], numInferenceSteps);
-            var logSigmas = SigmaSchedules.Log(_sigmaTable);
-            timesteps = sigmas.Select(s => (long)Math.Round(SigmaSchedules.SigmaToT(s, logSigmas))).ToArray();
-        }
-        else
-        {
-            sigmas = timesteps.Select(ts => SigmaSchedules.Interp(ts, _sigmaTable)).ToArray();
-        }
-
-        // 3. the final sigma: 0 (the last step returns the data prediction) or sigma at timestep 0
-        float sigmaLast = Options.FinalSigmas == FinalSigmasType.SigmaMin ? _sigmaTable[0] : 0f;
-        var allSigmas = sigmas.Select(s => (float)s).Append(sigmaLast).ToArray();
-
-        ClearHistory();
-        _run = new SigmaTimeline(timesteps.Select(v => (double)v).ToArray(), allSigmas);
+        StartRun(Options.TimestepSpacing, t - clipped, numInferenceSteps, Options.StepsOffset, Options.UseKarrasSigmas, Options.FinalSigmas);
     }
 
-    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> instead of looking up the first timestep (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
-    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
-
     /// <inheritdoc />
-    public Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
-
-    /// <inheritdoc />
-    public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
+    public override SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
     {
         var run = Run;
         int i = run.Current(timestep, missingIsLast: true);
@@ -126,10 +70,8 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         bool lowerOrderSecond = i == n - 2 && fewSteps;
 
         // 2. the data prediction x_θ(x_t, t) from the model output, kept for the next steps
-        var x0 = ConvertModelOutput(modelOutput, sample, run.Sigmas[i]);
-        _modelOutputs[0]?.Dispose();
-        for (int k = 0; k < _modelOutputs.Length - 1; k++) _modelOutputs[k] = _modelOutputs[k + 1];
-        _modelOutputs[^1] = x0.DetachFromDisposeScope();
+        var x0 = DataPrediction(PredictionType, modelOutput, sample, run.Sigmas[i]);
+        Remember(x0);
 
         Tensor? noise = null;
         if (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
@@ -140,50 +82,28 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
 
         // 3. the multistep update, of the highest order the history allows
         Tensor prevSample;
-        if (Options.SolverOrder == 1 || _lowerOrderNums < 1 || lowerOrderFinal)
+        if (Options.SolverOrder == 1 || LowerOrderNums < 1 || lowerOrderFinal)
             prevSample = FirstOrderUpdate(x0, sample, run.Sigmas[i + 1], run.Sigmas[i], noise);
-        else if (Options.SolverOrder == 2 || _lowerOrderNums < 2 || lowerOrderSecond)
+        else if (Options.SolverOrder == 2 || LowerOrderNums < 2 || lowerOrderSecond)
             prevSample = SecondOrderUpdate(sample, run.Sigmas[i + 1], run.Sigmas[i], run.Sigmas[i - 1], noise);
         else
             prevSample = ThirdOrderUpdate(sample, run.Sigmas[i + 1], run.Sigmas[i], run.Sigmas[i - 1], run.Sigmas[i - 2]);
 
-        if (_lowerOrderNums < Options.SolverOrder) _lowerOrderNums++;
-        run.Advance();
+        EndStep();
         return new SchedulerStepOutput(prevSample, x0.clone());
     }
 
-    /// <summary>
-    /// The forward process at the run's noise levels: α_t·x_0 + σ_t·noise with the sigma of each batch item's timestep
-    /// (diffusers' <c>add_noise</c>; for image-to-image, call after <see cref="SetTimesteps"/>).
-    /// </summary>
-    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
-    /// <param name="noise">ε, same shape.</param>
-    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
-    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps)
-    {
-        using var sigma = Run.BatchSigmas(timesteps, missingIsLast: true, originalSamples);
-        using var alphaT = (sigma.square() + 1).rsqrt();
-        using var sigmaT = sigma * alphaT;
-        return alphaT * originalSamples + sigmaT * noise;
-    }
-
     /// <inheritdoc />
-    public JsonObject ToConfigJson()
+    public override JsonObject ToConfigJson()
     {
-        var json = new JsonObject { ["_class_name"] = ClassName };
-        DiffusersConfigReader.WriteSchedule(json, Options.Schedule);
-        json["solver_order"] = Options.SolverOrder;
-        json["prediction_type"] = Options.PredictionType.ToDiffusersName();
-        json["thresholding"] = false;
-        json["dynamic_thresholding_ratio"] = 0.995;
-        json["sample_max_value"] = 1.0;
+        var json = BeginConfig(ClassName, Options.Schedule, Options.SolverOrder);
         json["algorithm_type"] = Options.Algorithm == DpmSolverAlgorithm.DpmSolverPlusPlus ? "dpmsolver++" : "sde-dpmsolver++";
         json["solver_type"] = Options.SolverType == DpmSolverType.Midpoint ? "midpoint" : "heun";
         json["lower_order_final"] = Options.LowerOrderFinal;
         json["euler_at_final"] = Options.EulerAtFinal;
         json["use_karras_sigmas"] = Options.UseKarrasSigmas;
         json["use_lu_lambdas"] = false;
-        json["final_sigmas_type"] = Options.FinalSigmas == FinalSigmasType.Zero ? "zero" : "sigma_min";
+        json["final_sigmas_type"] = Options.FinalSigmas.ToDiffusersName();
         json["lambda_min_clipped"] = double.IsNegativeInfinity(Options.LambdaMinClipped) ? "-Infinity" : Options.LambdaMinClipped;
         json["variance_type"] = null;
         json["timestep_spacing"] = Options.TimestepSpacing.ToDiffusersName();
@@ -212,12 +132,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
             "heun" => DpmSolverType.Heun,
             var other => throw new InvalidInputException($"{source}: solver_type '{other}' is not supported (expected midpoint or heun)"),
         };
-        var finalSigmas = r.String("final_sigmas_type", "zero") switch
-        {
-            "zero" => FinalSigmasType.Zero,
-            "sigma_min" => FinalSigmasType.SigmaMin,
-            var other => throw new InvalidInputException($"{source}: final_sigmas_type '{other}' is not supported (expected zero or sigma_min)"),
-        };
+        var finalSigmas = r.FinalSigmas(FinalSigmasType.Zero);
         var options = new DPMSolverMultistepOptions(
             schedule,
             r.Prediction(PredictionType.Epsilon),
@@ -231,21 +146,12 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
             r.Double("lambda_min_clipped", double.NegativeInfinity),
             r.Spacing(TimestepSpacing.Linspace),
             r.Int("steps_offset", 0));
-        r.RequireOff("thresholding");
-        r.Double("dynamic_thresholding_ratio", 0.995);
-        r.Double("sample_max_value", 1.0);
+        RequireThresholdingOff(r);
         r.RequireOff("use_lu_lambdas");
         r.RequireOff("variance_type", "null");
         RequireNewerKeysOff(r);
         r.EnsureNoUnknownKeys();
-        try
-        {
-            return new DPMSolverMultistepScheduler(options);
-        }
-        catch (InvalidInputException e)
-        {
-            throw new InvalidInputException($"{source}: {e.Message}", e);
-        }
+        return r.Build(() => new DPMSolverMultistepScheduler(options));
     }
 
     /// <summary>Keys later diffusers versions (0.35) write with values that keep their features off.</summary>
@@ -257,54 +163,6 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         r.RequireOff("use_dynamic_shifting");
         r.RequireOff("flow_shift", "1.0 or null", 1.0);
         r.RequireOff("time_shift_type", "\"exponential\"", "exponential");
-    }
-
-    /// <summary>
-    /// DPM-Solver's integer timesteps, which differ from DDIM's: linspace and leading space N + 1 points and drop
-    /// the last (0), trailing counts down from the last unclipped timestep.
-    /// </summary>
-    private static long[] IntegerTimesteps(TimestepSpacing spacing, int lastTimestep, int numTrainTimesteps, int n, int stepsOffset)
-    {
-        switch (spacing)
-        {
-            case TimestepSpacing.Linspace:
-                // np.linspace(0, last - 1, N + 1).round()[::-1][:-1]
-                return Enumerable.Range(1, n).Reverse()
-                    .Select(i => (long)Math.Round(TimestepSpacings.NumpyLinspace(0, lastTimestep - 1, n + 1, i))).ToArray();
-            case TimestepSpacing.Leading:
-                // (arange(0, N + 1) * (last // (N + 1)))[::-1][:-1] + steps_offset
-                int ratio = lastTimestep / (n + 1);
-                return Enumerable.Range(1, n).Reverse().Select(i => (long)i * ratio + stepsOffset).ToArray();
-            case TimestepSpacing.Trailing:
-                // np.arange(last, 0, -T/N).round() - 1
-                double step = (double)numTrainTimesteps / n;
-                int count = (int)Math.Ceiling(lastTimestep / step);
-                return Enumerable.Range(0, count).Select(i => (long)Math.Round(lastTimestep - i * step) - 1).ToArray();
-            default:
-                throw new ArgumentOutOfRangeException(nameof(spacing));
-        }
-    }
-
-    private static (double AlphaT, double SigmaT, double Lambda) Coefficients(float sigma)
-    {
-        double alphaT = 1 / Math.Sqrt((double)sigma * sigma + 1);
-        double sigmaT = sigma * alphaT;
-        return (alphaT, sigmaT, Math.Log(alphaT) - Math.Log(sigmaT));
-    }
-
-    /// <summary>x_θ, the data prediction DPM-Solver++ integrates (Lu et al. 2022b, section 3.1).</summary>
-    private Tensor ConvertModelOutput(Tensor modelOutput, Tensor sample, float sigma)
-    {
-        var (alphaT, sigmaT, _) = Coefficients(sigma);
-        return PredictionType switch
-        {
-            // x_0 = (x_t - σ_t·ε) / α_t
-            PredictionType.Epsilon => (sample - modelOutput * sigmaT) / alphaT,
-            PredictionType.Sample => modelOutput.clone(),
-            // x_0 = α_t·x_t - σ_t·v (Salimans and Ho 2022)
-            PredictionType.VPrediction => sample * alphaT - modelOutput * sigmaT,
-            _ => throw new ArgumentOutOfRangeException(nameof(modelOutput)),
-        };
     }
 
     /// <summary>First order: DDIM in λ (Lu et al. 2022b, eq. 5), or its SDE counterpart.</summary>
@@ -326,7 +184,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         var (alphaT, sigmaT, lambdaT) = Coefficients(sigmaNext);
         var (_, sigmaS0, lambdaS0) = Coefficients(sigmaCur);
         var (_, _, lambdaS1) = Coefficients(sigmaPrev);
-        Tensor m0 = _modelOutputs[^1]!, m1 = _modelOutputs[^2]!;
+        Tensor m0 = Remembered(0), m1 = Remembered(1);
         double h = lambdaT - lambdaS0, h0 = lambdaS0 - lambdaS1;
         double r0 = h0 / h;
         using var d1 = (m0 - m1) * (1.0 / r0);
@@ -352,7 +210,7 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
         var (_, sigmaS0, lambdaS0) = Coefficients(sigmaCur);
         var (_, _, lambdaS1) = Coefficients(sigmaPrev);
         var (_, _, lambdaS2) = Coefficients(sigmaPrev2);
-        Tensor m0 = _modelOutputs[^1]!, m1 = _modelOutputs[^2]!, m2 = _modelOutputs[^3]!;
+        Tensor m0 = Remembered(0), m1 = Remembered(1), m2 = Remembered(2);
         double h = lambdaT - lambdaS0, h0 = lambdaS0 - lambdaS1, h1 = lambdaS1 - lambdaS2;
         double r0 = h0 / h, r1 = h1 / h;
         using var d10 = (m0 - m1) * (1.0 / r0);
@@ -367,13 +225,11 @@ public sealed class DPMSolverMultistepScheduler : IScheduler
             - d2 * (alphaT * ((eh + h) / (h * h) - 0.5));
     }
 
-    private void ClearHistory()
+    private static DPMSolverMultistepOptions Validated(DPMSolverMultistepOptions options)
     {
-        for (int k = 0; k < _modelOutputs.Length; k++)
-        {
-            _modelOutputs[k]?.Dispose();
-            _modelOutputs[k] = null;
-        }
-        _lowerOrderNums = 0;
+        options.Validate();
+        if (options.SolverOrder == 3 && options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
+            throw new InvalidInputException("solver_order 3 is not supported with algorithm_type sde-dpmsolver++ (use solver_order 1 or 2)");
+        return options;
     }
 }

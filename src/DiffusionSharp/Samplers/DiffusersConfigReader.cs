@@ -87,6 +87,24 @@ internal sealed class DiffusersConfigReader
         throw Wrong(key, "a string", node);
     }
 
+    /// <summary>A list of integers; null or missing is the empty list.</summary>
+    public IReadOnlyList<int> IntList(string key)
+    {
+        var node = Take(key);
+        if (node is null) return [];
+        if (node is JsonArray array && array.All(n => n is not null && n.GetValueKind() == JsonValueKind.Number && n.AsValue().TryGetValue(out int _)))
+            return array.Select(n => n!.GetValue<int>()).ToArray();
+        throw Wrong(key, "a list of integers", node);
+    }
+
+    /// <summary>diffusers' <c>final_sigmas_type</c>: zero or sigma_min.</summary>
+    public FinalSigmasType FinalSigmas(FinalSigmasType defaultValue) => String("final_sigmas_type", defaultValue.ToDiffusersName()) switch
+    {
+        "zero" => FinalSigmasType.Zero,
+        "sigma_min" => FinalSigmasType.SigmaMin,
+        var other => throw new InvalidInputException($"{_source}: final_sigmas_type '{other}' is not supported (expected zero or sigma_min)"),
+    };
+
     /// <summary>A key this port only supports in its "off" state (false, null, or the given value).</summary>
     public void RequireOff(string key, string offDescription = "false or null", object? offValue = null)
     {
@@ -134,6 +152,20 @@ internal sealed class DiffusersConfigReader
 
     public TimestepSpacing Spacing(TimestepSpacing defaultValue) =>
         TimestepSpacings.Parse(String("timestep_spacing", defaultValue.ToDiffusersName()), $"{_source}: timestep_spacing");
+
+    /// <summary>Builds the scheduler from the options read, naming the file in an out-of-range error.</summary>
+    /// <exception cref="InvalidInputException">The scheduler rejects its options.</exception>
+    public T Build<T>(Func<T> create)
+    {
+        try
+        {
+            return create();
+        }
+        catch (InvalidInputException e)
+        {
+            throw new InvalidInputException($"{_source}: {e.Message}", e);
+        }
+    }
 
     /// <summary>Throws on the first key that no reader method asked for.</summary>
     public void EnsureNoUnknownKeys()

@@ -128,7 +128,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
         json["timestep_type"] = "discrete";
         json["steps_offset"] = Options.StepsOffset;
         json["rescale_betas_zero_snr"] = Options.Schedule.RescaleBetasZeroSnr;
-        json["final_sigmas_type"] = Options.FinalSigmas == FinalSigmasType.Zero ? "zero" : "sigma_min";
+        json["final_sigmas_type"] = Options.FinalSigmas.ToDiffusersName();
         return json;
     }
 
@@ -138,12 +138,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
     {
         var r = new DiffusersConfigReader(json, ClassName, source);
         var schedule = r.Schedule(new NoiseScheduleConfig());
-        var finalSigmas = r.String("final_sigmas_type", "zero") switch
-        {
-            "zero" => FinalSigmasType.Zero,
-            "sigma_min" => FinalSigmasType.SigmaMin,
-            var other => throw new InvalidInputException($"{source}: final_sigmas_type '{other}' is not supported (expected zero or sigma_min)"),
-        };
+        var finalSigmas = r.FinalSigmas(FinalSigmasType.Zero);
         var options = new EulerDiscreteOptions(
             schedule,
             r.Prediction(PredictionType.Epsilon),

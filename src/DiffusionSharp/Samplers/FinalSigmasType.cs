@@ -9,3 +9,10 @@ public enum FinalSigmasType
     /// <summary><c>sigma_min</c>: the last step stops at sigma of training timestep 0.</summary>
     SigmaMin,
 }
+
+/// <summary>Conversions between <see cref="FinalSigmasType"/> and diffusers' strings.</summary>
+public static class FinalSigmasTypes
+{
+    /// <summary>diffusers' string for a final sigma type.</summary>
+    public static string ToDiffusersName(this FinalSigmasType type) => type == FinalSigmasType.Zero ? "zero" : "sigma_min";
+}

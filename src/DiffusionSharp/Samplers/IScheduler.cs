@@ -20,7 +20,7 @@ namespace DiffusionSharp.Samplers;
 /// </summary>
 public interface IScheduler
 {
-    /// <summary>The name used on the command line (ddpm, ddim, dpmpp-2m, euler, ...).</summary>
+    /// <summary>The name used on the command line (ddpm, ddim, dpmpp-2m, euler, unipc, ...).</summary>
     string Name { get; }
 
     /// <summary>The training-time schedule table this sampler reads (never a private copy of the formula).</summary>
@@ -29,10 +29,10 @@ public interface IScheduler
     /// <summary>What the model predicts.</summary>
     PredictionType PredictionType { get; }
 
-    /// <summary>The timesteps of the current sampling run, in the order the loop visits them (descending). Integer-valued for DDPM, DDIM, DPM-Solver and PNDM; float for Euler.</summary>
+    /// <summary>The timesteps of the current sampling run, in the order the loop visits them (descending). Integer-valued for DDPM, DDIM, DPM-Solver, UniPC and PNDM; float for Euler.</summary>
     IReadOnlyList<double> Timesteps { get; }
 
-    /// <summary>The standard deviation of the initial noise: 1 for DDPM/DDIM/DPM-Solver, the largest sigma (or sqrt(sigma²+1)) for Euler-type samplers.</summary>
+    /// <summary>The standard deviation of the initial noise: 1 for DDPM/DDIM/DPM-Solver/UniPC, the largest sigma (or sqrt(sigma²+1)) for Euler-type samplers.</summary>
     double InitNoiseSigma { get; }
 
     /// <summary>Chooses <paramref name="numInferenceSteps"/> timesteps and resets any multistep state.</summary>

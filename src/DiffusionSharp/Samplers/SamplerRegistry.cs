@@ -10,7 +10,7 @@ public static class SamplerRegistry
 {
     /// <summary>The names <see cref="Create"/> accepts.</summary>
     public static IReadOnlyList<string> Known { get; } =
-        ["dpmpp-2m", "dpmpp-2m-sde", "dpmpp-3m", "euler", "euler-ancestral", "heun", "pndm"];
+        ["dpmpp-2m", "dpmpp-2m-sde", "dpmpp-3m", "euler", "euler-ancestral", "heun", "pndm", "unipc"];
 
     /// <summary>Whether <see cref="Create"/> accepts <paramref name="name"/>.</summary>
     public static bool IsKnown(string name) => Known.Contains(name);
@@ -19,7 +19,7 @@ public static class SamplerRegistry
     /// <param name="name">One of <see cref="Known"/>.</param>
     /// <param name="schedule">The training noise schedule of the model.</param>
     /// <param name="predictionType">What the model predicts.</param>
-    /// <param name="useKarrasSigmas">Karras et al. 2022 noise levels (dpmpp-*, euler and heun only).</param>
+    /// <param name="useKarrasSigmas">Karras et al. 2022 noise levels (dpmpp-*, euler, heun and unipc only).</param>
     /// <param name="timestepSpacing">The spacing; null keeps the sampler's diffusers default (leading for pndm, linspace otherwise).</param>
     /// <param name="stepsOffset">Added to leading timesteps.</param>
     /// <param name="source">What to name in errors (for example the CLI option).</param>
@@ -34,7 +34,7 @@ public static class SamplerRegistry
         string source = "sampler")
     {
         if (useKarrasSigmas && name is "euler-ancestral" or "pndm")
-            throw new InvalidInputException($"{source}: Karras sigmas are not available for '{name}' (only for dpmpp-*, euler and heun)");
+            throw new InvalidInputException($"{source}: Karras sigmas are not available for '{name}' (only for dpmpp-*, euler, heun and unipc)");
         var linspace = timestepSpacing ?? TimestepSpacing.Linspace;
         return name switch
         {
@@ -55,6 +55,8 @@ public static class SamplerRegistry
             "pndm" => new PNDMScheduler(new PNDMOptions(
                 schedule, SkipPrkSteps: false, PredictionType: predictionType,
                 TimestepSpacing: timestepSpacing ?? TimestepSpacing.Leading, StepsOffset: stepsOffset)),
+            "unipc" => new UniPCMultistepScheduler(new UniPCMultistepOptions(
+                schedule, predictionType, UseKarrasSigmas: useKarrasSigmas, TimestepSpacing: linspace, StepsOffset: stepsOffset)),
             _ => throw new InvalidInputException($"{source}: unknown sampler '{name}' (known: {string.Join(", ", Known)})"),
         };
     }

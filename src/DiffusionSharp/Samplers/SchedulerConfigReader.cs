@@ -14,7 +14,7 @@ namespace DiffusionSharp.Samplers;
 public sealed class SchedulerConfigReader
 {
     /// <summary>
-    /// Every key of the diffusers schedulers we know (DDPM, DDIM, PNDM, DPM-Solver, Euler, Euler-ancestral, Heun; 0.30.3 and
+    /// Every key of the diffusers schedulers we know (DDPM, DDIM, PNDM, DPM-Solver, UniPC, Euler, Euler-ancestral, Heun; 0.30.3 and
     /// the feature-off keys 0.35 added). A key in this set that the target scheduler does not read is ignored.
     /// </summary>
     public static IReadOnlySet<string> KnownDiffusersKeys { get; } = new HashSet<string>
@@ -25,7 +25,7 @@ public sealed class SchedulerConfigReader
         "solver_order", "algorithm_type", "solver_type", "lower_order_final", "euler_at_final", "use_karras_sigmas",
         "use_lu_lambdas", "final_sigmas_type", "lambda_min_clipped", "interpolation_type", "sigma_min", "sigma_max",
         "timestep_type", "use_beta_sigmas", "use_exponential_sigmas", "use_flow_sigmas", "flow_shift",
-        "use_dynamic_shifting", "time_shift_type",
+        "use_dynamic_shifting", "time_shift_type", "predict_x0", "disable_corrector", "solver_p",
     };
 
     private readonly JsonObject _config;

@@ -22,6 +22,7 @@ public static class SchedulerFactory
         ["euler-ancestral"] = EulerAncestralDiscreteScheduler.ClassName,
         ["heun"] = HeunDiscreteScheduler.ClassName,
         ["pndm"] = PNDMScheduler.ClassName,
+        ["unipc"] = UniPCMultistepScheduler.ClassName,
     };
 
     /// <summary>The command-line sampler names.</summary>
@@ -74,6 +75,7 @@ public static class SchedulerFactory
             EulerAncestralDiscreteScheduler.ClassName => EulerAncestralDiscreteScheduler.FromConfigJson(config.Json, source),
             HeunDiscreteScheduler.ClassName => HeunDiscreteScheduler.FromConfigJson(config.Json, source),
             PNDMScheduler.ClassName => PNDMScheduler.FromConfigJson(config.Json, source),
+            UniPCMultistepScheduler.ClassName => UniPCMultistepScheduler.FromConfigJson(config.Json, source),
             _ => throw new InvalidInputException(
                 $"_class_name: '{className}' is not supported (supported: {string.Join(", ", ClassNames.Values.Distinct())})"),
         };

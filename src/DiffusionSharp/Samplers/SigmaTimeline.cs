@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace DiffusionSharp.Samplers;
 
 /// <summary>
-/// The state the sigma-based samplers (Euler, Euler ancestral, Heun, DPM-Solver++) share: the timesteps of a run,
+/// The state the sigma-based samplers (Euler, Euler ancestral, Heun, DPM-Solver++, UniPC) share: the timesteps of a run,
 /// their float32 sigmas (one more than the timesteps: the final sigma), and diffusers' step-index counter, which
 /// starts from the first timestep the loop passes (or from <see cref="BeginIndex"/>) and then counts calls, so
 /// repeated timesteps (Heun) are fine.

@@ -207,6 +207,7 @@ public sealed class SamplerContractTests
         "EulerAncestralDiscreteScheduler" => EulerAncestralDiscreteScheduler.FromConfigJson(json),
         "HeunDiscreteScheduler" => HeunDiscreteScheduler.FromConfigJson(json),
         "PNDMScheduler" => PNDMScheduler.FromConfigJson(json),
+        "UniPCMultistepScheduler" => UniPCMultistepScheduler.FromConfigJson(json),
         var other => throw new ArgumentException(other),
     };
 }

@@ -1,0 +1,234 @@
+using System.Text.Json.Nodes;
+using DiffusionSharp.Schedules;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Samplers;
+
+/// <summary>
+/// What the multistep exponential-integrator samplers, <see cref="DPMSolverMultistepScheduler"/> and
+/// <see cref="UniPCMultistepScheduler"/>, share: diffusers builds their integer timesteps and float32 sigmas the same
+/// way; both step in the VP variable x_t = α_t·x_0 + σ_t·ε along λ_t = log(α_t/σ_t) from converted model outputs, keep
+/// the last few of those between steps (cleared by <see cref="SetTimesteps"/>), need no input scaling, and start
+/// mid-schedule and add noise alike. Only this library derives from it.
+/// </summary>
+/// <remarks>
+/// Notation: <c>sigma</c> → σ = sqrt((1 - ᾱ)/ᾱ), the VE noise level of the table (Karras et al. 2022); <c>AlphaT</c>,
+/// <c>SigmaT</c> → α_t = 1/sqrt(σ² + 1) and σ_t = σ·α_t; <c>Lambda</c> → λ_t = log α_t - log σ_t, half the log-SNR
+/// (+∞ at σ = 0).
+/// </remarks>
+public abstract class ExponentialIntegratorScheduler : IScheduler
+{
+    private readonly Tensor?[] _history;
+    private SigmaTimeline? _run;
+
+    /// <param name="schedule">The training noise schedule.</param>
+    /// <param name="solverOrder">How many converted model outputs to keep.</param>
+    private protected ExponentialIntegratorScheduler(NoiseScheduleConfig schedule, int solverOrder)
+    {
+        Schedule = NoiseSchedule.Create(schedule);
+        AlphasCumprod = SigmaSchedules.SamplerAlphasCumprod(Schedule);
+        SigmaTable = SigmaSchedules.SigmaTable(AlphasCumprod);
+        _history = new Tensor?[solverOrder];
+    }
+
+    /// <inheritdoc />
+    public abstract string Name { get; }
+
+    /// <inheritdoc />
+    public NoiseSchedule Schedule { get; }
+
+    /// <inheritdoc />
+    public abstract PredictionType PredictionType { get; }
+
+    /// <inheritdoc />
+    public IReadOnlyList<double> Timesteps => Run.Timesteps;
+
+    /// <summary>The noise level of each timestep plus the final one (N + 1 float32 values, descending).</summary>
+    public IReadOnlyList<float> Sigmas => Run.Sigmas;
+
+    /// <inheritdoc />
+    public double InitNoiseSigma => 1.0;
+
+    /// <summary>ᾱ per training timestep as these samplers hold it (2^-24 for a zero terminal SNR).</summary>
+    private protected float[] AlphasCumprod { get; }
+
+    /// <summary>σ per training timestep, float32 as in diffusers.</summary>
+    private protected float[] SigmaTable { get; }
+
+    /// <summary>How many steps of this run have added to the history so far, capped at the solver order (diffusers' <c>lower_order_nums</c>).</summary>
+    private protected int LowerOrderNums { get; private set; }
+
+    private protected SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
+
+    /// <inheritdoc />
+    public abstract void SetTimesteps(int numInferenceSteps);
+
+    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> instead of looking up the first timestep (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
+    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
+
+    /// <inheritdoc />
+    public Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
+
+    /// <inheritdoc />
+    public abstract SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null);
+
+    /// <summary>
+    /// The forward process at the run's noise levels: α_t·x_0 + σ_t·noise with the sigma of each batch item's timestep
+    /// (diffusers' <c>add_noise</c>; for image-to-image, call after <see cref="SetTimesteps"/>).
+    /// </summary>
+    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
+    /// <param name="noise">ε, same shape.</param>
+    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
+    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps)
+    {
+        using var sigma = Run.BatchSigmas(timesteps, missingIsLast: true, originalSamples);
+        using var alphaT = (sigma.square() + 1).rsqrt();
+        using var sigmaT = sigma * alphaT;
+        return alphaT * originalSamples + sigmaT * noise;
+    }
+
+    /// <inheritdoc />
+    public abstract JsonObject ToConfigJson();
+
+    /// <summary>
+    /// diffusers' <c>set_timesteps</c> of both samplers, then a fresh history: integer timesteps for the spacing below
+    /// <paramref name="lastTimestep"/>, their sigmas read from the table (or Karras sigmas and the rounded timesteps
+    /// that match them), then the final sigma, 0 or σ of training timestep 0.
+    /// </summary>
+    /// <param name="spacing">linspace, leading or trailing.</param>
+    /// <param name="lastTimestep">One past the last usable timestep: T, or fewer when DPM-Solver clips by λ.</param>
+    /// <param name="numInferenceSteps">N, checked to lie in [1, T].</param>
+    /// <param name="stepsOffset">Added to leading timesteps.</param>
+    /// <param name="useKarras">Karras et al. 2022 noise levels between the table ends.</param>
+    /// <param name="finalSigmas">Where the last step lands.</param>
+    /// <exception cref="InvalidInputException">The number of steps is out of range.</exception>
+    private protected void StartRun(TimestepSpacing spacing, int lastTimestep, int numInferenceSteps, int stepsOffset, bool useKarras,
+        FinalSigmasType finalSigmas)
+    {
+        int t = SigmaTable.Length;
+        if (numInferenceSteps < 1 || numInferenceSteps > t)
+            throw new InvalidInputException($"number of inference steps must lie in [1, {t}] (the training timesteps), got {numInferenceSteps}");
+        long[] timesteps = IntegerTimesteps(spacing, lastTimestep, t, numInferenceSteps, stepsOffset);
+        double[] sigmas;
+        if (useKarras)
+        {
+            sigmas = SigmaSchedules.Karras(SigmaTable[0], SigmaTable[^1], numInferenceSteps);
+            var logSigmas = SigmaSchedules.Log(SigmaTable);
+            timesteps = sigmas.Select(s => (long)Math.Round(SigmaSchedules.SigmaToT(s, logSigmas))).ToArray();
+        }
+        else
+        {
+            sigmas = timesteps.Select(ts => SigmaSchedules.Interp(ts, SigmaTable)).ToArray();
+        }
+
+        // UniPC's Karras branch takes its last Karras sigma for sigma_min, DPM-Solver σ of timestep 0: the same float32
+        float sigmaLast = finalSigmas == FinalSigmasType.SigmaMin ? SigmaTable[0] : 0f;
+        var allSigmas = sigmas.Select(s => (float)s).Append(sigmaLast).ToArray();
+        ClearHistory();
+        _run = new SigmaTimeline(timesteps.Select(v => (double)v).ToArray(), allSigmas);
+    }
+
+    /// <summary>Adds the newest converted model output to the history (which takes it over), dropping the oldest.</summary>
+    private protected void Remember(Tensor output)
+    {
+        _history[0]?.Dispose();
+        for (int k = 0; k < _history.Length - 1; k++) _history[k] = _history[k + 1];
+        _history[^1] = output.DetachFromDisposeScope();
+    }
+
+    /// <summary>The converted model output <paramref name="stepsBack"/> steps before the newest one (0: the newest).</summary>
+    private protected Tensor Remembered(int stepsBack) => _history[^(stepsBack + 1)]
+        ?? throw new InvalidOperationException($"no model output {stepsBack} steps back");
+
+    /// <summary>Ends a step: counts it towards the order the history allows and moves to the next timestep.</summary>
+    private protected void EndStep()
+    {
+        if (LowerOrderNums < _history.Length) LowerOrderNums++;
+        Run.Advance();
+    }
+
+    /// <summary>Disposes what the last run kept; a subclass that keeps more clears it too.</summary>
+    private protected virtual void ClearHistory()
+    {
+        for (int k = 0; k < _history.Length; k++)
+        {
+            _history[k]?.Dispose();
+            _history[k] = null;
+        }
+        LowerOrderNums = 0;
+    }
+
+    /// <summary>
+    /// The config keys both samplers write first, in diffusers' order: the class, the training schedule, solver_order,
+    /// prediction_type and the (unsupported, so off) thresholding keys.
+    /// </summary>
+    private protected JsonObject BeginConfig(string className, NoiseScheduleConfig schedule, int solverOrder)
+    {
+        var json = new JsonObject { ["_class_name"] = className };
+        DiffusersConfigReader.WriteSchedule(json, schedule);
+        json["solver_order"] = solverOrder;
+        json["prediction_type"] = PredictionType.ToDiffusersName();
+        json["thresholding"] = false;
+        json["dynamic_thresholding_ratio"] = 0.995;
+        json["sample_max_value"] = 1.0;
+        return json;
+    }
+
+    /// <summary>Reads the thresholding keys, which must leave thresholding off (their values are then unused).</summary>
+    private protected static void RequireThresholdingOff(DiffusersConfigReader r)
+    {
+        r.RequireOff("thresholding");
+        r.Double("dynamic_thresholding_ratio", 0.995);
+        r.Double("sample_max_value", 1.0);
+    }
+
+    /// <summary>α_t, σ_t and λ_t of a VE noise level σ.</summary>
+    private protected static (double AlphaT, double SigmaT, double Lambda) Coefficients(float sigma)
+    {
+        double alphaT = 1 / Math.Sqrt((double)sigma * sigma + 1);
+        double sigmaT = sigma * alphaT;
+        return (alphaT, sigmaT, Math.Log(alphaT) - Math.Log(sigmaT));
+    }
+
+    /// <summary>x_θ, the data prediction at noise level σ (Lu et al. 2022b, section 3.1); a fresh tensor.</summary>
+    private protected static Tensor DataPrediction(PredictionType type, Tensor modelOutput, Tensor sample, float sigma)
+    {
+        var (alphaT, sigmaT, _) = Coefficients(sigma);
+        return type switch
+        {
+            // x_0 = (x_t - σ_t·ε) / α_t
+            PredictionType.Epsilon => (sample - modelOutput * sigmaT) / alphaT,
+            PredictionType.Sample => modelOutput.clone(),
+            // x_0 = α_t·x_t - σ_t·v (Salimans and Ho 2022)
+            PredictionType.VPrediction => sample * alphaT - modelOutput * sigmaT,
+            _ => throw new ArgumentOutOfRangeException(nameof(type)),
+        };
+    }
+
+    /// <summary>
+    /// DPM-Solver's integer timesteps, which differ from DDIM's: linspace and leading space N + 1 points and drop
+    /// the last (0), trailing counts down from the last unclipped timestep.
+    /// </summary>
+    private static long[] IntegerTimesteps(TimestepSpacing spacing, int lastTimestep, int numTrainTimesteps, int n, int stepsOffset)
+    {
+        switch (spacing)
+        {
+            case TimestepSpacing.Linspace:
+                // np.linspace(0, last - 1, N + 1).round()[::-1][:-1]
+                return Enumerable.Range(1, n).Reverse()
+                    .Select(i => (long)Math.Round(TimestepSpacings.NumpyLinspace(0, lastTimestep - 1, n + 1, i))).ToArray();
+            case TimestepSpacing.Leading:
+                // (arange(0, N + 1) * (last // (N + 1)))[::-1][:-1] + steps_offset
+                int ratio = lastTimestep / (n + 1);
+                return Enumerable.Range(1, n).Reverse().Select(i => (long)i * ratio + stepsOffset).ToArray();
+            case TimestepSpacing.Trailing:
+                // np.arange(last, 0, -T/N).round() - 1
+                double step = (double)numTrainTimesteps / n;
+                int count = (int)Math.Ceiling(lastTimestep / step);
+                return Enumerable.Range(0, count).Select(i => (long)Math.Round(lastTimestep - i * step) - 1).ToArray();
+            default:
+                throw new ArgumentOutOfRangeException(nameof(spacing));
+        }
+    }
+}
