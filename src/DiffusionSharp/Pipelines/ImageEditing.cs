@@ -14,7 +14,7 @@ namespace DiffusionSharp.Pipelines;
 /// </summary>
 public static class ImageEditing
 {
-    /// <summary>The samplers that can edit (all but pndm, whose Runge-Kutta warm-up cannot start mid-schedule).</summary>
+    /// <summary>The samplers that can edit: all but pndm, whose Runge-Kutta warm-up cannot start mid-schedule, and unipc, whose corrector rebuilds each sample from the previous one.</summary>
     public static IReadOnlyList<string> SamplerNames { get; } =
         ["ddpm", "ddim", "dpmpp-2m", "dpmpp-2m-sde", "dpmpp-3m", "euler", "euler-ancestral", "heun"];
 
@@ -49,6 +49,8 @@ public static class ImageEditing
         if (name is null || SamplerNames.Contains(name)) return;
         if (name == "pndm")
             throw new InvalidInputException($"--sampler pndm cannot edit: its Runge-Kutta warm-up cannot start mid-schedule (use one of: {string.Join(", ", SamplerNames)})");
+        if (name == "unipc")
+            throw new InvalidInputException($"--sampler unipc cannot edit: its corrector rebuilds each sample from the previous one, undoing the kept pixels (use one of: {string.Join(", ", SamplerNames)})");
         throw new InvalidInputException($"--sampler: unknown sampler '{name}' (known: {string.Join(", ", SamplerNames)})");
     }
 

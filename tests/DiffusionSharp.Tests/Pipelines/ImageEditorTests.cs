@@ -246,6 +246,7 @@ public sealed class ImageEditorTests
         Assert.Contains("unknown sampler 'lms'", unknown.Message);
         Assert.Contains("ddpm, ddim, dpmpp-2m", unknown.Message);
         Assert.Contains("cannot start mid-schedule", Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("pndm")).Message);
+        Assert.Contains("--sampler unipc cannot edit", Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("unipc")).Message);
         Assert.Throws<InvalidInputException>(() => new ImageEditor(SamplerRegistry.Create("pndm", Linear.Config), NoNoise));
         Assert.Contains("only the ddim sampler takes eta",
             Assert.Throws<InvalidInputException>(() => ImageEditing.CreateScheduler(Ddpm(), "euler", eta: 0.5)).Message);
