@@ -30,7 +30,7 @@ public class DenoiseSettings : CommonSettings
     public double Eta { get; init; }
 
     [CommandOption("--karras")]
-    [Description("Karras et al. 2022 noise levels (dpmpp-*, euler, heun).")]
+    [Description("Karras et al. 2022 noise levels (dpmpp-*, unipc, euler, heun).")]
     public bool Karras { get; init; }
 
     [CommandOption("--spacing <NAME>")]
