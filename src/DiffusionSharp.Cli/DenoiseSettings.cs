@@ -56,8 +56,14 @@ public class DenoiseSettings : CommonSettings
         if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model is required: a run folder or a diffusers folder");
         if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
         if (Eta < 0 || !double.IsFinite(Eta)) return ValidationResult.Error($"--eta must be a number >= 0 (got {Eta})");
-        if (Spacing is not null and not ("leading" or "trailing" or "linspace"))
-            return ValidationResult.Error($"--spacing must be leading, trailing or linspace (got '{Spacing}')");
+        try
+        {
+            _ = TimestepSpacing;
+        }
+        catch (InvalidInputException e)
+        {
+            return ValidationResult.Error(e.Message);
+        }
         return ValidationResult.Success();
     }
 }
