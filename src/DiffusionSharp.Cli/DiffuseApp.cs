@@ -10,7 +10,8 @@ namespace DiffusionSharp.Cli;
 /// The <c>diffuse</c> command line. Exit codes: 0 success, 2 bad input (a one-line error naming the file or option; also a
 /// file-system failure such as a full disk, a read-only or missing folder, or a denied permission: the environment, not the
 /// program, is at fault), 1 internal error (and training that diverged), 3 a requested check failed (<c>model check</c>
-/// above its tolerance, <c>bench --max-rss-growth</c>), 130 interrupted. <c>--verbose</c> adds the stack trace.
+/// above its tolerance, <c>bench --max-rss-growth</c>), 130 interrupted by Ctrl+C, 143 stopped by SIGTERM (see
+/// <see cref="StopSignals"/>). <c>--verbose</c> adds the stack trace.
 /// </summary>
 public static class DiffuseApp
 {
@@ -22,24 +23,17 @@ public static class DiffuseApp
 
     public static int Run(string[] args)
     {
-        using var cts = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            // The first Ctrl+C asks the running command to stop cleanly (training saves a checkpoint); a second one kills.
-            if (cts.IsCancellationRequested) return;
-            e.Cancel = true;
-            cts.Cancel();
-        };
+        using var signals = new StopSignals();
         bool verbose = args.Contains("--verbose");
         // Bind Spectre's console to the current standard output on every run (it would otherwise keep the first writer).
         AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         try
         {
-            return Build().Run(args, cts.Token);
+            return signals.ExitCode(Build().Run(args, signals.Token));
         }
         catch (Exception e)
         {
-            return Report(e, verbose, args);
+            return signals.ExitCode(Report(e, verbose, args));
         }
     }
 

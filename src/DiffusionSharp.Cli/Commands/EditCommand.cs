@@ -73,6 +73,7 @@ public sealed class EditCommand : Command<EditCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        StopSignals.StopCleanly();
         var options = s.ToOptions();
         options.Validate();
         ImageEditing.CheckSamplerName(s.Sampler);

@@ -60,6 +60,7 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        StopSignals.StopCleanly();
         if (File.Exists(settings.Out)) throw new InvalidInputException($"--out: {settings.Out} is a file; give a folder");
         TorchRuntime.Initialize(settings.Threads);
         var mnist = IdxDataset.Mnist();

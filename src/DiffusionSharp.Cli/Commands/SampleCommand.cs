@@ -80,6 +80,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        StopSignals.StopCleanly();
         CliFiles.CheckWritable(s.Out, "--out");
         if (s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
         if (s.Sampler is not null) SchedulerFactory.ClassNameOf(s.Sampler);

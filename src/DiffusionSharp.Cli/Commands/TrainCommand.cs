@@ -205,6 +205,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
+        StopSignals.StopCleanly();
         var options = settings.ToOptions();
         options.Validate();
         TorchRuntime.Initialize(settings.Threads);

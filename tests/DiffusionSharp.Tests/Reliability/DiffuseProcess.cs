@@ -38,7 +38,11 @@ internal sealed partial class DiffuseProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        info.FileName = "dotnet";
+        // Through env --default-signal=INT: a test run started in the background by a non-interactive shell ignores SIGINT,
+        // the child would inherit that and no Ctrl+C could reach it (env execs dotnet: same process id).
+        info.FileName = "env";
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(DllPath);
         foreach (var a in args) info.ArgumentList.Add(a);
         // Plain lines, no colours: the output is parsed.
@@ -79,11 +83,22 @@ internal sealed partial class DiffuseProcess : IDisposable
         catch (InvalidOperationException) { }
     }
 
-    /// <summary>SIGINT, what Ctrl+C sends.</summary>
-    public void Interrupt()
+    /// <summary>Sends a signal by name: INT is what Ctrl+C sends, TERM what kill and process managers send.</summary>
+    public void Signal(string name)
     {
-        using var kill = Process.Start("kill", ["-INT", _process.Id.ToString(CultureInfo.InvariantCulture)]);
+        using var kill = Process.Start("kill", ["-" + name, _process.Id.ToString(CultureInfo.InvariantCulture)]);
         kill.WaitForExit();
+    }
+
+    /// <summary>Whether the process ignores SIGINT (from /proc/PID/status SigIgn); false when it cannot be read.</summary>
+    public bool IgnoresInterrupt()
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith("SigIgn:", StringComparison.Ordinal));
+            return line is not null && (ulong.Parse(line[7..].Trim(), NumberStyles.HexNumber, CultureInfo.InvariantCulture) & 0x2) != 0;
+        }
+        catch (IOException) { return false; }
     }
 
     /// <summary>Whether the process exits within <paramref name="timeout"/>; never throws.</summary>

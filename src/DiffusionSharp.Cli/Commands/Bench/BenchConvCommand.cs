@@ -44,6 +44,7 @@ public sealed class BenchConvCommand : Command<BenchConvCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        StopSignals.StopCleanly();
         var plan = s.Plan(10);
         plan.Validate();
         var shape = new ConvBenchmark.Options(s.Batch, s.Channels, s.Filters, s.Size);

@@ -11,6 +11,7 @@ public sealed class BenchForwardCommand : Command<ModelBenchSettings>
 {
     public override int Execute(CommandContext context, ModelBenchSettings s, CancellationToken cancellationToken)
     {
+        StopSignals.StopCleanly();
         var plan = s.Plan(10);
         plan.Validate();
         TorchRuntime.Initialize(s.Threads);

@@ -31,6 +31,7 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        StopSignals.StopCleanly();
         var plan = s.Plan(60);
         plan.Validate();
         TorchRuntime.Initialize(s.Threads);

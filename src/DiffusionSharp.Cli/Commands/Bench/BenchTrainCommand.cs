@@ -31,6 +31,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
+        StopSignals.StopCleanly();
         var plan = s.Plan(60);
         plan.Validate();
         var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile, s.MicroBatch);
