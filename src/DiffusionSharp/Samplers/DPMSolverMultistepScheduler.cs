@@ -116,26 +116,26 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
     /// <param name="json">The config object; <c>_class_name</c>, when present, must be DPMSolverMultistepScheduler.</param>
     /// <param name="source">The file name, for error messages.</param>
     /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static DPMSolverMultistepScheduler FromConfigJson(JsonObject json, string source = "scheduler_config.json")
+    public static DPMSolverMultistepScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
     {
-        var r = new DiffusersConfigReader(json, ClassName, source);
-        var schedule = r.Schedule(new NoiseScheduleConfig());
+        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        var schedule = r.NoiseSchedule();
         var algorithm = r.String("algorithm_type", "dpmsolver++") switch
         {
             "dpmsolver++" or "deis" => DpmSolverAlgorithm.DpmSolverPlusPlus,
             "sde-dpmsolver++" => DpmSolverAlgorithm.SdeDpmSolverPlusPlus,
-            var other => throw new InvalidInputException($"{source}: algorithm_type '{other}' is not supported (expected dpmsolver++ or sde-dpmsolver++)"),
+            var other => throw r.Invalid($"algorithm_type '{other}' is not supported (expected dpmsolver++ or sde-dpmsolver++)"),
         };
         var solverType = r.String("solver_type", "midpoint") switch
         {
             "midpoint" or "logrho" or "bh1" or "bh2" => DpmSolverType.Midpoint,
             "heun" => DpmSolverType.Heun,
-            var other => throw new InvalidInputException($"{source}: solver_type '{other}' is not supported (expected midpoint or heun)"),
+            var other => throw r.Invalid($"solver_type '{other}' is not supported (expected midpoint or heun)"),
         };
         var finalSigmas = r.FinalSigmas(FinalSigmasType.Zero);
         var options = new DPMSolverMultistepOptions(
             schedule,
-            r.Prediction(PredictionType.Epsilon),
+            r.PredictionType(PredictionType.Epsilon),
             r.Int("solver_order", 2),
             algorithm,
             solverType,
@@ -144,18 +144,18 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
             r.Bool("use_karras_sigmas", false),
             finalSigmas,
             r.Double("lambda_min_clipped", double.NegativeInfinity),
-            r.Spacing(TimestepSpacing.Linspace),
+            r.TimestepSpacing(TimestepSpacing.Linspace),
             r.Int("steps_offset", 0));
         RequireThresholdingOff(r);
         r.RequireOff("use_lu_lambdas");
         r.RequireOff("variance_type", "null");
         RequireNewerKeysOff(r);
-        r.EnsureNoUnknownKeys();
+        r.RejectUnknownKeys();
         return r.Build(() => new DPMSolverMultistepScheduler(options));
     }
 
     /// <summary>Keys later diffusers versions (0.35) write with values that keep their features off.</summary>
-    internal static void RequireNewerKeysOff(DiffusersConfigReader r)
+    internal static void RequireNewerKeysOff(SchedulerConfigReader r)
     {
         r.RequireOff("use_beta_sigmas");
         r.RequireOff("use_exponential_sigmas");

@@ -106,8 +106,7 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
     /// <inheritdoc />
     public JsonObject ToConfigJson()
     {
-        var json = new JsonObject { ["_class_name"] = ClassName };
-        DiffusersConfigReader.WriteSchedule(json, Options.Schedule);
+        var json = SchedulerConfigWriter.Begin(ClassName, Options.Schedule);
         json["prediction_type"] = Options.PredictionType.ToDiffusersName();
         json["timestep_spacing"] = Options.TimestepSpacing.ToDiffusersName();
         json["steps_offset"] = Options.StepsOffset;
@@ -117,23 +116,16 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
 
     /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
     /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static EulerAncestralDiscreteScheduler FromConfigJson(JsonObject json, string source = "scheduler_config.json")
+    public static EulerAncestralDiscreteScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
     {
-        var r = new DiffusersConfigReader(json, ClassName, source);
+        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
         var options = new EulerAncestralDiscreteOptions(
-            r.Schedule(new NoiseScheduleConfig()),
-            r.Prediction(PredictionType.Epsilon),
-            r.Spacing(TimestepSpacing.Linspace),
+            r.NoiseSchedule(),
+            r.PredictionType(PredictionType.Epsilon),
+            r.TimestepSpacing(TimestepSpacing.Linspace),
             r.Int("steps_offset", 0));
         DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.EnsureNoUnknownKeys();
-        try
-        {
-            return new EulerAncestralDiscreteScheduler(options);
-        }
-        catch (InvalidInputException e)
-        {
-            throw new InvalidInputException($"{source}: {e.Message}", e);
-        }
+        r.RejectUnknownKeys();
+        return r.Build(() => new EulerAncestralDiscreteScheduler(options));
     }
 }

@@ -117,8 +117,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
     /// <inheritdoc />
     public JsonObject ToConfigJson()
     {
-        var json = new JsonObject { ["_class_name"] = ClassName };
-        DiffusersConfigReader.WriteSchedule(json, Options.Schedule);
+        var json = SchedulerConfigWriter.Begin(ClassName, Options.Schedule);
         json["prediction_type"] = Options.PredictionType.ToDiffusersName();
         json["interpolation_type"] = "linear";
         json["use_karras_sigmas"] = Options.UseKarrasSigmas;
@@ -134,31 +133,24 @@ public sealed class EulerDiscreteScheduler : IScheduler
 
     /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object (s_churn and friends stay at their defaults).</summary>
     /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static EulerDiscreteScheduler FromConfigJson(JsonObject json, string source = "scheduler_config.json")
+    public static EulerDiscreteScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
     {
-        var r = new DiffusersConfigReader(json, ClassName, source);
-        var schedule = r.Schedule(new NoiseScheduleConfig());
+        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        var schedule = r.NoiseSchedule();
         var finalSigmas = r.FinalSigmas(FinalSigmasType.Zero);
         var options = new EulerDiscreteOptions(
             schedule,
-            r.Prediction(PredictionType.Epsilon),
+            r.PredictionType(PredictionType.Epsilon),
             r.Bool("use_karras_sigmas", false),
             r.NullableDouble("sigma_min"),
             r.NullableDouble("sigma_max"),
-            r.Spacing(TimestepSpacing.Linspace),
+            r.TimestepSpacing(TimestepSpacing.Linspace),
             r.Int("steps_offset", 0),
             finalSigmas);
         r.RequireOff("interpolation_type", "\"linear\"", "linear");
         r.RequireOff("timestep_type", "\"discrete\"", "discrete");
         DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.EnsureNoUnknownKeys();
-        try
-        {
-            return new EulerDiscreteScheduler(options);
-        }
-        catch (InvalidInputException e)
-        {
-            throw new InvalidInputException($"{source}: {e.Message}", e);
-        }
+        r.RejectUnknownKeys();
+        return r.Build(() => new EulerDiscreteScheduler(options));
     }
 }

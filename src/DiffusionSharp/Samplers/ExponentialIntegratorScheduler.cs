@@ -165,8 +165,7 @@ public abstract class ExponentialIntegratorScheduler : IScheduler
     /// </summary>
     private protected JsonObject BeginConfig(string className, NoiseScheduleConfig schedule, int solverOrder)
     {
-        var json = new JsonObject { ["_class_name"] = className };
-        DiffusersConfigReader.WriteSchedule(json, schedule);
+        var json = SchedulerConfigWriter.Begin(className, schedule);
         json["solver_order"] = solverOrder;
         json["prediction_type"] = PredictionType.ToDiffusersName();
         json["thresholding"] = false;
@@ -176,7 +175,7 @@ public abstract class ExponentialIntegratorScheduler : IScheduler
     }
 
     /// <summary>Reads the thresholding keys, which must leave thresholding off (their values are then unused).</summary>
-    private protected static void RequireThresholdingOff(DiffusersConfigReader r)
+    private protected static void RequireThresholdingOff(SchedulerConfigReader r)
     {
         r.RequireOff("thresholding");
         r.Double("dynamic_thresholding_ratio", 0.995);

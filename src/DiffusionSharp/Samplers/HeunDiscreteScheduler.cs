@@ -137,8 +137,7 @@ public sealed class HeunDiscreteScheduler : IScheduler
     /// <inheritdoc />
     public JsonObject ToConfigJson()
     {
-        var json = new JsonObject { ["_class_name"] = ClassName };
-        DiffusersConfigReader.WriteSchedule(json, Options.Schedule);
+        var json = SchedulerConfigWriter.Begin(ClassName, Options.Schedule);
         json["prediction_type"] = Options.PredictionType.ToDiffusersName();
         json["use_karras_sigmas"] = Options.UseKarrasSigmas;
         json["clip_sample"] = Options.ClipSample;
@@ -150,27 +149,20 @@ public sealed class HeunDiscreteScheduler : IScheduler
 
     /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
     /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static HeunDiscreteScheduler FromConfigJson(JsonObject json, string source = "scheduler_config.json")
+    public static HeunDiscreteScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
     {
-        var r = new DiffusersConfigReader(json, ClassName, source);
+        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
         var options = new HeunDiscreteOptions(
-            r.Schedule(HeunDiscreteOptions.DefaultSchedule, hasZeroSnrKey: false),
-            r.Prediction(PredictionType.Epsilon),
+            r.NoiseSchedule(HeunDiscreteOptions.DefaultSchedule, hasZeroSnrKey: false),
+            r.PredictionType(PredictionType.Epsilon),
             r.Bool("use_karras_sigmas", false),
             r.Bool("clip_sample", false),
             r.Double("clip_sample_range", 1.0),
-            r.Spacing(TimestepSpacing.Linspace),
+            r.TimestepSpacing(TimestepSpacing.Linspace),
             r.Int("steps_offset", 0));
         DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.EnsureNoUnknownKeys();
-        try
-        {
-            return new HeunDiscreteScheduler(options);
-        }
-        catch (InvalidInputException e)
-        {
-            throw new InvalidInputException($"{source}: {e.Message}", e);
-        }
+        r.RejectUnknownKeys();
+        return r.Build(() => new HeunDiscreteScheduler(options));
     }
 
     private void ClearState()

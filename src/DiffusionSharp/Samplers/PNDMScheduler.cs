@@ -234,8 +234,7 @@ public sealed class PNDMScheduler : IScheduler
     /// <inheritdoc />
     public JsonObject ToConfigJson()
     {
-        var json = new JsonObject { ["_class_name"] = ClassName };
-        DiffusersConfigReader.WriteSchedule(json, Options.Schedule);
+        var json = SchedulerConfigWriter.Begin(ClassName, Options.Schedule);
         json["skip_prk_steps"] = Options.SkipPrkSteps;
         json["set_alpha_to_one"] = Options.SetAlphaToOne;
         json["prediction_type"] = Options.PredictionType.ToDiffusersName();
@@ -246,25 +245,18 @@ public sealed class PNDMScheduler : IScheduler
 
     /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
     /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static PNDMScheduler FromConfigJson(JsonObject json, string source = "scheduler_config.json")
+    public static PNDMScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
     {
-        var r = new DiffusersConfigReader(json, ClassName, source);
+        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
         var options = new PNDMOptions(
-            r.Schedule(new NoiseScheduleConfig(), hasZeroSnrKey: false),
+            r.NoiseSchedule(new NoiseScheduleConfig(), hasZeroSnrKey: false),
             r.Bool("skip_prk_steps", false),
             r.Bool("set_alpha_to_one", false),
-            r.Prediction(PredictionType.Epsilon),
-            r.Spacing(TimestepSpacing.Leading),
+            r.PredictionType(PredictionType.Epsilon),
+            r.TimestepSpacing(TimestepSpacing.Leading),
             r.Int("steps_offset", 0));
-        r.EnsureNoUnknownKeys();
-        try
-        {
-            return new PNDMScheduler(options);
-        }
-        catch (InvalidInputException e)
-        {
-            throw new InvalidInputException($"{source}: {e.Message}", e);
-        }
+        r.RejectUnknownKeys();
+        return r.Build(() => new PNDMScheduler(options));
     }
 
     private void ReplaceCurModelOutput(Tensor value)

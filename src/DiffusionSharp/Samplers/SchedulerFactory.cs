@@ -33,14 +33,7 @@ public static class SchedulerFactory
     public static IScheduler FromConfigFile(string path, string? samplerName = null)
     {
         string json = IO.JsonFile.ReadText(path, "scheduler config");
-        try
-        {
-            return FromConfigJson(json, samplerName);
-        }
-        catch (InvalidInputException e)
-        {
-            throw new InvalidInputException($"{path}: {e.Message}", e);
-        }
+        return FromConfig(SchedulerConfigReader.Parse(json, path), samplerName);
     }
 
     /// <summary>The sampler a config's JSON text describes, or the sampler <paramref name="samplerName"/> over its training schedule.</summary>
@@ -56,6 +49,12 @@ public static class SchedulerFactory
     /// <exception cref="InvalidInputException">The config is malformed or unsupported, or the name is unknown.</exception>
     public static IScheduler FromConfig(SchedulerConfigReader config, string? samplerName = null)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        return config.Build(() => Dispatch(config, samplerName));
+    }
+
+    private static IScheduler Dispatch(SchedulerConfigReader config, string? samplerName)
+    {
         if (samplerName is not null && SamplerRegistry.IsKnown(samplerName))
         {
             // diffusers' from_config for another family: keep the training schedule, prediction type and spacing.
@@ -64,19 +63,18 @@ public static class SchedulerFactory
         }
         string className = samplerName is not null
             ? ClassNameOf(samplerName)
-            : config.ClassName ?? throw new InvalidInputException("_class_name: missing, so the scheduler type is unknown");
-        const string source = "scheduler_config.json";
+            : config.ClassName ?? throw config.Invalid("_class_name: missing, so the scheduler type is unknown");
         IScheduler scheduler = className switch
         {
             DDPMScheduler.ClassName => DDPMScheduler.FromConfig(config),
             DDIMScheduler.ClassName => DDIMScheduler.FromConfig(config),
-            DPMSolverMultistepScheduler.ClassName => DPMSolverMultistepScheduler.FromConfigJson(config.Json, source),
-            EulerDiscreteScheduler.ClassName => EulerDiscreteScheduler.FromConfigJson(config.Json, source),
-            EulerAncestralDiscreteScheduler.ClassName => EulerAncestralDiscreteScheduler.FromConfigJson(config.Json, source),
-            HeunDiscreteScheduler.ClassName => HeunDiscreteScheduler.FromConfigJson(config.Json, source),
-            PNDMScheduler.ClassName => PNDMScheduler.FromConfigJson(config.Json, source),
-            UniPCMultistepScheduler.ClassName => UniPCMultistepScheduler.FromConfigJson(config.Json, source),
-            _ => throw new InvalidInputException(
+            DPMSolverMultistepScheduler.ClassName => DPMSolverMultistepScheduler.FromConfigJson(config.Json, config.Source),
+            EulerDiscreteScheduler.ClassName => EulerDiscreteScheduler.FromConfigJson(config.Json, config.Source),
+            EulerAncestralDiscreteScheduler.ClassName => EulerAncestralDiscreteScheduler.FromConfigJson(config.Json, config.Source),
+            HeunDiscreteScheduler.ClassName => HeunDiscreteScheduler.FromConfigJson(config.Json, config.Source),
+            PNDMScheduler.ClassName => PNDMScheduler.FromConfigJson(config.Json, config.Source),
+            UniPCMultistepScheduler.ClassName => UniPCMultistepScheduler.FromConfigJson(config.Json, config.Source),
+            _ => throw config.Invalid(
                 $"_class_name: '{className}' is not supported (supported: {string.Join(", ", ClassNames.Values.Distinct())})"),
         };
         if (className is DDPMScheduler.ClassName or DDIMScheduler.ClassName) config.RejectUnknownKeys();

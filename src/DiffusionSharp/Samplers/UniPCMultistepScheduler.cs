@@ -118,33 +118,33 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
     /// <param name="json">The config object; <c>_class_name</c>, when present, must be UniPCMultistepScheduler.</param>
     /// <param name="source">The file name, for error messages.</param>
     /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static UniPCMultistepScheduler FromConfigJson(JsonObject json, string source = "scheduler_config.json")
+    public static UniPCMultistepScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
     {
-        var r = new DiffusersConfigReader(json, ClassName, source);
-        var schedule = r.Schedule(new NoiseScheduleConfig());
+        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        var schedule = r.NoiseSchedule();
         var solverType = r.String("solver_type", "bh2") switch
         {
             "bh1" => UniPCSolverType.Bh1,
             // diffusers replaces DPM-Solver's and DEIS's solver types by bh2
             "bh2" or "midpoint" or "heun" or "logrho" => UniPCSolverType.Bh2,
-            var other => throw new InvalidInputException($"{source}: solver_type '{other}' is not supported (expected bh1 or bh2)"),
+            var other => throw r.Invalid($"solver_type '{other}' is not supported (expected bh1 or bh2)"),
         };
         var options = new UniPCMultistepOptions(
             schedule,
-            r.Prediction(PredictionType.Epsilon),
+            r.PredictionType(PredictionType.Epsilon),
             r.Int("solver_order", 2),
             r.Bool("predict_x0", true),
             solverType,
             r.Bool("lower_order_final", true),
             r.IntList("disable_corrector"),
             r.Bool("use_karras_sigmas", false),
-            r.Spacing(TimestepSpacing.Linspace),
+            r.TimestepSpacing(TimestepSpacing.Linspace),
             r.Int("steps_offset", 0),
             r.FinalSigmas(FinalSigmasType.Zero));
         RequireThresholdingOff(r);
         r.RequireOff("solver_p", "null");
         DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.EnsureNoUnknownKeys();
+        r.RejectUnknownKeys();
         return r.Build(() => new UniPCMultistepScheduler(options));
     }
 

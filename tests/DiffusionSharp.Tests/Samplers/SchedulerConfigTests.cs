@@ -127,6 +127,39 @@ public sealed class SchedulerConfigTests
         Assert.Equal(new NoiseScheduleConfig(), ddpm.Schedule.Config);
     }
 
+    [Theory]
+    [InlineData("DDPMScheduler")]
+    [InlineData("DDIMScheduler")]
+    [InlineData("HeunDiscreteScheduler")]
+    [InlineData("EulerDiscreteScheduler")]
+    [InlineData("DPMSolverMultistepScheduler")]
+    public void Should_accept_the_legacy_keys_of_early_diffusers_configs(string className)
+    {
+        // Given a config as diffusers 0.1-0.x wrote them: tensor_format, timestep_values, predict_epsilon = false
+        string json = $$"""{"_class_name": "{{className}}", "tensor_format": "pt", "timestep_values": null, "predict_epsilon": false}""";
+
+        // When it is read
+        var scheduler = SchedulerFactory.FromConfigJson(json);
+
+        // Then the first two are ignored and predict_epsilon = false means a model that predicts x_0, as in diffusers
+        Assert.Equal(PredictionType.Sample, scheduler.PredictionType);
+        Assert.Equal(PredictionType.Epsilon, SchedulerFactory.FromConfigJson($$"""{"_class_name": "{{className}}", "predict_epsilon": true}""").PredictionType);
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson(
+            $$"""{"_class_name": "{{className}}", "predict_epsilon": true, "prediction_type": "v_prediction"}"""));
+        Assert.Contains("contradicts the legacy predict_epsilon", e.Message);
+    }
+
+    [Fact]
+    public void Should_ignore_keys_of_other_diffusers_schedulers_but_not_typos()
+    {
+        // solver_order belongs to DPM-Solver and UniPC; diffusers' from_config ignores it for Euler, and so do we
+        var euler = SchedulerFactory.FromConfigJson("""{"_class_name": "EulerDiscreteScheduler", "solver_order": 3, "set_alpha_to_one": false}""");
+        Assert.IsType<EulerDiscreteScheduler>(euler);
+
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson("""{"_class_name": "EulerDiscreteScheduler", "use_karas_sigmas": true}"""));
+        Assert.Equal("use_karas_sigmas: unknown scheduler config key", e.Message);
+    }
+
     [Fact]
     public void Should_read_trained_betas()
     {
@@ -178,6 +211,9 @@ public sealed class SchedulerConfigTests
             File.WriteAllText(path, """{"_class_name": "DDPMScheduler", "variance_type": "learned"}""");
             var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path));
             Assert.StartsWith($"{path}: variance_type", e.Message);
+            File.WriteAllText(path, """{"_class_name": "EulerDiscreteScheduler", "use_karras_sigmas": "yes"}""");
+            Assert.Equal($"{path}: use_karras_sigmas: expected true or false, found \"yes\"",
+                Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path)).Message);
             File.WriteAllText(path, "{not json");
             Assert.StartsWith(path, Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path)).Message);
         }

@@ -182,7 +182,7 @@ public sealed class UniPCMultistepSchedulerTests
         Assert.Equal(new NoiseScheduleConfig(), unipc.Schedule.Config);
         string[] keys =
         [
-            "_class_name", "num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "solver_order",
+            "_class_name", "_diffusers_version", "num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas", "solver_order",
             "prediction_type", "thresholding", "dynamic_thresholding_ratio", "sample_max_value", "predict_x0", "solver_type",
             "lower_order_final", "disable_corrector", "solver_p", "use_karras_sigmas", "timestep_spacing", "steps_offset",
             "final_sigmas_type", "rescale_betas_zero_snr",
