@@ -2,7 +2,8 @@ namespace DiffusionSharp.IO;
 
 /// <summary>
 /// Writes a file so that readers see either the old file or the complete new one, never a torn write:
-/// the bytes go to a temporary file in the same folder, are flushed to disk, and the temporary file is renamed over the target.
+/// the bytes go to a temporary file in the same folder, are flushed to disk, the temporary file is renamed over the target,
+/// and the folder is flushed so that the rename itself survives a power cut.
 /// </summary>
 public static class AtomicFile
 {
@@ -24,6 +25,7 @@ public static class AtomicFile
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, full, overwrite: true);
+            DirectorySync.Flush(folder);
         }
         catch
         {

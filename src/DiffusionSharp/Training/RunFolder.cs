@@ -134,6 +134,7 @@ public sealed class RunFolder
         }
         if (Directory.Exists(final)) Directory.Delete(final, recursive: true);
         Directory.Move(temp, final);
+        DirectorySync.Flush(TrainingStateDir);
         foreach (var stray in Directory.EnumerateDirectories(TrainingStateDir, TempPrefix + "*"))
             TryDelete(stray);
         var all = Checkpoints();
