@@ -34,7 +34,7 @@ public static class ImageFile
     public static void SavePng(PixelImage image, string path) => SkiaImages.WriteAtomically(path, ToPng(image));
 
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> through a temporary file and a rename, creating its folder.</summary>
-    public static void WriteAtomically(string path, ReadOnlySpan<byte> bytes) => SkiaImages.WriteAtomically(path, bytes);
+    public static void WriteAtomically(string path, byte[] bytes) => SkiaImages.WriteAtomically(path, bytes);
 
     /// <summary>
     /// Reads an image file as 8-bit planar pixels. Transparency is composited onto white.

@@ -174,9 +174,5 @@ internal static class SkiaImages
     }
 
     /// <summary>Writes <paramref name="bytes"/> to a temporary file beside <paramref name="path"/> and renames it over the target.</summary>
-    public static void WriteAtomically(string path, ReadOnlySpan<byte> bytes)
-    {
-        var copy = bytes.ToArray();
-        IO.AtomicFile.Write(path, s => s.Write(copy));
-    }
+    public static void WriteAtomically(string path, byte[] bytes) => IO.AtomicFile.Write(path, s => s.Write(bytes));
 }

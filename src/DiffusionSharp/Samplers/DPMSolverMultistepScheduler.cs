@@ -145,7 +145,7 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
             finalSigmas,
             r.Double("lambda_min_clipped", double.NegativeInfinity),
             r.TimestepSpacing(TimestepSpacing.Linspace),
-            r.Int("steps_offset", 0));
+            r.StepsOffset());
         RequireThresholdingOff(r);
         r.RequireOff("use_lu_lambdas");
         r.RequireOff("variance_type", "null");

@@ -123,7 +123,7 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
             r.NoiseSchedule(),
             r.PredictionType(PredictionType.Epsilon),
             r.TimestepSpacing(TimestepSpacing.Linspace),
-            r.Int("steps_offset", 0));
+            r.StepsOffset());
         DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
         r.RejectUnknownKeys();
         return r.Build(() => new EulerAncestralDiscreteScheduler(options));

@@ -145,7 +145,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
             r.NullableDouble("sigma_min"),
             r.NullableDouble("sigma_max"),
             r.TimestepSpacing(TimestepSpacing.Linspace),
-            r.Int("steps_offset", 0),
+            r.StepsOffset(),
             finalSigmas);
         r.RequireOff("interpolation_type", "\"linear\"", "linear");
         r.RequireOff("timestep_type", "\"discrete\"", "discrete");

@@ -159,7 +159,7 @@ public sealed class HeunDiscreteScheduler : IScheduler
             r.Bool("clip_sample", false),
             r.Double("clip_sample_range", 1.0),
             r.TimestepSpacing(TimestepSpacing.Linspace),
-            r.Int("steps_offset", 0));
+            r.StepsOffset());
         DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
         r.RejectUnknownKeys();
         return r.Build(() => new HeunDiscreteScheduler(options));

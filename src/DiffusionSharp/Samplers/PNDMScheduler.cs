@@ -254,7 +254,7 @@ public sealed class PNDMScheduler : IScheduler
             r.Bool("set_alpha_to_one", false),
             r.PredictionType(PredictionType.Epsilon),
             r.TimestepSpacing(TimestepSpacing.Leading),
-            r.Int("steps_offset", 0));
+            r.StepsOffset());
         r.RejectUnknownKeys();
         return r.Build(() => new PNDMScheduler(options));
     }

@@ -177,11 +177,7 @@ public sealed class SchedulerConfigReader
     {
         string? named = NullableString("prediction_type");
         var fromName = named is null ? (PredictionType?)null : PredictionTypes.Parse(named, $"{_prefix}prediction_type");
-        if (!_json.ContainsKey("predict_epsilon") || _json["predict_epsilon"] is null)
-        {
-            _read.Add("predict_epsilon");
-            return fromName ?? defaultValue;
-        }
+        if (Take("predict_epsilon") is null) return fromName ?? defaultValue;
         var legacy = Bool("predict_epsilon", true) ? Samplers.PredictionType.Epsilon : Samplers.PredictionType.Sample;
         return fromName is { } given && given != legacy
             ? throw Invalid($"prediction_type '{named}' contradicts the legacy predict_epsilon = {_json["predict_epsilon"]!.ToJsonString()}")

@@ -139,7 +139,7 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
             r.IntList("disable_corrector"),
             r.Bool("use_karras_sigmas", false),
             r.TimestepSpacing(TimestepSpacing.Linspace),
-            r.Int("steps_offset", 0),
+            r.StepsOffset(),
             r.FinalSigmas(FinalSigmasType.Zero));
         RequireThresholdingOff(r);
         r.RequireOff("solver_p", "null");
