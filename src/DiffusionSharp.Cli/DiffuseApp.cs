@@ -1,3 +1,4 @@
+using System.Reflection;
 using DiffusionSharp.Cli.Commands;
 using DiffusionSharp.Cli.Commands.Bench;
 using DiffusionSharp.Runtime;
@@ -21,6 +22,15 @@ public static class DiffuseApp
     public const int CheckFailed = 3;
     public const int Interrupted = 130;
 
+    /// <summary>
+    /// What <c>diffuse --version</c> prints: the assembly's informational version (the package version, plus the
+    /// commit it was built from when the build knows it).
+    /// </summary>
+    public static string Version { get; } =
+        typeof(DiffuseApp).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(DiffuseApp).Assembly.GetName().Version?.ToString()
+        ?? "unknown";
+
     public static int Run(string[] args)
     {
         using var signals = new StopSignals();
@@ -43,6 +53,7 @@ public static class DiffuseApp
         app.Configure(config =>
         {
             config.SetApplicationName("diffuse");
+            config.SetApplicationVersion(Version);
             config.PropagateExceptions();
             config.Settings.StrictParsing = true;
             config.Settings.CancellationExitCode = Interrupted;
