@@ -76,8 +76,7 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
         Tensor? noise = null;
         if (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
         {
-            noise = varianceNoise ?? randn(sample.shape, dtype: ScalarType.Float32, generator: generator
-                ?? throw new ArgumentNullException(nameof(generator), "sde-dpmsolver++ needs varianceNoise or a generator"));
+            noise = StepNoise.Resolve(varianceNoise, generator, sample);
         }
 
         // 3. the multistep update, of the highest order the history allows

@@ -79,7 +79,7 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
         double sigmaFrom = run.Sigmas[i], sigmaTo = run.Sigmas[i + 1];
 
         // 1. the denoised estimate D(x; σ_i)
-        var predOriginal = KarrasSigmaSampling.PredictOriginalSample(PredictionType, modelOutput, sample, sigmaFrom);
+        var predOriginal = ModelOutputConversion.PredictOriginalSampleVe(PredictionType, modelOutput, sample, sigmaFrom);
 
         // 2. split σ_{i+1} into a deterministic part σ_down and a fresh-noise part σ_up
         double sigmaUp = Math.Sqrt(sigmaTo * sigmaTo * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo) / (sigmaFrom * sigmaFrom));
@@ -88,8 +88,7 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
         // 3. an Euler step from σ_i down to σ_down, then noise up to σ_{i+1}
         using var derivative = (sample - predOriginal) / sigmaFrom;
         using var deterministic = sample + derivative * (sigmaDown - sigmaFrom);
-        var noise = varianceNoise ?? randn(sample.shape, dtype: ScalarType.Float32, generator: generator
-            ?? throw new ArgumentNullException(nameof(generator), "euler-ancestral needs varianceNoise or a generator"));
+        var noise = StepNoise.Resolve(varianceNoise, generator, sample);
         var prevSample = deterministic + noise * sigmaUp;
 
         run.Advance();

@@ -87,14 +87,13 @@ public sealed class EulerDiscreteScheduler : IScheduler
         Tensor? churned = null;
         if (gamma > 0)
         {
-            var eps = varianceNoise ?? randn(sample.shape, dtype: ScalarType.Float32, generator: generator
-                ?? throw new ArgumentNullException(nameof(generator), "Euler with s_churn > 0 needs varianceNoise or a generator"));
+            var eps = StepNoise.Resolve(varianceNoise, generator, sample);
             churned = sample + eps * (Options.SNoise * Math.Sqrt(sigmaHat * sigmaHat - (double)sigma * sigma));
         }
         var x = churned ?? sample;
 
         // 2. the denoised estimate D(x̂; σ̂) (v-prediction uses σ, as diffusers does)
-        var predOriginal = KarrasSigmaSampling.PredictOriginalSample(PredictionType, modelOutput, x,
+        var predOriginal = ModelOutputConversion.PredictOriginalSampleVe(PredictionType, modelOutput, x,
             PredictionType == PredictionType.VPrediction ? sigma : sigmaHat);
 
         // 3. one Euler step of the ODE from σ̂ to σ_{i+1}

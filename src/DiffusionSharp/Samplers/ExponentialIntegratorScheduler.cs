@@ -194,15 +194,7 @@ public abstract class ExponentialIntegratorScheduler : IScheduler
     private protected static Tensor DataPrediction(PredictionType type, Tensor modelOutput, Tensor sample, float sigma)
     {
         var (alphaT, sigmaT, _) = Coefficients(sigma);
-        return type switch
-        {
-            // x_0 = (x_t - σ_t·ε) / α_t
-            PredictionType.Epsilon => (sample - modelOutput * sigmaT) / alphaT,
-            PredictionType.Sample => modelOutput.clone(),
-            // x_0 = α_t·x_t - σ_t·v (Salimans and Ho 2022)
-            PredictionType.VPrediction => sample * alphaT - modelOutput * sigmaT,
-            _ => throw new ArgumentOutOfRangeException(nameof(type)),
-        };
+        return ModelOutputConversion.PredictOriginalSample(type, modelOutput, sample, alphaT, sigmaT);
     }
 
     /// <summary>

@@ -95,7 +95,7 @@ public sealed class HeunDiscreteScheduler : IScheduler
         double sigmaNext = first ? run.Sigmas[i + 1] : run.Sigmas[i];
 
         // 1. the denoised estimate at the point the model was evaluated: σ_i for the first call, σ_{i+1} for the second
-        var predOriginal = KarrasSigmaSampling.PredictOriginalSample(PredictionType, modelOutput, sample, first ? sigma : sigmaNext);
+        var predOriginal = ModelOutputConversion.PredictOriginalSampleVe(PredictionType, modelOutput, sample, first ? sigma : sigmaNext);
         if (Options.ClipSample)
         {
             var clipped = predOriginal.clamp(-Options.ClipSampleRange, Options.ClipSampleRange);

@@ -44,33 +44,6 @@ internal static class KarrasSigmaSampling
     /// <summary>x / sqrt(σ² + 1): the VP sample x_t the network was trained on.</summary>
     public static Tensor ScaleModelInput(Tensor sample, float sigma) => sample / MathF.Sqrt(sigma * sigma + 1f);
 
-    /// <summary>The denoised estimate D(x; σ) = x̂_0 from the model output.</summary>
-    /// <param name="type">What the model predicts.</param>
-    /// <param name="modelOutput">The model output.</param>
-    /// <param name="sample">x, the VE sample.</param>
-    /// <param name="sigmaInput">σ the epsilon and v conversions use.</param>
-    public static Tensor PredictOriginalSample(PredictionType type, Tensor modelOutput, Tensor sample, double sigmaInput)
-    {
-        switch (type)
-        {
-            case PredictionType.Epsilon:
-                // x_0 = x - σ·ε
-                return sample - modelOutput * sigmaInput;
-            case PredictionType.VPrediction:
-            {
-                // c_skip = 1/(σ² + 1), c_out = -σ/sqrt(σ² + 1) (Karras et al. 2022, table 1, with σ_data = 1)
-                double s2 = sigmaInput * sigmaInput + 1;
-                using var skip = sample / s2;
-                using var scaledOut = modelOutput * (-sigmaInput / Math.Sqrt(s2));
-                return scaledOut + skip;
-            }
-            case PredictionType.Sample:
-                return modelOutput.clone();
-            default:
-                throw new ArgumentOutOfRangeException(nameof(type));
-        }
-    }
-
     /// <summary>x_0 + σ·noise with σ of each batch item's timestep (diffusers' Euler <c>add_noise</c>).</summary>
     public static Tensor AddNoise(SigmaTimeline run, Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps)
     {
