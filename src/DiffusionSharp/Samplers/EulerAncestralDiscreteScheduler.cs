@@ -16,63 +16,38 @@ namespace DiffusionSharp.Samplers;
 /// <c>sigmaUp</c> → σ_up = sqrt(σ_{i+1}²(σ_i² - σ_{i+1}²)/σ_i²); <c>sigmaDown</c> → σ_down = sqrt(σ_{i+1}² - σ_up²);
 /// <c>predOriginal</c> → D(x; σ_i); <c>derivative</c> → (x - D)/σ_i.
 /// </remarks>
-public sealed class EulerAncestralDiscreteScheduler : IScheduler
+public sealed class EulerAncestralDiscreteScheduler : EulerFamilyScheduler
 {
     public const string ClassName = "EulerAncestralDiscreteScheduler";
-
-    private readonly float[] _sigmaTable;
-    private SigmaTimeline? _run;
 
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public EulerAncestralDiscreteScheduler(EulerAncestralDiscreteOptions options)
+        : base(Validated(options).Schedule)
     {
-        options.Validate();
         Options = options;
-        Schedule = NoiseSchedule.Create(options.Schedule);
-        _sigmaTable = SigmaSchedules.SigmaTable(SigmaSchedules.SamplerAlphasCumprod(Schedule));
     }
 
     /// <summary>The options this scheduler was built with.</summary>
     public EulerAncestralDiscreteOptions Options { get; }
 
     /// <inheritdoc />
-    public string Name => "euler-ancestral";
+    public override string Name => "euler-ancestral";
 
     /// <inheritdoc />
-    public NoiseSchedule Schedule { get; }
+    public override PredictionType PredictionType => Options.PredictionType;
+
+    private protected override TimestepSpacing Spacing => Options.TimestepSpacing;
 
     /// <inheritdoc />
-    public PredictionType PredictionType => Options.PredictionType;
-
-    /// <inheritdoc />
-    public IReadOnlyList<double> Timesteps => Run.Timesteps;
-
-    /// <summary>The noise level of each timestep plus the final 0 (N + 1 float32 values, descending).</summary>
-    public IReadOnlyList<float> Sigmas => Run.Sigmas;
-
-    /// <inheritdoc />
-    public double InitNoiseSigma => KarrasSigmaSampling.InitNoiseSigma(Run.Sigmas, Options.TimestepSpacing);
-
-    private SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
-
-    /// <inheritdoc />
-    public void SetTimesteps(int numInferenceSteps)
+    public override void SetTimesteps(int numInferenceSteps)
     {
-        var (timesteps, sigmas) = KarrasSigmaSampling.Build(_sigmaTable, Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset,
-            useKarras: false, sigmaMin: null, sigmaMax: null, finalSigma: 0f);
-        _run = new SigmaTimeline(timesteps, sigmas);
+        var (timesteps, sigmas) = BuildSigmas(numInferenceSteps, Options.StepsOffset, useKarras: false, sigmaMin: null, sigmaMax: null, finalSigma: 0f);
+        StartRun(timesteps, sigmas);
     }
 
-    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
-    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
-
     /// <inheritdoc />
-    public Tensor ScaleModelInput(Tensor sample, double timestep) =>
-        KarrasSigmaSampling.ScaleModelInput(sample, Run.Sigmas[Run.Current(timestep, missingIsLast: false)]);
-
-    /// <inheritdoc />
-    public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
+    public override SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
     {
         var run = Run;
         int i = run.Current(timestep, missingIsLast: false);
@@ -95,15 +70,8 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
         return new SchedulerStepOutput(prevSample, predOriginal);
     }
 
-    /// <summary>The VE forward process x_0 + σ·noise at the run's noise levels (diffusers' <c>add_noise</c>; call after <see cref="SetTimesteps"/>).</summary>
-    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
-    /// <param name="noise">ε, same shape.</param>
-    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
-    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps) =>
-        KarrasSigmaSampling.AddNoise(Run, originalSamples, noise, timesteps);
-
     /// <inheritdoc />
-    public JsonObject ToConfigJson()
+    public override JsonObject ToConfigJson()
     {
         var json = SchedulerConfigWriter.Begin(ClassName, Options.Schedule);
         json["prediction_type"] = Options.PredictionType.ToDiffusersName();
@@ -126,5 +94,11 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
         DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
         r.RejectUnknownKeys();
         return r.Build(() => new EulerAncestralDiscreteScheduler(options));
+    }
+
+    private static EulerAncestralDiscreteOptions Validated(EulerAncestralDiscreteOptions options)
+    {
+        options.Validate();
+        return options;
     }
 }

@@ -14,66 +14,41 @@ namespace DiffusionSharp.Samplers;
 /// Notation (variable → paper): <c>sigma</c> → σ_i; <c>sigmaHat</c> → σ̂_i = σ_i·(γ_i + 1), the noise level after
 /// churn; <c>gamma</c> → γ_i = min(S_churn/N, √2 - 1) inside [S_tmin, S_tmax]; <c>predOriginal</c> → D(x̂; σ̂);
 /// <c>derivative</c> → d_i = (x̂ - D)/σ̂; <c>dt</c> → σ_{i+1} - σ̂_i. The sample is x = x_t/α_t, which is why
-/// <see cref="InitNoiseSigma"/> is σ_max and <see cref="ScaleModelInput"/> divides by sqrt(σ² + 1).
+/// <see cref="EulerFamilyScheduler.InitNoiseSigma"/> is σ_max and <see cref="EulerFamilyScheduler.ScaleModelInput"/> divides by sqrt(σ² + 1).
 /// </remarks>
-public sealed class EulerDiscreteScheduler : IScheduler
+public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
 {
     public const string ClassName = "EulerDiscreteScheduler";
-
-    private readonly float[] _sigmaTable;
-    private SigmaTimeline? _run;
 
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public EulerDiscreteScheduler(EulerDiscreteOptions options)
+        : base(Validated(options).Schedule)
     {
-        options.Validate();
         Options = options;
-        Schedule = NoiseSchedule.Create(options.Schedule);
-        _sigmaTable = SigmaSchedules.SigmaTable(SigmaSchedules.SamplerAlphasCumprod(Schedule));
     }
 
     /// <summary>The options this scheduler was built with.</summary>
     public EulerDiscreteOptions Options { get; }
 
     /// <inheritdoc />
-    public string Name => "euler";
+    public override string Name => "euler";
 
     /// <inheritdoc />
-    public NoiseSchedule Schedule { get; }
+    public override PredictionType PredictionType => Options.PredictionType;
+
+    private protected override TimestepSpacing Spacing => Options.TimestepSpacing;
 
     /// <inheritdoc />
-    public PredictionType PredictionType => Options.PredictionType;
-
-    /// <inheritdoc />
-    public IReadOnlyList<double> Timesteps => Run.Timesteps;
-
-    /// <summary>The noise level of each timestep plus the final one (N + 1 float32 values, descending).</summary>
-    public IReadOnlyList<float> Sigmas => Run.Sigmas;
-
-    /// <inheritdoc />
-    public double InitNoiseSigma => KarrasSigmaSampling.InitNoiseSigma(Run.Sigmas, Options.TimestepSpacing);
-
-    private SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
-
-    /// <inheritdoc />
-    public void SetTimesteps(int numInferenceSteps)
+    public override void SetTimesteps(int numInferenceSteps)
     {
-        float finalSigma = Options.FinalSigmas == FinalSigmasType.SigmaMin ? _sigmaTable[0] : 0f;
-        var (timesteps, sigmas) = KarrasSigmaSampling.Build(_sigmaTable, Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset,
-            Options.UseKarrasSigmas, Options.SigmaMin, Options.SigmaMax, finalSigma);
-        _run = new SigmaTimeline(timesteps, sigmas);
+        float finalSigma = Options.FinalSigmas == FinalSigmasType.SigmaMin ? SigmaTable[0] : 0f;
+        var (timesteps, sigmas) = BuildSigmas(numInferenceSteps, Options.StepsOffset, Options.UseKarrasSigmas, Options.SigmaMin, Options.SigmaMax, finalSigma);
+        StartRun(timesteps, sigmas);
     }
 
-    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
-    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
-
     /// <inheritdoc />
-    public Tensor ScaleModelInput(Tensor sample, double timestep) =>
-        KarrasSigmaSampling.ScaleModelInput(sample, Run.Sigmas[Run.Current(timestep, missingIsLast: false)]);
-
-    /// <inheritdoc />
-    public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
+    public override SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
     {
         var run = Run;
         int i = run.Current(timestep, missingIsLast: false);
@@ -106,15 +81,8 @@ public sealed class EulerDiscreteScheduler : IScheduler
         return new SchedulerStepOutput(prevSample, predOriginal);
     }
 
-    /// <summary>The VE forward process x_0 + σ·noise at the run's noise levels (diffusers' <c>add_noise</c>; call after <see cref="SetTimesteps"/>).</summary>
-    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
-    /// <param name="noise">ε, same shape.</param>
-    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
-    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps) =>
-        KarrasSigmaSampling.AddNoise(Run, originalSamples, noise, timesteps);
-
     /// <inheritdoc />
-    public JsonObject ToConfigJson()
+    public override JsonObject ToConfigJson()
     {
         var json = SchedulerConfigWriter.Begin(ClassName, Options.Schedule);
         json["prediction_type"] = Options.PredictionType.ToDiffusersName();
@@ -151,5 +119,11 @@ public sealed class EulerDiscreteScheduler : IScheduler
         DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
         r.RejectUnknownKeys();
         return r.Build(() => new EulerDiscreteScheduler(options));
+    }
+
+    private static EulerDiscreteOptions Validated(EulerDiscreteOptions options)
+    {
+        options.Validate();
+        return options;
     }
 }
