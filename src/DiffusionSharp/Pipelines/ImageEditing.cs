@@ -14,44 +14,38 @@ namespace DiffusionSharp.Pipelines;
 /// </summary>
 public static class ImageEditing
 {
-    /// <summary>The samplers that can edit: all but pndm, whose Runge-Kutta warm-up cannot start mid-schedule, and unipc, whose corrector rebuilds each sample from the previous one.</summary>
-    public static IReadOnlyList<string> SamplerNames { get; } =
-        ["ddpm", "ddim", "dpmpp-2m", "dpmpp-2m-sde", "dpmpp-3m", "euler", "euler-ancestral", "heun"];
+    /// <summary>The samplers that can edit (<see cref="SamplerCapabilities.CanEdit"/>): all but pndm and unipc, in catalog order.</summary>
+    public static IReadOnlyList<string> SamplerNames { get; } = SamplerCatalog.NamesWhere(c => c.CanEdit);
 
     /// <summary>
     /// The sampler called <paramref name="name"/> over the training schedule and prediction type of
-    /// <paramref name="trained"/> (diffusers' <c>from_config</c>); null keeps <paramref name="trained"/>.
+    /// <paramref name="trained"/> (diffusers' <c>from_config</c>, as <see cref="SchedulerFactory.WithSampler"/>); null keeps
+    /// <paramref name="trained"/>'s class.
     /// </summary>
     /// <param name="trained">The pipeline's own scheduler.</param>
     /// <param name="name">One of <see cref="SamplerNames"/>, or null.</param>
     /// <param name="eta">DDIM's noise scale; must be 0 for the other samplers.</param>
     /// <param name="karrasSigmas">Karras et al. 2022 noise levels (samplers with <c>use_karras_sigmas</c> only).</param>
     /// <param name="spacing">The inference timestep spacing; null keeps the sampler's own.</param>
-    /// <exception cref="InvalidInputException">An unknown name (the message lists the known ones) or eta for a sampler other than ddim.</exception>
+    /// <exception cref="InvalidInputException">A name that cannot edit (the message lists those that can) or eta for a sampler other than ddim.</exception>
     public static IScheduler CreateScheduler(IScheduler trained, string? name, double eta = 0,
         bool karrasSigmas = false, TimestepSpacing? spacing = null)
     {
         ArgumentNullException.ThrowIfNull(trained);
         CheckSamplerName(name);
-        string chosen = name ?? trained.Name;
-        if (eta != 0 && chosen != "ddim") throw new InvalidInputException($"--eta: only the ddim sampler takes eta (got --sampler {chosen})");
-        IScheduler scheduler = name is null || name == trained.Name && trained is DDPMScheduler or DDIMScheduler ? trained
-            : name is "ddpm" or "ddim" ? SchedulerFactory.WithSampler(trained, name)
-            : SamplerRegistry.Create(name, trained.Schedule.Config, trained.PredictionType, source: "--sampler");
-        scheduler = SchedulerFactory.WithOverrides(scheduler, karrasSigmas, spacing);
-        return eta != 0 ? ((DDIMScheduler)scheduler).WithEta(eta) : scheduler;
+        return SchedulerFactory.WithSampler(trained, name,
+            new SamplerOverrides { KarrasSigmas = karrasSigmas, TimestepSpacing = spacing, Eta = eta != 0 ? eta : null });
     }
 
     /// <summary>Checks a sampler name before any work; null passes.</summary>
-    /// <exception cref="InvalidInputException">The name is not one of <see cref="SamplerNames"/>; the message lists them.</exception>
+    /// <exception cref="InvalidInputException">The name is unknown or names a sampler that cannot edit; the message names <c>SamplerName</c> and lists <see cref="SamplerNames"/>.</exception>
     public static void CheckSamplerName(string? name)
     {
-        if (name is null || SamplerNames.Contains(name)) return;
-        if (name == "pndm")
-            throw new InvalidInputException($"--sampler pndm cannot edit: its Runge-Kutta warm-up cannot start mid-schedule (use one of: {string.Join(", ", SamplerNames)})");
-        if (name == "unipc")
-            throw new InvalidInputException($"--sampler unipc cannot edit: its corrector rebuilds each sample from the previous one, undoing the kept pixels (use one of: {string.Join(", ", SamplerNames)})");
-        throw new InvalidInputException($"--sampler: unknown sampler '{name}' (known: {string.Join(", ", SamplerNames)})");
+        if (name is null) return;
+        var entry = SamplerCatalog.Find(name)
+            ?? throw new InvalidInputException($"SamplerName: unknown sampler '{name}' (known: {string.Join(", ", SamplerNames)})", "SamplerName");
+        if (entry.Capabilities.CannotEditReason is { } reason)
+            throw new InvalidInputException($"SamplerName {name} cannot edit: {reason} (use one of: {string.Join(", ", SamplerNames)})", "SamplerName");
     }
 
     /// <summary>

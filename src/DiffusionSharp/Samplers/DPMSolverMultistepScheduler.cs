@@ -111,13 +111,33 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
-    /// <param name="json">The config object; <c>_class_name</c>, when present, must be DPMSolverMultistepScheduler.</param>
-    /// <param name="source">The file name, for error messages.</param>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static DPMSolverMultistepScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    /// <inheritdoc />
+    /// <remarks>Solver order 1 and 3 have the capabilities of 2M (or 2M SDE).</remarks>
+    public override SamplerCapabilities Capabilities =>
+        SamplerCatalog.Get(Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus ? "dpmpp-2m-sde" : "dpmpp-2m").Capabilities;
+
+    /// <inheritdoc />
+    public override IScheduler With(SamplerOverrides overrides)
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        overrides.CheckFor(Name, Capabilities);
+        return new DPMSolverMultistepScheduler(Options with
+        {
+            UseKarrasSigmas = Options.UseKarrasSigmas || overrides.KarrasSigmas,
+            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
+        });
+    }
+
+    /// <summary>DPM-Solver++ of <paramref name="solverOrder"/> and <paramref name="algorithm"/> over the basis (spacing default linspace).</summary>
+    internal static DPMSolverMultistepScheduler Create(SamplerBasis basis, int solverOrder, DpmSolverAlgorithm algorithm) => new(
+        new DPMSolverMultistepOptions(basis.Schedule, basis.PredictionType, solverOrder, algorithm,
+            UseKarrasSigmas: basis.KarrasSigmas,
+            TimestepSpacing: basis.TimestepSpacing ?? TimestepSpacing.Linspace,
+            StepsOffset: basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys DPMSolverMultistepScheduler reads, with diffusers' defaults for missing ones.</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static DPMSolverMultistepScheduler FromConfig(SchedulerConfigReader r)
+    {
         var schedule = r.NoiseSchedule();
         var algorithm = r.String("algorithm_type", "dpmsolver++") switch
         {
@@ -148,20 +168,8 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
         RequireThresholdingOff(r);
         r.RequireOff("use_lu_lambdas");
         r.RequireOff("variance_type", "null");
-        RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new DPMSolverMultistepScheduler(options));
-    }
-
-    /// <summary>Keys later diffusers versions (0.35) write with values that keep their features off.</summary>
-    internal static void RequireNewerKeysOff(SchedulerConfigReader r)
-    {
-        r.RequireOff("use_beta_sigmas");
-        r.RequireOff("use_exponential_sigmas");
-        r.RequireOff("use_flow_sigmas");
-        r.RequireOff("use_dynamic_shifting");
-        r.RequireOff("flow_shift", "1.0 or null", 1.0);
-        r.RequireOff("time_shift_type", "\"exponential\"", "exponential");
+        r.RequireNewerKeysOff();
+        return new DPMSolverMultistepScheduler(options);
     }
 
     /// <summary>First order: DDIM in λ (Lu et al. 2022b, eq. 5), or its SDE counterpart.</summary>

@@ -81,19 +81,28 @@ public sealed class EulerAncestralDiscreteScheduler : EulerFamilyScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static EulerAncestralDiscreteScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    /// <inheritdoc />
+    public override IScheduler With(SamplerOverrides overrides)
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        overrides.CheckFor(Name, Capabilities);
+        return new EulerAncestralDiscreteScheduler(Options with { TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing });
+    }
+
+    /// <summary>Euler ancestral over the basis (spacing default linspace).</summary>
+    internal static EulerAncestralDiscreteScheduler Create(SamplerBasis basis) => new(new EulerAncestralDiscreteOptions(
+        basis.Schedule, basis.PredictionType, basis.TimestepSpacing ?? TimestepSpacing.Linspace, basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys EulerAncestralDiscreteScheduler reads.</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static EulerAncestralDiscreteScheduler FromConfig(SchedulerConfigReader r)
+    {
         var options = new EulerAncestralDiscreteOptions(
             r.NoiseSchedule(),
             r.PredictionType(PredictionType.Epsilon),
             r.TimestepSpacing(TimestepSpacing.Linspace),
             r.StepsOffset());
-        DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new EulerAncestralDiscreteScheduler(options));
+        r.RequireNewerKeysOff();
+        return new EulerAncestralDiscreteScheduler(options);
     }
 
     private static EulerAncestralDiscreteOptions Validated(EulerAncestralDiscreteOptions options)

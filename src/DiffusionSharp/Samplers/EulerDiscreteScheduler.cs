@@ -98,11 +98,30 @@ public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object (s_churn and friends stay at their defaults).</summary>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static EulerDiscreteScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    /// <inheritdoc />
+    /// <remarks>Stochastic when <see cref="EulerDiscreteOptions.SChurn"/> &gt; 0.</remarks>
+    public override SamplerCapabilities Capabilities => Options.SChurn > 0 ? base.Capabilities with { Stochastic = true } : base.Capabilities;
+
+    /// <inheritdoc />
+    public override IScheduler With(SamplerOverrides overrides)
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        overrides.CheckFor(Name, Capabilities);
+        return new EulerDiscreteScheduler(Options with
+        {
+            UseKarrasSigmas = Options.UseKarrasSigmas || overrides.KarrasSigmas,
+            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
+        });
+    }
+
+    /// <summary>Euler over the basis (spacing default linspace; s_churn and friends at their defaults).</summary>
+    internal static EulerDiscreteScheduler Create(SamplerBasis basis) => new(new EulerDiscreteOptions(
+        basis.Schedule, basis.PredictionType, basis.KarrasSigmas,
+        TimestepSpacing: basis.TimestepSpacing ?? TimestepSpacing.Linspace, StepsOffset: basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys EulerDiscreteScheduler reads (s_churn and friends stay at their defaults).</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static EulerDiscreteScheduler FromConfig(SchedulerConfigReader r)
+    {
         var schedule = r.NoiseSchedule();
         var finalSigmas = r.FinalSigmas(FinalSigmasType.Zero);
         var options = new EulerDiscreteOptions(
@@ -116,9 +135,8 @@ public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
             finalSigmas);
         r.RequireOff("interpolation_type", "\"linear\"", "linear");
         r.RequireOff("timestep_type", "\"discrete\"", "discrete");
-        DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new EulerDiscreteScheduler(options));
+        r.RequireNewerKeysOff();
+        return new EulerDiscreteScheduler(options);
     }
 
     private static EulerDiscreteOptions Validated(EulerDiscreteOptions options)

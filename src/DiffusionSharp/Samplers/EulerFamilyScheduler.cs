@@ -89,6 +89,15 @@ public abstract class EulerFamilyScheduler : IScheduler
     /// <inheritdoc />
     public abstract JsonObject ToConfigJson();
 
+    /// <inheritdoc />
+    public virtual SamplerCapabilities Capabilities => SamplerCatalog.Get(Name).Capabilities;
+
+    /// <inheritdoc />
+    public double PreviousTimestep(int index) => Run.Previous(index);
+
+    /// <inheritdoc />
+    public abstract IScheduler With(SamplerOverrides overrides);
+
     /// <summary>
     /// diffusers' <c>set_timesteps</c> of the three samplers: float32 timesteps for the spacing and their sigmas (float64
     /// interpolation in the float32 table, rounded to float32), or Karras sigmas and their fractional timesteps; then the

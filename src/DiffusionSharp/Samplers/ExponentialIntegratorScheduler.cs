@@ -91,6 +91,15 @@ public abstract class ExponentialIntegratorScheduler : IScheduler
     /// <inheritdoc />
     public abstract JsonObject ToConfigJson();
 
+    /// <inheritdoc />
+    public virtual SamplerCapabilities Capabilities => SamplerCatalog.Get(Name).Capabilities;
+
+    /// <inheritdoc />
+    public double PreviousTimestep(int index) => Run.Previous(index);
+
+    /// <inheritdoc />
+    public abstract IScheduler With(SamplerOverrides overrides);
+
     /// <summary>
     /// diffusers' <c>set_timesteps</c> of both samplers, then a fresh history: integer timesteps for the spacing below
     /// <paramref name="lastTimestep"/>, their sigmas read from the table (or Karras sigmas and the rounded timesteps

@@ -116,11 +116,26 @@ public sealed class HeunDiscreteScheduler : EulerFamilyScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static HeunDiscreteScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    /// <inheritdoc />
+    public override IScheduler With(SamplerOverrides overrides)
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        overrides.CheckFor(Name, Capabilities);
+        return new HeunDiscreteScheduler(Options with
+        {
+            UseKarrasSigmas = Options.UseKarrasSigmas || overrides.KarrasSigmas,
+            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
+        });
+    }
+
+    /// <summary>Heun over the basis (spacing default linspace, no clipping).</summary>
+    internal static HeunDiscreteScheduler Create(SamplerBasis basis) => new(new HeunDiscreteOptions(
+        basis.Schedule, basis.PredictionType, basis.KarrasSigmas,
+        TimestepSpacing: basis.TimestepSpacing ?? TimestepSpacing.Linspace, StepsOffset: basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys HeunDiscreteScheduler reads.</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static HeunDiscreteScheduler FromConfig(SchedulerConfigReader r)
+    {
         var options = new HeunDiscreteOptions(
             r.NoiseSchedule(HeunDiscreteOptions.DefaultSchedule, hasZeroSnrKey: false),
             r.PredictionType(PredictionType.Epsilon),
@@ -129,9 +144,8 @@ public sealed class HeunDiscreteScheduler : EulerFamilyScheduler
             r.Double("clip_sample_range", 1.0),
             r.TimestepSpacing(TimestepSpacing.Linspace),
             r.StepsOffset());
-        DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new HeunDiscreteScheduler(options));
+        r.RequireNewerKeysOff();
+        return new HeunDiscreteScheduler(options);
     }
 
     private static HeunDiscreteOptions Validated(HeunDiscreteOptions options)

@@ -58,6 +58,15 @@ internal sealed class SigmaTimeline
 
     public void Advance() => StepIndex++;
 
+    /// <summary>The timestep the step from <c>Timesteps[index]</c> lands on: the next one, or -1 past the last.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not an index of <see cref="Timesteps"/>.</exception>
+    public double Previous(int index)
+    {
+        if (index < 0 || index >= Timesteps.Length)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"expected an index of the {Timesteps.Length} timesteps");
+        return index + 1 < Timesteps.Length ? Timesteps[index + 1] : -1;
+    }
+
     /// <summary>The sigma per batch item for <c>add_noise</c>, shaped [B, 1, 1, 1] for broadcasting over a [B, C, H, W] sample.</summary>
     public Tensor BatchSigmas(IReadOnlyList<double> timesteps, bool missingIsLast, Tensor like)
     {

@@ -114,13 +114,26 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
-    /// <param name="json">The config object; <c>_class_name</c>, when present, must be UniPCMultistepScheduler.</param>
-    /// <param name="source">The file name, for error messages.</param>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static UniPCMultistepScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    /// <inheritdoc />
+    public override IScheduler With(SamplerOverrides overrides)
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        overrides.CheckFor(Name, Capabilities);
+        return new UniPCMultistepScheduler(Options with
+        {
+            UseKarrasSigmas = Options.UseKarrasSigmas || overrides.KarrasSigmas,
+            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
+        });
+    }
+
+    /// <summary>UniPC-2 (bh2) over the basis (spacing default linspace).</summary>
+    internal static UniPCMultistepScheduler Create(SamplerBasis basis) => new(new UniPCMultistepOptions(
+        basis.Schedule, basis.PredictionType, UseKarrasSigmas: basis.KarrasSigmas,
+        TimestepSpacing: basis.TimestepSpacing ?? TimestepSpacing.Linspace, StepsOffset: basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys UniPCMultistepScheduler reads, with diffusers' defaults for missing ones.</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static UniPCMultistepScheduler FromConfig(SchedulerConfigReader r)
+    {
         var schedule = r.NoiseSchedule();
         var solverType = r.String("solver_type", "bh2") switch
         {
@@ -143,9 +156,8 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
             r.FinalSigmas(FinalSigmasType.Zero));
         RequireThresholdingOff(r);
         r.RequireOff("solver_p", "null");
-        DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new UniPCMultistepScheduler(options));
+        r.RequireNewerKeysOff();
+        return new UniPCMultistepScheduler(options);
     }
 
     /// <summary>x_θ (predict_x0) or ε_θ at noise level σ, a fresh tensor.</summary>

@@ -1,3 +1,4 @@
+using DiffusionSharp.Cli;
 using DiffusionSharp.Noising;
 using DiffusionSharp.Pipelines;
 using DiffusionSharp.Samplers;
@@ -246,8 +247,8 @@ public sealed class ImageEditorTests
         Assert.Contains("unknown sampler 'lms'", unknown.Message);
         Assert.Contains("ddpm, ddim, dpmpp-2m", unknown.Message);
         Assert.Contains("cannot start mid-schedule", Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("pndm")).Message);
-        Assert.Contains("--sampler unipc cannot edit", Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("unipc")).Message);
-        Assert.Throws<InvalidInputException>(() => new ImageEditor(SamplerRegistry.Create("pndm", Linear.Config), NoNoise));
+        Assert.Contains("--sampler unipc cannot edit", CliNames.Message(Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("unipc"))));
+        Assert.Throws<InvalidInputException>(() => new ImageEditor(SamplerCatalog.Create("pndm", new SamplerBasis(Linear.Config)), NoNoise));
         Assert.Contains("only the ddim sampler takes eta",
             Assert.Throws<InvalidInputException>(() => ImageEditing.CreateScheduler(Ddpm(), "euler", eta: 0.5)).Message);
 

@@ -84,11 +84,11 @@ public sealed class SchedulerConfigTests
     public void Should_override_karras_sigmas_and_spacing_keeping_every_other_option()
     {
         // Given a v-prediction DPM-Solver++ 2M on a scaled-linear schedule, linspace spacing, no Karras sigmas
-        var plain = SamplerRegistry.Create("dpmpp-2m",
-            new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear), PredictionType.VPrediction);
+        var plain = SamplerCatalog.Create("dpmpp-2m", new SamplerBasis(
+            new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear)) { PredictionType = PredictionType.VPrediction });
 
         // When Karras sigmas and trailing spacing are switched on
-        var changed = (DPMSolverMultistepScheduler)SchedulerFactory.WithOverrides(plain, karrasSigmas: true, spacing: TimestepSpacing.Trailing);
+        var changed = (DPMSolverMultistepScheduler)plain.With(new SamplerOverrides { KarrasSigmas = true, TimestepSpacing = TimestepSpacing.Trailing });
 
         // Then only those two keys differ, and the noise levels follow Karras et al.'s rho = 7 spacing
         Assert.True(changed.Options.UseKarrasSigmas);
@@ -110,11 +110,12 @@ public sealed class SchedulerConfigTests
     public void Should_refuse_karras_sigmas_for_a_sampler_without_them_naming_those_that_have()
     {
         var ddim = SchedulerFactory.Create("ddim", new NoiseScheduleConfig());
-        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.WithOverrides(ddim, karrasSigmas: true));
-        Assert.Contains("--karras", e.Message);
+        var e = Assert.Throws<InvalidInputException>(() => ddim.With(new SamplerOverrides { KarrasSigmas = true }));
+        Assert.StartsWith("KarrasSigmas:", e.Message);
+        Assert.Equal(["KarrasSigmas"], e.OptionNames);
         Assert.Contains("dpmpp-2m", e.Message);
         Assert.DoesNotContain("pndm", e.Message);
-        Assert.Same(ddim, SchedulerFactory.WithOverrides(ddim));
+        Assert.Same(ddim, SchedulerFactory.WithSampler(ddim, null));
     }
 
     [Fact]
@@ -240,9 +241,9 @@ public sealed class SchedulerConfigTests
         Assert.Equal(TimestepSpacing.Trailing, typed.Options.TimestepSpacing);
         Assert.Equal(PredictionType.VPrediction, typed.PredictionType);
         Assert.IsType<DDPMScheduler>(SchedulerFactory.Create("ddpm", new NoiseScheduleConfig()));
-        Assert.StartsWith("sampler", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("euler-x", new NoiseScheduleConfig())).Message);
-        Assert.StartsWith("eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddpm", new NoiseScheduleConfig(), eta: 1)).Message);
-        Assert.StartsWith("eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddim", new NoiseScheduleConfig(), eta: 2)).Message);
+        Assert.StartsWith("SamplerName", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("euler-x", new NoiseScheduleConfig())).Message);
+        Assert.StartsWith("Eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddpm", new NoiseScheduleConfig(), eta: 1)).Message);
+        Assert.StartsWith("Eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddim", new NoiseScheduleConfig(), eta: 2)).Message);
     }
 
     private static double Number(JsonNode node) => double.Parse(node.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);

@@ -32,14 +32,7 @@ public sealed class SigmaSamplerGoldenTests
     internal static IScheduler FromConfig(JsonElement config)
     {
         var json = JsonNode.Parse(config.GetRawText())!.AsObject();
-        return json["_class_name"]!.GetValue<string>() switch
-        {
-            "DPMSolverMultistepScheduler" => DPMSolverMultistepScheduler.FromConfigJson(json),
-            "EulerDiscreteScheduler" => EulerDiscreteScheduler.FromConfigJson(json),
-            "EulerAncestralDiscreteScheduler" => EulerAncestralDiscreteScheduler.FromConfigJson(json),
-            "PNDMScheduler" => PNDMScheduler.FromConfigJson(json),
-            var other => throw new ArgumentException(other),
-        };
+        return SchedulerFactory.FromConfig(json);
     }
 
     [Theory]

@@ -219,7 +219,7 @@ public sealed class UniPCMultistepSchedulerTests
         var json = new UniPCMultistepScheduler(new UniPCMultistepOptions()).ToConfigJson();
         json["solver_type"] = solverType;
 
-        Assert.Equal(UniPCSolverType.Bh2, UniPCMultistepScheduler.FromConfigJson(json).Options.SolverType);
+        Assert.Equal(UniPCSolverType.Bh2, Assert.IsType<UniPCMultistepScheduler>(SchedulerFactory.FromConfig(json)).Options.SolverType);
     }
 
     [Fact]
@@ -236,7 +236,7 @@ public sealed class UniPCMultistepSchedulerTests
         Assert.IsType<UniPCMultistepScheduler>(unipc);
         Assert.Equal(PredictionType.VPrediction, unipc.PredictionType);
         Assert.Equal(ddpm.Schedule.AlphasCumprod.ToArray(), unipc.Schedule.AlphasCumprod.ToArray());
-        Assert.Equal("UniPCMultistepScheduler", SchedulerFactory.ClassNameOf("unipc"));
+        Assert.Equal("UniPCMultistepScheduler", SamplerCatalog.Get("unipc").ClassName);
     }
 
     [Theory]
@@ -256,17 +256,10 @@ public sealed class UniPCMultistepSchedulerTests
         var json = new UniPCMultistepScheduler(new UniPCMultistepOptions()).ToConfigJson();
         json[key] = JsonNode.Parse(value);
 
-        var e = Assert.Throws<InvalidInputException>(() => UniPCMultistepScheduler.FromConfigJson(json, "model/scheduler_config.json"));
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfig(new SchedulerConfigReader(json, "model/scheduler_config.json")));
 
         Assert.StartsWith("model/scheduler_config.json", e.Message);
         Assert.Contains(key, e.Message);
-    }
-
-    [Fact]
-    public void Should_reject_a_config_of_another_class()
-    {
-        var json = new DPMSolverMultistepScheduler(new DPMSolverMultistepOptions()).ToConfigJson();
-        Assert.Contains("_class_name", Assert.Throws<InvalidInputException>(() => UniPCMultistepScheduler.FromConfigJson(json)).Message);
     }
 
     private static (double Alpha, double Sigma, double Lambda) Vp(float sigma)
