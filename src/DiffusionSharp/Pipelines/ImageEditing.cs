@@ -80,7 +80,8 @@ public static class ImageEditing
         bool modelSize = maskPixels.Width == size && maskPixels.Height == size;
         if (!sameAsImage && !modelSize)
             throw new InvalidInputException(
-                $"--mask: {path} is {maskPixels.Width}x{maskPixels.Height} but the image {imagePath} is {imagePixels.Width}x{imagePixels.Height}; give a mask of the image's size");
+                $"mask: {path} is {maskPixels.Width}x{maskPixels.Height} but the image {imagePath} is {imagePixels.Width}x{imagePixels.Height}; give a mask of the image's size",
+                "mask");
         using var mask = ImageFile.LoadTensor(path, grayscale: true, size);
         using var white = mask > 0;
         using var repaint = keepWhite ? white.logical_not() : white.alias();
@@ -112,9 +113,11 @@ public static class ImageEditing
         var config = pipeline.Unet.Config;
         if (image.dim() != 4 || image.shape[1] != config.InChannels || (config.SampleSize is { } s && (image.shape[2] != s || image.shape[3] != s)))
             throw new InvalidInputException(
-                $"--image: the model takes [B, {config.InChannels}, {config.SampleSize}, {config.SampleSize}] images, got [{string.Join(", ", image.shape)}]");
+                $"image: the model takes [B, {config.InChannels}, {config.SampleSize}, {config.SampleSize}] images, got [{string.Join(", ", image.shape)}]",
+                nameof(image));
         if (guidance != 1.0 && pipeline.NumClasses == 0)
-            throw new InvalidInputException("--guidance: this model is unconditional (no num_class_embeds in its config.json); there is no class to guide towards");
+            throw new InvalidInputException(
+                "guidance: this model is unconditional (no num_class_embeds in its config.json); there is no class to guide towards", nameof(guidance));
         pipeline.CheckConditioning(classLabels, guidance, (int)image.shape[0]);
         using var labels = classLabels is null ? null : tensor(classLabels.ToArray(), dtype: ScalarType.Int64);
         var editor = new ImageEditor(scheduler ?? pipeline.Scheduler, pipeline.ModelCall(labels, guidance));
