@@ -181,6 +181,27 @@ public sealed class ImageEditorTests
     }
 
     [Theory]
+    [InlineData("euler")]
+    [InlineData("euler-ancestral")]
+    [InlineData("heun")]
+    [InlineData("dpmpp-2m")]
+    [InlineData("ddim")]
+    public void Should_keep_the_trained_schedulers_spacing_for_every_editing_sampler(string sampler)
+    {
+        // Given a model's DDPM scheduler with trailing spacing (what diffuse train writes)
+        var trained = new DDPMScheduler(Linear, new DDPMSchedulerOptions { TimestepSpacing = TimestepSpacing.Trailing });
+
+        // When editing picks another sampler over it
+        var scheduler = ImageEditing.CreateScheduler(trained, sampler);
+
+        // Then the sampler keeps the folder's spacing, as sampling does, and its first timestep is the trailing one
+        Assert.Equal("trailing", scheduler.ToConfigJson()["timestep_spacing"]!.GetValue<string>());
+        scheduler.SetTimesteps(10);
+        Assert.Equal(999.0, scheduler.Timesteps[0], 3);
+        Assert.Equal(899.0, scheduler.Timesteps[scheduler.Order], 3);
+    }
+
+    [Theory]
     [InlineData("ddpm", 1)]
     [InlineData("ddim", 3)]
     public void Should_redo_each_step_but_the_last_resample_times(string sampler, int resample)
