@@ -131,7 +131,7 @@ public sealed class DDIMScheduler : IScheduler
         overrides.CheckFor(Name, Capabilities);
         return new DDIMScheduler(Schedule, Options with
         {
-            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
+            TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
             Eta = overrides.Eta ?? Options.Eta,
         });
     }

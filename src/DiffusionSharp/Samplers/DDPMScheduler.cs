@@ -126,7 +126,7 @@ public sealed class DDPMScheduler : IScheduler
     public IScheduler With(SamplerOverrides overrides)
     {
         overrides.CheckFor(Name, Capabilities);
-        return new DDPMScheduler(Schedule, Options with { TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing });
+        return new DDPMScheduler(Schedule, Options with { TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing) });
     }
 
     /// <inheritdoc />

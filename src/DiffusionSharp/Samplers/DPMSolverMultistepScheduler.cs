@@ -29,7 +29,7 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public DPMSolverMultistepScheduler(DPMSolverMultistepOptions options)
-        : base(Validated(options).Schedule, options.SolverOrder)
+        : base(options, options.SolverOrder)
     {
         Options = options;
     }
@@ -39,9 +39,6 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
 
     /// <inheritdoc />
     public override string Name => $"dpmpp-{Options.SolverOrder}m" + (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus ? "-sde" : "");
-
-    /// <inheritdoc />
-    public override PredictionType PredictionType => Options.PredictionType;
 
     /// <inheritdoc />
     public override void SetTimesteps(int numInferenceSteps)
@@ -116,16 +113,10 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
     public override SamplerCapabilities Capabilities =>
         SamplerCatalog.Get(Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus ? "dpmpp-2m-sde" : "dpmpp-2m").Capabilities;
 
-    /// <inheritdoc />
-    public override IScheduler With(SamplerOverrides overrides)
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new DPMSolverMultistepScheduler(Options with
     {
-        overrides.CheckFor(Name, Capabilities);
-        return new DPMSolverMultistepScheduler(Options with
-        {
-            UseKarrasSigmas = Options.UseKarrasSigmas || overrides.KarrasSigmas,
-            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
-        });
-    }
+        UseKarrasSigmas = overrides.KarrasSigmasOr(Options.UseKarrasSigmas), TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
+    });
 
     /// <summary>DPM-Solver++ of <paramref name="solverOrder"/> and <paramref name="algorithm"/> over the basis (spacing default linspace).</summary>
     internal static DPMSolverMultistepScheduler Create(SamplerBasis basis, int solverOrder, DpmSolverAlgorithm algorithm) => new(
@@ -230,13 +221,5 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
             - m0 * (alphaT * eh)
             + d1 * (alphaT * (eh / h + 1.0))
             - d2 * (alphaT * ((eh + h) / (h * h) - 0.5));
-    }
-
-    private static DPMSolverMultistepOptions Validated(DPMSolverMultistepOptions options)
-    {
-        options.Validate();
-        if (options.SolverOrder == 3 && options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
-            throw new InvalidInputException("solver_order 3 is not supported with algorithm_type sde-dpmsolver++ (use solver_order 1 or 2)");
-        return options;
     }
 }

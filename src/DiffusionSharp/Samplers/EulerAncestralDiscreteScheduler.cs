@@ -23,7 +23,7 @@ public sealed class EulerAncestralDiscreteScheduler : EulerFamilyScheduler
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public EulerAncestralDiscreteScheduler(EulerAncestralDiscreteOptions options)
-        : base(Validated(options).Schedule)
+        : base(options)
     {
         Options = options;
     }
@@ -33,11 +33,6 @@ public sealed class EulerAncestralDiscreteScheduler : EulerFamilyScheduler
 
     /// <inheritdoc />
     public override string Name => "euler-ancestral";
-
-    /// <inheritdoc />
-    public override PredictionType PredictionType => Options.PredictionType;
-
-    private protected override TimestepSpacing Spacing => Options.TimestepSpacing;
 
     /// <inheritdoc />
     public override void SetTimesteps(int numInferenceSteps)
@@ -81,12 +76,8 @@ public sealed class EulerAncestralDiscreteScheduler : EulerFamilyScheduler
         return json;
     }
 
-    /// <inheritdoc />
-    public override IScheduler With(SamplerOverrides overrides)
-    {
-        overrides.CheckFor(Name, Capabilities);
-        return new EulerAncestralDiscreteScheduler(Options with { TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing });
-    }
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) =>
+        new EulerAncestralDiscreteScheduler(Options with { TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing) });
 
     /// <summary>Euler ancestral over the basis (spacing default linspace).</summary>
     internal static EulerAncestralDiscreteScheduler Create(SamplerBasis basis) => new(new EulerAncestralDiscreteOptions(
@@ -103,11 +94,5 @@ public sealed class EulerAncestralDiscreteScheduler : EulerFamilyScheduler
             r.StepsOffset());
         r.RequireNewerKeysOff();
         return new EulerAncestralDiscreteScheduler(options);
-    }
-
-    private static EulerAncestralDiscreteOptions Validated(EulerAncestralDiscreteOptions options)
-    {
-        options.Validate();
-        return options;
     }
 }

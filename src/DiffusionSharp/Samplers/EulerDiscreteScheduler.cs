@@ -14,7 +14,7 @@ namespace DiffusionSharp.Samplers;
 /// Notation (variable → paper): <c>sigma</c> → σ_i; <c>sigmaHat</c> → σ̂_i = σ_i·(γ_i + 1), the noise level after
 /// churn; <c>gamma</c> → γ_i = min(S_churn/N, √2 - 1) inside [S_tmin, S_tmax]; <c>predOriginal</c> → D(x̂; σ̂);
 /// <c>derivative</c> → d_i = (x̂ - D)/σ̂; <c>dt</c> → σ_{i+1} - σ̂_i. The sample is x = x_t/α_t, which is why
-/// <see cref="EulerFamilyScheduler.InitNoiseSigma"/> is σ_max and <see cref="EulerFamilyScheduler.ScaleModelInput"/> divides by sqrt(σ² + 1).
+/// <see cref="SigmaTimelineScheduler.InitNoiseSigma"/> is σ_max and <see cref="SigmaTimelineScheduler.ScaleModelInput"/> divides by sqrt(σ² + 1).
 /// </remarks>
 public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
 {
@@ -23,7 +23,7 @@ public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public EulerDiscreteScheduler(EulerDiscreteOptions options)
-        : base(Validated(options).Schedule)
+        : base(options)
     {
         Options = options;
     }
@@ -33,11 +33,6 @@ public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
 
     /// <inheritdoc />
     public override string Name => "euler";
-
-    /// <inheritdoc />
-    public override PredictionType PredictionType => Options.PredictionType;
-
-    private protected override TimestepSpacing Spacing => Options.TimestepSpacing;
 
     /// <inheritdoc />
     public override void SetTimesteps(int numInferenceSteps)
@@ -102,16 +97,10 @@ public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
     /// <remarks>Stochastic when <see cref="EulerDiscreteOptions.SChurn"/> &gt; 0.</remarks>
     public override SamplerCapabilities Capabilities => Options.SChurn > 0 ? base.Capabilities with { Stochastic = true } : base.Capabilities;
 
-    /// <inheritdoc />
-    public override IScheduler With(SamplerOverrides overrides)
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new EulerDiscreteScheduler(Options with
     {
-        overrides.CheckFor(Name, Capabilities);
-        return new EulerDiscreteScheduler(Options with
-        {
-            UseKarrasSigmas = Options.UseKarrasSigmas || overrides.KarrasSigmas,
-            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
-        });
-    }
+        UseKarrasSigmas = overrides.KarrasSigmasOr(Options.UseKarrasSigmas), TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
+    });
 
     /// <summary>Euler over the basis (spacing default linspace; s_churn and friends at their defaults).</summary>
     internal static EulerDiscreteScheduler Create(SamplerBasis basis) => new(new EulerDiscreteOptions(
@@ -137,11 +126,5 @@ public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
         r.RequireOff("timestep_type", "\"discrete\"", "discrete");
         r.RequireNewerKeysOff();
         return new EulerDiscreteScheduler(options);
-    }
-
-    private static EulerDiscreteOptions Validated(EulerDiscreteOptions options)
-    {
-        options.Validate();
-        return options;
     }
 }

@@ -8,7 +8,7 @@ namespace DiffusionSharp.Samplers;
 /// <summary>
 /// Heun's second-order method (Karras et al. 2022, algorithm 1 with S_churn = 0), compatible with diffusers'
 /// <c>HeunDiscreteScheduler</c>. Each of the N steps needs two model calls, so, as in diffusers, every timestep but
-/// the first appears twice in <see cref="EulerFamilyScheduler.Timesteps"/> (2N - 1 entries) and the plain loop "predict, step" works
+/// the first appears twice in <see cref="SigmaTimelineScheduler.Timesteps"/> (2N - 1 entries) and the plain loop "predict, step" works
 /// unchanged: the first call of a pair takes an Euler step and remembers its slope, the second corrects it with the
 /// average slope. The last step, down to σ = 0, is a plain Euler step.
 /// </summary>
@@ -28,7 +28,7 @@ public sealed class HeunDiscreteScheduler : EulerFamilyScheduler
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public HeunDiscreteScheduler(HeunDiscreteOptions options)
-        : base(Validated(options).Schedule)
+        : base(options)
     {
         Options = options;
     }
@@ -38,11 +38,6 @@ public sealed class HeunDiscreteScheduler : EulerFamilyScheduler
 
     /// <inheritdoc />
     public override string Name => "heun";
-
-    /// <inheritdoc />
-    public override PredictionType PredictionType => Options.PredictionType;
-
-    private protected override TimestepSpacing Spacing => Options.TimestepSpacing;
 
     /// <summary>True when the next <see cref="Step"/> is the first (Euler) call of a pair.</summary>
     public bool StateInFirstOrder => _dt is null;
@@ -116,16 +111,10 @@ public sealed class HeunDiscreteScheduler : EulerFamilyScheduler
         return json;
     }
 
-    /// <inheritdoc />
-    public override IScheduler With(SamplerOverrides overrides)
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new HeunDiscreteScheduler(Options with
     {
-        overrides.CheckFor(Name, Capabilities);
-        return new HeunDiscreteScheduler(Options with
-        {
-            UseKarrasSigmas = Options.UseKarrasSigmas || overrides.KarrasSigmas,
-            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
-        });
-    }
+        UseKarrasSigmas = overrides.KarrasSigmasOr(Options.UseKarrasSigmas), TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
+    });
 
     /// <summary>Heun over the basis (spacing default linspace, no clipping).</summary>
     internal static HeunDiscreteScheduler Create(SamplerBasis basis) => new(new HeunDiscreteOptions(
@@ -146,12 +135,6 @@ public sealed class HeunDiscreteScheduler : EulerFamilyScheduler
             r.StepsOffset());
         r.RequireNewerKeysOff();
         return new HeunDiscreteScheduler(options);
-    }
-
-    private static HeunDiscreteOptions Validated(HeunDiscreteOptions options)
-    {
-        options.Validate();
-        return options;
     }
 
     private void ClearState()

@@ -270,7 +270,7 @@ public sealed class PNDMScheduler : IScheduler
     public IScheduler With(SamplerOverrides overrides)
     {
         overrides.CheckFor(Name, Capabilities);
-        return new PNDMScheduler(Options with { TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing });
+        return new PNDMScheduler(Options with { TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing) });
     }
 
     /// <summary>PNDM with the Runge-Kutta warm-up over the basis (spacing default leading).</summary>

@@ -21,6 +21,12 @@ public sealed record SamplerOverrides
     /// <summary>DDIM's noise scale eta (samplers that take it).</summary>
     public double? Eta { get; init; }
 
+    /// <summary>Karras sigmas after these overrides, for a sampler that has them (<paramref name="current"/>).</summary>
+    public bool KarrasSigmasOr(bool current) => current || KarrasSigmas;
+
+    /// <summary>The spacing after these overrides, for a sampler whose spacing is <paramref name="current"/>.</summary>
+    public TimestepSpacing TimestepSpacingOr(TimestepSpacing current) => TimestepSpacing ?? current;
+
     /// <summary>Whether nothing is changed.</summary>
     public bool IsEmpty => Equals(None);
 

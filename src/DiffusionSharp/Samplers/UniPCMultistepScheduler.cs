@@ -41,7 +41,7 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public UniPCMultistepScheduler(UniPCMultistepOptions options)
-        : base(Validated(options).Schedule, options.SolverOrder)
+        : base(options, options.SolverOrder)
     {
         Options = options;
         _disableCorrector = options.DisableCorrector ?? [];
@@ -52,9 +52,6 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
 
     /// <inheritdoc />
     public override string Name => "unipc";
-
-    /// <inheritdoc />
-    public override PredictionType PredictionType => Options.PredictionType;
 
     /// <inheritdoc />
     public override void SetTimesteps(int numInferenceSteps) => StartRun(Options.TimestepSpacing, Schedule.NumTrainTimesteps,
@@ -114,16 +111,10 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
         return json;
     }
 
-    /// <inheritdoc />
-    public override IScheduler With(SamplerOverrides overrides)
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new UniPCMultistepScheduler(Options with
     {
-        overrides.CheckFor(Name, Capabilities);
-        return new UniPCMultistepScheduler(Options with
-        {
-            UseKarrasSigmas = Options.UseKarrasSigmas || overrides.KarrasSigmas,
-            TimestepSpacing = overrides.TimestepSpacing ?? Options.TimestepSpacing,
-        });
-    }
+        UseKarrasSigmas = overrides.KarrasSigmasOr(Options.UseKarrasSigmas), TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
+    });
 
     /// <summary>UniPC-2 (bh2) over the basis (spacing default linspace).</summary>
     internal static UniPCMultistepScheduler Create(SamplerBasis basis) => new(new UniPCMultistepOptions(
@@ -289,11 +280,5 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
         _lastSample?.Dispose();
         _lastSample = null;
         _thisOrder = 0;
-    }
-
-    private static UniPCMultistepOptions Validated(UniPCMultistepOptions options)
-    {
-        options.Validate();
-        return options;
     }
 }
