@@ -40,20 +40,26 @@ public static class SchedulerFactory
     {
         ArgumentNullException.ThrowIfNull(config);
         overrides ??= SamplerOverrides.None;
-        return config.Build(() =>
+        // errors about the config's content name its source; the name and the overrides are the caller's, not the file's
+        if (samplerName is not null)
         {
-            if (samplerName is not null)
+            var entry = SamplerCatalog.Get(samplerName);
+            var basis = config.Build(() =>
             {
-                var entry = SamplerCatalog.Get(samplerName);
-                var basis = SamplerBasis.FromConfig(config);
+                var read = SamplerBasis.FromConfig(config);
                 config.RejectUnknownKeys();
-                return SamplerCatalog.Create(entry.Name, basis.With(overrides));
-            }
+                return read;
+            });
+            return SamplerCatalog.Create(entry.Name, basis.With(overrides));
+        }
+        var scheduler = config.Build(() =>
+        {
             var own = SamplerCatalog.ForClass(config.ClassName ?? throw config.Invalid("_class_name: missing, so the scheduler type is unknown"));
-            var scheduler = own.FromConfig(config);
+            var read = own.FromConfig(config);
             config.RejectUnknownKeys();
-            return overrides.IsEmpty ? scheduler : scheduler.With(overrides);
+            return read;
         });
+        return overrides.IsEmpty ? scheduler : scheduler.With(overrides);
     }
 
     /// <summary>
