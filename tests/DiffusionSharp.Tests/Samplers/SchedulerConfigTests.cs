@@ -225,6 +225,34 @@ public sealed class SchedulerConfigTests
     }
 
     [Fact]
+    public void Should_name_the_file_for_its_content_but_not_for_the_callers_choice()
+    {
+        string dir = TestPaths.NewTempDir();
+        try
+        {
+            // Given a valid DDPM config file
+            string path = Path.Combine(dir, "scheduler_config.json");
+            File.WriteAllText(path, SchedulerFactory.ToConfigText(SchedulerFactory.Create("ddpm", new NoiseScheduleConfig())));
+
+            // When the caller asks for what the file cannot be blamed for, Then the error names the caller's property only
+            var karras = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "ddim", new SamplerOverrides { KarrasSigmas = true }));
+            Assert.StartsWith("KarrasSigmas: the ddim sampler", karras.Message);
+            var eta = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, overrides: new SamplerOverrides { Eta = 0.5 }));
+            Assert.StartsWith("Eta: only the ddim sampler takes eta (got SamplerName ddpm)", eta.Message);
+            Assert.Equal(["Eta", "SamplerName"], eta.OptionNames);
+            Assert.StartsWith("SamplerName: unknown sampler 'lms'", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "lms")).Message);
+
+            // And a bad key in the file, read for another sampler, names the file
+            File.WriteAllText(path, """{"_class_name": "DDPMScheduler", "clip_sample": 1}""");
+            Assert.StartsWith($"{path}: clip_sample", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "euler")).Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Should_require_a_class_name_unless_a_sampler_is_named()
     {
         Assert.StartsWith("_class_name", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson("{}")).Message);
