@@ -30,12 +30,12 @@ public sealed record EditOptions
     public void Validate()
     {
         if (!(Strength > 0 && Strength <= 1))
-            throw new InvalidInputException($"{nameof(Strength)} must lie in (0, 1] (got {Strength})", nameof(Strength));
-        if (Steps < 1) throw new InvalidInputException($"{nameof(Steps)} must be at least 1 (got {Steps})", nameof(Steps));
-        if (Resample < 0) throw new InvalidInputException($"{nameof(Resample)} must be 0 or more (got {Resample})", nameof(Resample));
+            throw InvalidInputException.For<EditOptions>(nameof(Strength), $" must lie in (0, 1] (got {Strength})");
+        if (Steps < 1) throw InvalidInputException.For<EditOptions>(nameof(Steps), $" must be at least 1 (got {Steps})");
+        if (Resample < 0) throw InvalidInputException.For<EditOptions>(nameof(Resample), $" must be 0 or more (got {Resample})");
         if (StepsToRun < 1)
             throw new InvalidInputException(
                 $"{nameof(Strength)} {Strength} with {nameof(Steps)} {Steps} runs no step (strength x steps must be at least 1); raise either",
-                nameof(Strength), nameof(Steps));
+                $"{nameof(EditOptions)}.{nameof(Strength)}", $"{nameof(EditOptions)}.{nameof(Steps)}");
     }
 }

@@ -14,38 +14,40 @@ namespace DiffusionSharp.Pipelines;
 /// </summary>
 public static class ImageEditing
 {
+    private const string SamplerNameProperty = nameof(ImageEditing) + ".samplerName";
+
     /// <summary>The samplers that can edit (<see cref="SamplerCapabilities.CanEdit"/>): all but pndm and unipc, in catalog order.</summary>
     public static IReadOnlyList<string> SamplerNames { get; } = SamplerCatalog.NamesWhere(c => c.CanEdit);
 
     /// <summary>
-    /// The sampler called <paramref name="name"/> over the training schedule and prediction type of
+    /// The sampler called <paramref name="samplerName"/> over the training schedule and prediction type of
     /// <paramref name="trained"/> (diffusers' <c>from_config</c>, as <see cref="SchedulerFactory.WithSampler"/>); null keeps
     /// <paramref name="trained"/>'s class.
     /// </summary>
     /// <param name="trained">The pipeline's own scheduler.</param>
-    /// <param name="name">One of <see cref="SamplerNames"/>, or null.</param>
+    /// <param name="samplerName">One of <see cref="SamplerNames"/>, or null.</param>
     /// <param name="eta">DDIM's noise scale; must be 0 for the other samplers.</param>
     /// <param name="karrasSigmas">Karras et al. 2022 noise levels (samplers with <c>use_karras_sigmas</c> only).</param>
     /// <param name="spacing">The inference timestep spacing; null keeps the sampler's own.</param>
     /// <exception cref="InvalidInputException">A name that cannot edit (the message lists those that can) or eta for a sampler other than ddim.</exception>
-    public static IScheduler CreateScheduler(IScheduler trained, string? name, double eta = 0,
+    public static IScheduler CreateScheduler(IScheduler trained, string? samplerName, double eta = 0,
         bool karrasSigmas = false, TimestepSpacing? spacing = null)
     {
         ArgumentNullException.ThrowIfNull(trained);
-        CheckSamplerName(name);
-        return SchedulerFactory.WithSampler(trained, name,
+        CheckSamplerName(samplerName);
+        return SchedulerFactory.WithSampler(trained, samplerName,
             new SamplerOverrides { KarrasSigmas = karrasSigmas, TimestepSpacing = spacing, Eta = eta != 0 ? eta : null });
     }
 
     /// <summary>Checks a sampler name before any work; null passes.</summary>
-    /// <exception cref="InvalidInputException">The name is unknown or names a sampler that cannot edit; the message names <c>SamplerName</c> and lists <see cref="SamplerNames"/>.</exception>
-    public static void CheckSamplerName(string? name)
+    /// <exception cref="InvalidInputException">The name is unknown or names a sampler that cannot edit; the message starts with <c>samplerName</c> and lists <see cref="SamplerNames"/>.</exception>
+    public static void CheckSamplerName(string? samplerName)
     {
-        if (name is null) return;
-        var entry = SamplerCatalog.Find(name)
-            ?? throw new InvalidInputException($"SamplerName: unknown sampler '{name}' (known: {string.Join(", ", SamplerNames)})", "SamplerName");
+        if (samplerName is null) return;
+        var entry = SamplerCatalog.Find(samplerName)
+            ?? throw new InvalidInputException($"samplerName: unknown sampler '{samplerName}' (known: {string.Join(", ", SamplerNames)})", SamplerNameProperty);
         if (entry.Capabilities.CannotEditReason is { } reason)
-            throw new InvalidInputException($"SamplerName {name} cannot edit: {reason} (use one of: {string.Join(", ", SamplerNames)})", "SamplerName");
+            throw new InvalidInputException($"samplerName {samplerName} cannot edit: {reason} (use one of: {string.Join(", ", SamplerNames)})", SamplerNameProperty);
     }
 
     /// <summary>
@@ -81,7 +83,7 @@ public static class ImageEditing
         if (!sameAsImage && !modelSize)
             throw new InvalidInputException(
                 $"mask: {path} is {maskPixels.Width}x{maskPixels.Height} but the image {imagePath} is {imagePixels.Width}x{imagePixels.Height}; give a mask of the image's size",
-                "mask");
+                nameof(ImageEditing) + ".mask");
         using var mask = ImageFile.LoadTensor(path, grayscale: true, size);
         using var white = mask > 0;
         using var repaint = keepWhite ? white.logical_not() : white.alias();
@@ -114,10 +116,11 @@ public static class ImageEditing
         if (image.dim() != 4 || image.shape[1] != config.InChannels || (config.SampleSize is { } s && (image.shape[2] != s || image.shape[3] != s)))
             throw new InvalidInputException(
                 $"image: the model takes [B, {config.InChannels}, {config.SampleSize}, {config.SampleSize}] images, got [{string.Join(", ", image.shape)}]",
-                nameof(image));
+                nameof(ImageEditing) + "." + nameof(image));
         if (guidance != 1.0 && pipeline.NumClasses == 0)
             throw new InvalidInputException(
-                "guidance: this model is unconditional (no num_class_embeds in its config.json); there is no class to guide towards", nameof(guidance));
+                "guidance: this model is unconditional (no num_class_embeds in its config.json); there is no class to guide towards",
+                nameof(ImageEditing) + "." + nameof(guidance));
         pipeline.CheckConditioning(classLabels, guidance, (int)image.shape[0]);
         using var labels = classLabels is null ? null : tensor(classLabels.ToArray(), dtype: ScalarType.Int64);
         var editor = new ImageEditor(scheduler ?? pipeline.Scheduler, pipeline.ModelCall(labels, guidance));

@@ -26,6 +26,9 @@ namespace DiffusionSharp.Pipelines;
 /// </remarks>
 public sealed class ImageEditor
 {
+    private const string ResampleProperty = nameof(EditOptions) + "." + nameof(EditOptions.Resample);
+    private const string MaskProperty = nameof(ImageEditor) + ".mask";
+
     private readonly Func<Tensor, double, Tensor> _model;
 
     /// <summary>An editor over <paramref name="scheduler"/> and <paramref name="model"/>.</summary>
@@ -62,11 +65,12 @@ public sealed class ImageEditor
         if (options.Resample > 0)
         {
             if (mask is null)
-                throw new InvalidInputException("Resample needs mask: resampling harmonises a repainted region with the kept one", nameof(options.Resample), nameof(mask));
+                throw new InvalidInputException("Resample needs mask: resampling harmonises a repainted region with the kept one",
+                    ResampleProperty, MaskProperty);
             if (!Scheduler.Capabilities.CanResample)
                 throw new InvalidInputException(
-                    $"Resample: only {SamplerCatalog.Listed(c => c.CanResample)} can redo a step (got SamplerName {Scheduler.Name})",
-                    nameof(options.Resample), "SamplerName");
+                    $"Resample: only {SamplerCatalog.Listed(c => c.CanResample)} can redo a step (got samplerName {Scheduler.Name})",
+                    ResampleProperty, SamplerCatalog.SamplerNameProperty);
         }
 
         using var inference = inference_mode();
@@ -124,7 +128,7 @@ public sealed class ImageEditor
             throw new ArgumentException($"expected a mask [1 or B, 1, H, W], got [{string.Join(", ", mask.shape)}]", nameof(mask));
         if (mask.shape[2] != image.shape[2] || mask.shape[3] != image.shape[3])
             throw new InvalidInputException(
-                $"mask: the mask is {mask.shape[3]}x{mask.shape[2]} but the image is {image.shape[3]}x{image.shape[2]}", nameof(mask));
+                $"mask: the mask is {mask.shape[3]}x{mask.shape[2]} but the image is {image.shape[3]}x{image.shape[2]}", MaskProperty);
     }
 
     /// <summary>The scheduler's forward process at <paramref name="timestep"/> for every image (diffusers' <c>add_noise</c>).</summary>

@@ -35,6 +35,6 @@ public sealed record DDIMSchedulerOptions
     {
         Clipping.Validate();
         if (StepsOffset < 0) throw new InvalidInputException($"steps_offset must not be negative (got {StepsOffset})");
-        if (!(Eta >= 0 && Eta <= 1)) throw new InvalidInputException($"{nameof(Eta)} must lie in [0, 1] (got {Eta})", nameof(Eta));
+        if (!(Eta >= 0 && Eta <= 1)) throw InvalidInputException.For<DDIMSchedulerOptions>(nameof(Eta), $" must lie in [0, 1] (got {Eta})");
     }
 }

@@ -9,7 +9,7 @@ public sealed record SamplerCapabilities
 {
     // shared, so that capabilities that list the defaults are equal records
     private static readonly PredictionType[] AllPredictionTypes = [PredictionType.Epsilon, PredictionType.Sample, PredictionType.VPrediction];
-    private static readonly FormulationKind[] VariancePreservingOnly = [FormulationKind.VariancePreserving];
+    private static readonly FormulationKind[] DdpmOnly = [FormulationKind.Ddpm];
 
     /// <summary>
     /// diffusers' <c>order</c>: entries of <see cref="IScheduler.Timesteps"/> per sampler step, 2 for Heun (each step but
@@ -42,5 +42,5 @@ public sealed record SamplerCapabilities
     public IReadOnlyList<PredictionType> PredictionTypes { get; init; } = AllPredictionTypes;
 
     /// <summary>The training formulations whose models it samples.</summary>
-    public IReadOnlyList<FormulationKind> Formulations { get; init; } = VariancePreservingOnly;
+    public IReadOnlyList<FormulationKind> Formulations { get; init; } = DdpmOnly;
 }

@@ -46,13 +46,16 @@ public static class SamplerCatalog
     /// <summary>The command-line names, in catalog order.</summary>
     public static IReadOnlyList<string> Names { get; } = Entries.Select(e => e.Name).ToArray();
 
-    /// <summary>The entry called <paramref name="name"/>, or null.</summary>
-    public static SamplerEntry? Find(string name) => Entries.FirstOrDefault(e => e.Name == name);
+    /// <summary>The property errors about a sampler name give (<see cref="InvalidInputException.Property"/>).</summary>
+    public const string SamplerNameProperty = nameof(SamplerCatalog) + ".samplerName";
 
-    /// <summary>The entry called <paramref name="name"/>.</summary>
-    /// <exception cref="InvalidInputException">Unknown name; the message names <c>SamplerName</c> and lists the known ones.</exception>
-    public static SamplerEntry Get(string name) => Find(name)
-        ?? throw new InvalidInputException($"SamplerName: unknown sampler '{name}' (known: {string.Join(", ", Names)})", "SamplerName");
+    /// <summary>The entry called <paramref name="samplerName"/>, or null.</summary>
+    public static SamplerEntry? Find(string samplerName) => Entries.FirstOrDefault(e => e.Name == samplerName);
+
+    /// <summary>The entry called <paramref name="samplerName"/>.</summary>
+    /// <exception cref="InvalidInputException">Unknown name; the message starts with <c>samplerName</c> and lists the known ones.</exception>
+    public static SamplerEntry Get(string samplerName) => Find(samplerName)
+        ?? throw new InvalidInputException($"samplerName: unknown sampler '{samplerName}' (known: {string.Join(", ", Names)})", SamplerNameProperty);
 
     /// <summary>The first entry of diffusers' class <paramref name="className"/>: what reads a config of that class.</summary>
     /// <exception cref="InvalidInputException">No sampler has that class; the message starts with <c>_class_name</c>.</exception>
@@ -71,12 +74,12 @@ public static class SamplerCatalog
         return names.Count <= 1 ? string.Join("", names) : $"{string.Join(", ", names.Take(names.Count - 1))} and {names[^1]}";
     }
 
-    /// <summary>The sampler called <paramref name="name"/> over <paramref name="basis"/>.</summary>
+    /// <summary>The sampler called <paramref name="samplerName"/> over <paramref name="basis"/>.</summary>
     /// <exception cref="InvalidInputException">Unknown name, Karras sigmas or eta it does not take, or an option out of range.</exception>
-    public static IScheduler Create(string name, SamplerBasis basis)
+    public static IScheduler Create(string samplerName, SamplerBasis basis)
     {
         ArgumentNullException.ThrowIfNull(basis);
-        var entry = Get(name);
+        var entry = Get(samplerName);
         SamplerOverrides.Check(entry.Name, entry.Capabilities, basis.KarrasSigmas, basis.Eta != 0);
         return entry.Create(basis);
     }

@@ -31,7 +31,7 @@ public sealed record SamplerOverrides
     public bool IsEmpty => Equals(None);
 
     /// <summary>Checks that the sampler called <paramref name="samplerName"/> has what these overrides set.</summary>
-    /// <exception cref="InvalidInputException">Karras sigmas or eta for a sampler without them; the message names the property and the samplers that have it.</exception>
+    /// <exception cref="InvalidInputException">Karras sigmas or eta for a sampler without them; the message starts with the property and names the samplers that have it.</exception>
     public void CheckFor(string samplerName, SamplerCapabilities capabilities) =>
         Check(samplerName, capabilities, KarrasSigmas, Eta is { } eta && eta != 0);
 
@@ -39,12 +39,11 @@ public sealed record SamplerOverrides
     internal static void Check(string samplerName, SamplerCapabilities capabilities, bool karrasSigmas, bool eta)
     {
         if (karrasSigmas && !capabilities.HasKarrasSigmas)
-            throw new InvalidInputException(
-                $"{nameof(KarrasSigmas)}: the {samplerName} sampler has no Karras noise levels (samplers that have: {string.Join(", ", SamplerCatalog.NamesWhere(c => c.HasKarrasSigmas))})",
-                nameof(KarrasSigmas));
+            throw InvalidInputException.For<SamplerOverrides>(nameof(KarrasSigmas),
+                $": the {samplerName} sampler has no Karras noise levels (samplers that have: {string.Join(", ", SamplerCatalog.NamesWhere(c => c.HasKarrasSigmas))})");
         if (eta && !capabilities.TakesEta)
             throw new InvalidInputException(
-                $"{nameof(Eta)}: only the {SamplerCatalog.Listed(c => c.TakesEta)} sampler takes eta (got SamplerName {samplerName})",
-                nameof(Eta), "SamplerName");
+                $"{nameof(Eta)}: only the {SamplerCatalog.Listed(c => c.TakesEta)} sampler takes eta (got samplerName {samplerName})",
+                $"{nameof(SamplerOverrides)}.{nameof(Eta)}", SamplerCatalog.SamplerNameProperty);
     }
 }

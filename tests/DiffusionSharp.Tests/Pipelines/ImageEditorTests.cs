@@ -240,7 +240,7 @@ public sealed class ImageEditorTests
         using var x0 = Image(18);
         using var g = new Generator(19);
         var e = Assert.Throws<InvalidInputException>(() => editor.Edit(x0, new EditOptions { Strength = strength, Steps = steps }, g));
-        Assert.Contains(message, CliNames.Message(e));
+        Assert.Contains(message, CliNames.ForUser(e));
         Assert.DoesNotContain("--", e.Message);
     }
 
@@ -252,9 +252,9 @@ public sealed class ImageEditorTests
         using var smallMask = ones([1, 1, 4, 4]);
         var ddim = new ImageEditor(Ddim(), NoNoise);
         Assert.Contains("--mask: the mask is 4x4 but the image is 8x8",
-            CliNames.Message(Assert.Throws<InvalidInputException>(() => ddim.Edit(x0, new EditOptions(), g, smallMask))));
+            CliNames.ForUser(Assert.Throws<InvalidInputException>(() => ddim.Edit(x0, new EditOptions(), g, smallMask))));
         Assert.Contains("--resample needs --mask",
-            CliNames.Message(Assert.Throws<InvalidInputException>(() => ddim.Edit(x0, new EditOptions { Resample = 1 }, g))));
+            CliNames.ForUser(Assert.Throws<InvalidInputException>(() => ddim.Edit(x0, new EditOptions { Resample = 1 }, g))));
 
         using var mask = ones([1, 1, 8, 8]);
         var euler = new ImageEditor(ImageEditing.CreateScheduler(Ddpm(), "euler"), NoNoise);
@@ -269,7 +269,7 @@ public sealed class ImageEditorTests
         Assert.Contains("unknown sampler 'lms'", unknown.Message);
         Assert.Contains("ddpm, ddim, dpmpp-2m", unknown.Message);
         Assert.Contains("cannot start mid-schedule", Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("pndm")).Message);
-        Assert.Contains("--sampler unipc cannot edit", CliNames.Message(Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("unipc"))));
+        Assert.Contains("--sampler unipc cannot edit", CliNames.ForUser(Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("unipc"))));
         Assert.Throws<InvalidInputException>(() => new ImageEditor(SamplerCatalog.Create("pndm", new SamplerBasis(Linear.Config)), NoNoise));
         Assert.Contains("only the ddim sampler takes eta",
             Assert.Throws<InvalidInputException>(() => ImageEditing.CreateScheduler(Ddpm(), "euler", eta: 0.5)).Message);

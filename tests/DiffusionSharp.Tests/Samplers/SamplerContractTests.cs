@@ -100,7 +100,7 @@ public sealed class SamplerContractTests
         Assert.Equal(entry.Capabilities.HasKarrasSigmas, scheduler.ToConfigJson().ContainsKey("use_karras_sigmas"));
         Assert.Equal(entry.Capabilities.HasKarrasSigmas, Accepts(() => scheduler.With(new SamplerOverrides { KarrasSigmas = true })));
         Assert.Equal(entry.Capabilities.TakesEta, Accepts(() => scheduler.With(new SamplerOverrides { Eta = 0.5 })));
-        Assert.Equal(entry.Capabilities.Formulations, [FormulationKind.VariancePreserving]);
+        Assert.Equal(entry.Capabilities.Formulations, [FormulationKind.Ddpm]);
     }
 
     [Theory]
@@ -204,8 +204,8 @@ public sealed class SamplerContractTests
     public void Should_list_the_known_samplers_for_an_unknown_name()
     {
         var e = Assert.Throws<InvalidInputException>(() => SamplerCatalog.Create("dpm-fast", new SamplerBasis(new NoiseScheduleConfig())));
-        Assert.StartsWith("SamplerName: unknown sampler 'dpm-fast'", e.Message);
-        Assert.Equal(["SamplerName"], e.OptionNames);
+        Assert.StartsWith("samplerName: unknown sampler 'dpm-fast'", e.Message);
+        Assert.Equal("SamplerCatalog.samplerName", e.Property);
         Assert.Contains(string.Join(", ", SamplerCatalog.Names), e.Message);
     }
 

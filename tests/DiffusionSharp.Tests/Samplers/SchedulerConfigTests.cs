@@ -112,7 +112,7 @@ public sealed class SchedulerConfigTests
         var ddim = SchedulerFactory.Create("ddim", new NoiseScheduleConfig());
         var e = Assert.Throws<InvalidInputException>(() => ddim.With(new SamplerOverrides { KarrasSigmas = true }));
         Assert.StartsWith("KarrasSigmas:", e.Message);
-        Assert.Equal(["KarrasSigmas"], e.OptionNames);
+        Assert.Equal("SamplerOverrides.KarrasSigmas", e.Property);
         Assert.Contains("dpmpp-2m", e.Message);
         Assert.DoesNotContain("pndm", e.Message);
         Assert.Same(ddim, SchedulerFactory.WithSampler(ddim, null));
@@ -238,9 +238,9 @@ public sealed class SchedulerConfigTests
             var karras = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "ddim", new SamplerOverrides { KarrasSigmas = true }));
             Assert.StartsWith("KarrasSigmas: the ddim sampler", karras.Message);
             var eta = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, overrides: new SamplerOverrides { Eta = 0.5 }));
-            Assert.StartsWith("Eta: only the ddim sampler takes eta (got SamplerName ddpm)", eta.Message);
-            Assert.Equal(["Eta", "SamplerName"], eta.OptionNames);
-            Assert.StartsWith("SamplerName: unknown sampler 'lms'", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "lms")).Message);
+            Assert.StartsWith("Eta: only the ddim sampler takes eta (got samplerName ddpm)", eta.Message);
+            Assert.Equal(["SamplerOverrides.Eta", "SamplerCatalog.samplerName"], eta.Properties);
+            Assert.StartsWith("samplerName: unknown sampler 'lms'", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "lms")).Message);
 
             // And a bad key in the file, read for another sampler, names the file
             File.WriteAllText(path, """{"_class_name": "DDPMScheduler", "clip_sample": 1}""");
@@ -269,7 +269,7 @@ public sealed class SchedulerConfigTests
         Assert.Equal(TimestepSpacing.Trailing, typed.Options.TimestepSpacing);
         Assert.Equal(PredictionType.VPrediction, typed.PredictionType);
         Assert.IsType<DDPMScheduler>(SchedulerFactory.Create("ddpm", new NoiseScheduleConfig()));
-        Assert.StartsWith("SamplerName", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("euler-x", new NoiseScheduleConfig())).Message);
+        Assert.StartsWith("samplerName", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("euler-x", new NoiseScheduleConfig())).Message);
         Assert.StartsWith("Eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddpm", new NoiseScheduleConfig(), eta: 1)).Message);
         Assert.StartsWith("Eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddim", new NoiseScheduleConfig(), eta: 2)).Message);
     }
