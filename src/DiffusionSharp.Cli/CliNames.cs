@@ -1,7 +1,12 @@
+using System.Text.RegularExpressions;
+
 namespace DiffusionSharp.Cli;
 
-/// <summary>Maps the library's config-key names in error messages to the command-line options a user typed.</summary>
-internal static class CliNames
+/// <summary>
+/// Maps the library's names in error messages to the command-line options a user typed: config keys (in the schedule
+/// commands) and the properties an <see cref="InvalidInputException"/> names (<see cref="InvalidInputException.Property"/>).
+/// </summary>
+public static class CliNames
 {
     private static readonly (string Key, string Option)[] Map =
     [
@@ -11,9 +16,94 @@ internal static class CliNames
         ("beta_schedule", "--beta-schedule"),
     ];
 
+    /// <summary>The flag of each library property (<c>Type.Member</c>) whose value comes from an option.</summary>
+    private static readonly Dictionary<string, string> Flags = new(StringComparer.Ordinal)
+    {
+        ["TrainingOptions.Steps"] = "--steps",
+        ["TrainingOptions.BatchSize"] = "--batch",
+        ["TrainingOptions.MicroBatchSize"] = "--micro-batch",
+        ["TrainingOptions.LearningRate"] = "--lr",
+        ["TrainingOptions.WarmupSteps"] = "--warmup",
+        ["TrainingOptions.WeightDecay"] = "--weight-decay",
+        ["TrainingOptions.GradClip"] = "--grad-clip",
+        ["TrainingOptions.EmaDecay"] = "--ema-decay",
+        ["TrainingOptions.SnrGamma"] = "--snr-gamma",
+        ["TrainingOptions.CondDrop"] = "--cond-drop",
+        ["TrainingOptions.CheckpointEvery"] = "--checkpoint-every",
+        ["TrainingOptions.KeepCheckpoints"] = "--keep",
+        ["TrainingOptions.SampleEvery"] = "--sample-every",
+        ["TrainingOptions.SampleCount"] = "--sample-count",
+        ["TrainingOptions.MaxBadSteps"] = "--max-bad-steps",
+        ["RunFolder.Root"] = "--out",
+        ["RunFolder.Resume"] = "--resume",
+        ["Trainer.Data"] = "--data",
+        ["Trainer.Model"] = "--model",
+        ["DataSpec.Source"] = "--data",
+        ["DataSpec.Labels"] = "--labels",
+        ["WindowPlan.Seconds"] = "--seconds",
+        ["WindowPlan.Windows"] = "--windows",
+        ["WindowPlan.Warmup"] = "--warmup-steps",
+        ["PerformanceCeiling.given"] = "--ceiling",
+        ["TrainBenchmark.Options.Batch"] = "--batch",
+        ["TrainBenchmark.Options.MicroBatch"] = "--micro-batch",
+        ["TrainBenchmark.Options.ProfileSteps"] = "--profile",
+        ["TrainBenchmark.Options.Config"] = "--model",
+        ["SampleBenchmark.Options.Steps"] = "--steps",
+        ["SampleBenchmark.Options.Batch"] = "--batch",
+        ["SampleBenchmark.Options.Model"] = "--model",
+        ["ForwardBenchmark.Options.Batch"] = "--batch",
+        ["ForwardBenchmark.Options.Model"] = "--model",
+        ["ConvBenchmark.Options.Batch"] = "--batch",
+        ["ConvBenchmark.Options.Channels"] = "--channels",
+        ["ConvBenchmark.Options.Filters"] = "--filters",
+        ["ConvBenchmark.Options.Size"] = "--size",
+        ["TorchRuntime.threads"] = "--threads",
+        ["TorchRuntime.device"] = "--device",
+        ["DiffusionPipeline.folder"] = "--model",
+        ["DiffusionPipeline.useEma"] = "--ema",
+        ["DiffusionPipeline.count"] = "--count",
+        ["DiffusionPipeline.batchSize"] = "--batch",
+        ["DiffusionPipeline.condition"] = "--class",
+        ["DiffusionPipeline.guidance"] = "--guidance",
+        // sampler choice and editing
+        ["SamplerCatalog.samplerName"] = "--sampler",
+        ["SamplerOverrides.KarrasSigmas"] = "--karras",
+        ["SamplerOverrides.TimestepSpacing"] = "--spacing",
+        ["SamplerOverrides.Eta"] = "--eta",
+        ["DDIMSchedulerOptions.Eta"] = "--eta",
+        ["EditOptions.Strength"] = "--strength",
+        ["EditOptions.Steps"] = "--steps",
+        ["EditOptions.Resample"] = "--resample",
+        ["ImageEditor.mask"] = "--mask",
+        ["ImageEditing.samplerName"] = "--sampler",
+        ["ImageEditing.mask"] = "--mask",
+        ["ImageEditing.image"] = "--image",
+        ["ImageEditing.guidance"] = "--guidance",
+    };
+
     public static string Rename(string message)
     {
         foreach (var (key, option) in Map) message = message.Replace(key, option, StringComparison.Ordinal);
+        return message;
+    }
+
+    /// <summary>The flag a library property is set with, or null when no option sets it.</summary>
+    public static string? FlagOf(string property) => Flags.GetValueOrDefault(property);
+
+    /// <summary>
+    /// The message as a user of the CLI reads it: for each property the exception names (<see cref="InvalidInputException.Properties"/>)
+    /// that an option sets, the first whole-word occurrence of its member name (for the first, the message's leading
+    /// name) replaced by its flag.
+    /// </summary>
+    public static string ForUser(InvalidInputException e)
+    {
+        string message = e.Message;
+        foreach (string property in e.Properties)
+        {
+            if (FlagOf(property) is not { } flag) continue;
+            var member = Regex.Match(message, $@"(?<![\w-]){Regex.Escape(InvalidInputException.MemberOf(property))}(?![\w-])");
+            if (member.Success) message = string.Concat(message.AsSpan(0, member.Index), flag, message.AsSpan(member.Index + member.Length));
+        }
         return message;
     }
 }

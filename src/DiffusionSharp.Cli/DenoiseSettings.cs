@@ -16,7 +16,7 @@ public class DenoiseSettings : CommonSettings
     public bool Ema { get; init; }
 
     [CommandOption("--sampler <NAME>")]
-    [Description("ddpm, ddim, dpmpp-2m, dpmpp-2m-sde, dpmpp-3m, euler, euler-ancestral, heun, pndm, unipc; default: the folder's own scheduler.")]
+    [SamplerListDescription("{0}; default: the folder's own scheduler.")]
     public string? Sampler { get; init; }
 
     [CommandOption("--steps <N>")]
@@ -30,7 +30,7 @@ public class DenoiseSettings : CommonSettings
     public double Eta { get; init; }
 
     [CommandOption("--karras")]
-    [Description("Karras et al. 2022 noise levels (dpmpp-*, unipc, euler, heun).")]
+    [SamplerListDescription("Karras et al. 2022 noise levels ({0}).", SamplerList.KarrasSigmas)]
     public bool Karras { get; init; }
 
     [CommandOption("--spacing <NAME>")]

@@ -83,8 +83,8 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         if (s.Strip is not null) CliFiles.CheckWritable(s.Strip, "--strip");
         TorchRuntime.Initialize(s.Threads);
 
-        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema);
-        var scheduler = ImageEditing.CreateScheduler(pipeline.Scheduler, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing);
+        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing);
+        var scheduler = pipeline.Scheduler;
         if (s.Steps > scheduler.Schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {scheduler.Schedule.NumTrainTimesteps} training timesteps");
         var config = pipeline.Unet.Config;

@@ -83,7 +83,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         StopSignals.StopCleanly();
         CliFiles.CheckWritable(s.Out, "--out");
         if (s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
-        if (s.Sampler is not null) SchedulerFactory.ClassNameOf(s.Sampler);
+        if (s.Sampler is not null) SamplerCatalog.Get(s.Sampler);
         TorchRuntime.Initialize(s.Threads);
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing);
         var (labels, count, nrow) = Labels(s, pipeline);

@@ -78,13 +78,10 @@ public sealed class DiffusionPipeline : IDisposable
         }
 
         string schedulerConfig = Path.Combine(folder, "scheduler", "scheduler_config.json");
+        var overrides = new SamplerOverrides { KarrasSigmas = karrasSigmas, TimestepSpacing = spacing, Eta = eta != 0 ? eta : null };
         IScheduler scheduler = File.Exists(schedulerConfig)
-            ? SchedulerFactory.FromConfigFile(schedulerConfig)
-            : SchedulerFactory.Create("ddpm", new NoiseScheduleConfig(NumTrainTimesteps: DefaultTrainTimesteps(unetDir)));
-        if (samplerName is not null || eta != 0)
-            scheduler = SchedulerFactory.FromConfig(new SchedulerConfigReader(scheduler.ToConfigJson()), samplerName ?? scheduler.Name);
-        scheduler = SchedulerFactory.WithOverrides(scheduler, karrasSigmas, spacing);
-        if (eta != 0) scheduler = WithEta(scheduler, eta, scheduler.Name);
+            ? SchedulerFactory.FromConfigFile(schedulerConfig, samplerName, overrides)
+            : SchedulerFactory.FromSchedule(new NoiseScheduleConfig(NumTrainTimesteps: DefaultTrainTimesteps(unetDir)), samplerName, overrides);
 
         var unet = UNet2DModel.FromPretrained(unetDir);
         unet.eval();
@@ -169,13 +166,6 @@ public sealed class DiffusionPipeline : IDisposable
             if (label < 0 || label >= NumClasses)
                 throw new InvalidInputException($"--class: {label} is out of range; this model knows classes 0..{NumClasses - 1}");
         if (!double.IsFinite(guidance) || guidance < 0) throw new InvalidInputException($"--guidance must be a number >= 0 (got {guidance})");
-    }
-
-    private static IScheduler WithEta(IScheduler scheduler, double eta, string name)
-    {
-        if (scheduler is not DDIMScheduler ddim)
-            throw new InvalidInputException($"--eta: only the ddim sampler takes eta (got --sampler {name})");
-        return new DDIMScheduler(ddim.Schedule, ddim.Options with { Eta = eta });
     }
 
     private static int DefaultTrainTimesteps(string unetDir) =>

@@ -25,15 +25,17 @@ public sealed record EditOptions
     /// <summary>The number of steps an edit runs: diffusers' <c>init_timestep = min(int(steps·strength), steps)</c>.</summary>
     public int StepsToRun => Math.Min((int)(Steps * Strength), Steps);
 
-    /// <summary>Checks every value, naming the command-line option.</summary>
+    /// <summary>Checks every value, naming its property.</summary>
     /// <exception cref="InvalidInputException">A value is out of range, or strength·steps leaves no step to run.</exception>
     public void Validate()
     {
-        if (!(Strength > 0 && Strength <= 1)) throw new InvalidInputException($"--strength must lie in (0, 1] (got {Strength})");
-        if (Steps < 1) throw new InvalidInputException($"--steps must be at least 1 (got {Steps})");
-        if (Resample < 0) throw new InvalidInputException($"--resample must be 0 or more (got {Resample})");
+        if (!(Strength > 0 && Strength <= 1))
+            throw InvalidInputException.For<EditOptions>(nameof(Strength), $" must lie in (0, 1] (got {Strength})");
+        if (Steps < 1) throw InvalidInputException.For<EditOptions>(nameof(Steps), $" must be at least 1 (got {Steps})");
+        if (Resample < 0) throw InvalidInputException.For<EditOptions>(nameof(Resample), $" must be 0 or more (got {Resample})");
         if (StepsToRun < 1)
             throw new InvalidInputException(
-                $"--strength {Strength} with --steps {Steps} runs no step (strength x steps must be at least 1); raise either");
+                $"{nameof(Strength)} {Strength} with {nameof(Steps)} {Steps} runs no step (strength x steps must be at least 1); raise either",
+                $"{nameof(EditOptions)}.{nameof(Strength)}", $"{nameof(EditOptions)}.{nameof(Steps)}");
     }
 }

@@ -14,44 +14,40 @@ namespace DiffusionSharp.Pipelines;
 /// </summary>
 public static class ImageEditing
 {
-    /// <summary>The samplers that can edit: all but pndm, whose Runge-Kutta warm-up cannot start mid-schedule, and unipc, whose corrector rebuilds each sample from the previous one.</summary>
-    public static IReadOnlyList<string> SamplerNames { get; } =
-        ["ddpm", "ddim", "dpmpp-2m", "dpmpp-2m-sde", "dpmpp-3m", "euler", "euler-ancestral", "heun"];
+    private const string SamplerNameProperty = nameof(ImageEditing) + ".samplerName";
+
+    /// <summary>The samplers that can edit (<see cref="SamplerCapabilities.CanEdit"/>): all but pndm and unipc, in catalog order.</summary>
+    public static IReadOnlyList<string> SamplerNames { get; } = SamplerCatalog.NamesWhere(c => c.CanEdit);
 
     /// <summary>
-    /// The sampler called <paramref name="name"/> over the training schedule and prediction type of
-    /// <paramref name="trained"/> (diffusers' <c>from_config</c>); null keeps <paramref name="trained"/>.
+    /// The sampler called <paramref name="samplerName"/> over the training schedule and prediction type of
+    /// <paramref name="trained"/> (diffusers' <c>from_config</c>, as <see cref="SchedulerFactory.WithSampler"/>); null keeps
+    /// <paramref name="trained"/>'s class.
     /// </summary>
     /// <param name="trained">The pipeline's own scheduler.</param>
-    /// <param name="name">One of <see cref="SamplerNames"/>, or null.</param>
+    /// <param name="samplerName">One of <see cref="SamplerNames"/>, or null.</param>
     /// <param name="eta">DDIM's noise scale; must be 0 for the other samplers.</param>
     /// <param name="karrasSigmas">Karras et al. 2022 noise levels (samplers with <c>use_karras_sigmas</c> only).</param>
     /// <param name="spacing">The inference timestep spacing; null keeps the sampler's own.</param>
-    /// <exception cref="InvalidInputException">An unknown name (the message lists the known ones) or eta for a sampler other than ddim.</exception>
-    public static IScheduler CreateScheduler(IScheduler trained, string? name, double eta = 0,
+    /// <exception cref="InvalidInputException">A name that cannot edit (the message lists those that can) or eta for a sampler other than ddim.</exception>
+    public static IScheduler CreateScheduler(IScheduler trained, string? samplerName, double eta = 0,
         bool karrasSigmas = false, TimestepSpacing? spacing = null)
     {
         ArgumentNullException.ThrowIfNull(trained);
-        CheckSamplerName(name);
-        string chosen = name ?? trained.Name;
-        if (eta != 0 && chosen != "ddim") throw new InvalidInputException($"--eta: only the ddim sampler takes eta (got --sampler {chosen})");
-        IScheduler scheduler = name is null || name == trained.Name && trained is DDPMScheduler or DDIMScheduler ? trained
-            : name is "ddpm" or "ddim" ? SchedulerFactory.WithSampler(trained, name)
-            : SamplerRegistry.Create(name, trained.Schedule.Config, trained.PredictionType, source: "--sampler");
-        scheduler = SchedulerFactory.WithOverrides(scheduler, karrasSigmas, spacing);
-        return eta != 0 ? ((DDIMScheduler)scheduler).WithEta(eta) : scheduler;
+        CheckSamplerName(samplerName);
+        return SchedulerFactory.WithSampler(trained, samplerName,
+            new SamplerOverrides { KarrasSigmas = karrasSigmas, TimestepSpacing = spacing, Eta = eta != 0 ? eta : null });
     }
 
     /// <summary>Checks a sampler name before any work; null passes.</summary>
-    /// <exception cref="InvalidInputException">The name is not one of <see cref="SamplerNames"/>; the message lists them.</exception>
-    public static void CheckSamplerName(string? name)
+    /// <exception cref="InvalidInputException">The name is unknown or names a sampler that cannot edit; the message starts with <c>samplerName</c> and lists <see cref="SamplerNames"/>.</exception>
+    public static void CheckSamplerName(string? samplerName)
     {
-        if (name is null || SamplerNames.Contains(name)) return;
-        if (name == "pndm")
-            throw new InvalidInputException($"--sampler pndm cannot edit: its Runge-Kutta warm-up cannot start mid-schedule (use one of: {string.Join(", ", SamplerNames)})");
-        if (name == "unipc")
-            throw new InvalidInputException($"--sampler unipc cannot edit: its corrector rebuilds each sample from the previous one, undoing the kept pixels (use one of: {string.Join(", ", SamplerNames)})");
-        throw new InvalidInputException($"--sampler: unknown sampler '{name}' (known: {string.Join(", ", SamplerNames)})");
+        if (samplerName is null) return;
+        var entry = SamplerCatalog.Find(samplerName)
+            ?? throw new InvalidInputException($"samplerName: unknown sampler '{samplerName}' (known: {string.Join(", ", SamplerNames)})", SamplerNameProperty);
+        if (entry.Capabilities.CannotEditReason is { } reason)
+            throw new InvalidInputException($"samplerName {samplerName} cannot edit: {reason} (use one of: {string.Join(", ", SamplerNames)})", SamplerNameProperty);
     }
 
     /// <summary>
@@ -86,7 +82,8 @@ public static class ImageEditing
         bool modelSize = maskPixels.Width == size && maskPixels.Height == size;
         if (!sameAsImage && !modelSize)
             throw new InvalidInputException(
-                $"--mask: {path} is {maskPixels.Width}x{maskPixels.Height} but the image {imagePath} is {imagePixels.Width}x{imagePixels.Height}; give a mask of the image's size");
+                $"mask: {path} is {maskPixels.Width}x{maskPixels.Height} but the image {imagePath} is {imagePixels.Width}x{imagePixels.Height}; give a mask of the image's size",
+                nameof(ImageEditing) + ".mask");
         using var mask = ImageFile.LoadTensor(path, grayscale: true, size);
         using var white = mask > 0;
         using var repaint = keepWhite ? white.logical_not() : white.alias();
@@ -118,9 +115,12 @@ public static class ImageEditing
         var config = pipeline.Unet.Config;
         if (image.dim() != 4 || image.shape[1] != config.InChannels || (config.SampleSize is { } s && (image.shape[2] != s || image.shape[3] != s)))
             throw new InvalidInputException(
-                $"--image: the model takes [B, {config.InChannels}, {config.SampleSize}, {config.SampleSize}] images, got [{string.Join(", ", image.shape)}]");
+                $"image: the model takes [B, {config.InChannels}, {config.SampleSize}, {config.SampleSize}] images, got [{string.Join(", ", image.shape)}]",
+                nameof(ImageEditing) + "." + nameof(image));
         if (guidance != 1.0 && pipeline.NumClasses == 0)
-            throw new InvalidInputException("--guidance: this model is unconditional (no num_class_embeds in its config.json); there is no class to guide towards");
+            throw new InvalidInputException(
+                "guidance: this model is unconditional (no num_class_embeds in its config.json); there is no class to guide towards",
+                nameof(ImageEditing) + "." + nameof(guidance));
         pipeline.CheckConditioning(classLabels, guidance, (int)image.shape[0]);
         using var labels = classLabels is null ? null : tensor(classLabels.ToArray(), dtype: ScalarType.Int64);
         var editor = new ImageEditor(scheduler ?? pipeline.Scheduler, pipeline.ModelCall(labels, guidance));

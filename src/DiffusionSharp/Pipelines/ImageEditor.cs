@@ -1,4 +1,3 @@
-using DiffusionSharp.Noising;
 using DiffusionSharp.Samplers;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -11,45 +10,44 @@ namespace DiffusionSharp.Pipelines;
 /// </summary>
 /// <remarks>
 /// <para>Image-to-image: the scheduler's timesteps for <see cref="EditOptions.Steps"/> are cut to the last
-/// <c>n = int(steps·strength)</c> (diffusers' img2img: start at <c>timesteps[steps - n]</c>), the input x_0 is noised to
-/// that first timestep with the scheduler's forward process (q(x_t | x_0) for DDPM and DDIM; the run's sigma for the
-/// sigma-based samplers), and the reverse process runs from there. At strength 1 the start is pure noise, as in
-/// diffusers' inpainting pipeline, so the result equals plain sampling with the same seed.</para>
-/// <para>Inpainting: after every step the kept region (mask 0) is replaced by the input re-noised to the noise level the
-/// step landed on (fresh noise each time), and by the input itself after the last step, so the kept pixels come back
-/// exactly; only the repainted region (mask 1) is generated. With <see cref="EditOptions.Resample"/> = R (DDPM and DDIM
-/// only), each step but the last is followed R times by a jump back, x_t ~ q(x_t | x_{t'}) = N(sqrt(ᾱ_t/ᾱ_{t'})·x_{t'},
-/// (1 - ᾱ_t/ᾱ_{t'})·I), and a redo of the step (RePaint, algorithm 1, with jumps of one step).</para>
+/// <c>n = int(steps·strength)</c> steps (diffusers' img2img: start at <c>timesteps[(steps - n)·order]</c>), the input x_0 is
+/// noised to that first timestep with the scheduler's forward process (<see cref="IScheduler.AddNoise"/>), and the reverse
+/// process runs from there. At strength 1 the start is pure noise, as in diffusers' inpainting pipeline, so the result
+/// equals plain sampling with the same seed.</para>
+/// <para>Inpainting: after every step the kept region (mask 0) is replaced by the input re-noised to the timestep the
+/// step landed on (<see cref="IScheduler.PreviousTimestep"/>; fresh noise each time), and by the input itself after the
+/// last step, so the kept pixels come back exactly; only the repainted region (mask 1) is generated. With
+/// <see cref="EditOptions.Resample"/> = R (samplers that <see cref="SamplerCapabilities.CanResample"/>: DDPM and DDIM), each
+/// step but the last is followed R times by a jump back, x_t ~ q(x_t | x_{t'}) = N(sqrt(ᾱ_t/ᾱ_{t'})·x_{t'}, (1 - ᾱ_t/ᾱ_{t'})·I),
+/// and a redo of the step (RePaint, algorithm 1, with jumps of one step).</para>
+/// <para>The editor uses only the <see cref="IScheduler"/> interface and the capabilities it reports.</para>
 /// <para>Randomness comes only from the caller's CPU generator: the start noise first (the same draw as
 /// <see cref="SamplingLoop.Sample"/>), then each step's noise and the kept region's noise in loop order.</para>
 /// </remarks>
 public sealed class ImageEditor
 {
+    private const string ResampleProperty = nameof(EditOptions) + "." + nameof(EditOptions.Resample);
+    private const string MaskProperty = nameof(ImageEditor) + ".mask";
+
     private readonly Func<Tensor, double, Tensor> _model;
 
     /// <summary>An editor over <paramref name="scheduler"/> and <paramref name="model"/>.</summary>
-    /// <param name="scheduler">DDPM, DDIM, DPM-Solver++, Euler, Euler ancestral or Heun; not PNDM, whose Runge-Kutta warm-up cannot start mid-schedule.</param>
+    /// <param name="scheduler">A sampler that <see cref="SamplerCapabilities.CanEdit"/> (all but PNDM and UniPC).</param>
     /// <param name="model">The network call (model input [B, C, H, W], timestep) → model output [B, C, H, W].</param>
-    /// <exception cref="InvalidInputException">The scheduler cannot start in the middle of its schedule.</exception>
+    /// <exception cref="InvalidInputException">The scheduler cannot edit; the message says why and lists those that can.</exception>
     public ImageEditor(IScheduler scheduler, Func<Tensor, double, Tensor> model)
     {
         ArgumentNullException.ThrowIfNull(scheduler);
         ArgumentNullException.ThrowIfNull(model);
-        if (scheduler is not (DDPMScheduler or DDIMScheduler or DPMSolverMultistepScheduler or EulerDiscreteScheduler
-            or EulerAncestralDiscreteScheduler or HeunDiscreteScheduler))
+        if (scheduler.Capabilities.CannotEditReason is { } reason)
             throw new InvalidInputException(
-                $"--sampler {scheduler.Name} cannot edit: it cannot start in the middle of its schedule (use one of: {string.Join(", ", ImageEditing.SamplerNames)})");
+                $"the {scheduler.Name} sampler cannot edit: {reason} (use one of: {string.Join(", ", ImageEditing.SamplerNames)})");
         Scheduler = scheduler;
         _model = model;
     }
 
     /// <summary>The sampler.</summary>
     public IScheduler Scheduler { get; }
-
-    private bool IsIntegerFamily => Scheduler is DDPMScheduler or DDIMScheduler;
-
-    /// <summary>Scheduler timesteps per sampler step: Heun visits every timestep after the first twice (diffusers' <c>order</c>).</summary>
-    private int Order => Scheduler is HeunDiscreteScheduler ? 2 : 1;
 
     /// <summary>Edits <paramref name="image"/>: image-to-image without a mask, inpainting with one.</summary>
     /// <param name="image">x_0 [B, C, H, W] float32 in the model's data range; not disposed.</param>
@@ -66,17 +64,20 @@ public sealed class ImageEditor
         CheckShapes(image, mask);
         if (options.Resample > 0)
         {
-            if (mask is null) throw new InvalidInputException("--resample needs --mask: resampling harmonises a repainted region with the kept one");
-            if (!IsIntegerFamily)
-                throw new InvalidInputException($"--resample: only ddpm and ddim can redo a step (got --sampler {Scheduler.Name})");
+            if (mask is null)
+                throw new InvalidInputException("Resample needs mask: resampling harmonises a repainted region with the kept one",
+                    ResampleProperty, MaskProperty);
+            if (!Scheduler.Capabilities.CanResample)
+                throw new InvalidInputException(
+                    $"Resample: only {SamplerCatalog.Listed(c => c.CanResample)} can redo a step (got samplerName {Scheduler.Name})",
+                    ResampleProperty, SamplerCatalog.SamplerNameProperty);
         }
 
         using var inference = inference_mode();
         Scheduler.SetTimesteps(options.Steps);
         var timesteps = Scheduler.Timesteps;
-        int begin = (options.Steps - options.StepsToRun) * Order;
-        SetBeginIndex(begin);
-        using var forward = IsIntegerFamily ? new ForwardProcess(Scheduler.Schedule) : null;
+        int begin = (options.Steps - options.StepsToRun) * Scheduler.Order;
+        Scheduler.SetBeginIndex(begin);
         using var repaint = mask is null ? null : mask >= 0.5;
 
         // 1. the start: x_0 noised to the first timestep, or pure noise at strength 1
@@ -86,7 +87,7 @@ public sealed class ImageEditor
             var noise = randn(image.shape, generator: generator);
             sample = (options.Strength >= 1.0
                 ? noise * Scheduler.InitNoiseSigma
-                : AddNoise(forward, image, noise, timesteps[begin])).MoveToOuterDisposeScope();
+                : AddNoise(image, noise, timesteps[begin])).MoveToOuterDisposeScope();
             noised = Scheduler.ScaleModelInput(sample, timesteps[begin]).clone().MoveToOuterDisposeScope();
         }
 
@@ -106,9 +107,9 @@ public sealed class ImageEditor
                     var output = _model(Scheduler.ScaleModelInput(x, t), t);
                     calls++;
                     step = Scheduler.Step(output, t, x, generator: generator);
-                    x = repaint is null ? step.PrevSample : KeepKnown(step.PrevSample, image, repaint, forward, i, t, options.Steps, generator);
+                    x = repaint is null ? step.PrevSample : KeepKnown(step.PrevSample, image, repaint, i, generator);
                     if (redo == options.Resample || last) break;
-                    x = JumpBack(x, t, options.Steps, generator);
+                    x = JumpBack(x, i, generator);
                 }
                 onStep?.Invoke(new SamplingStep(i - begin, count, t, x, step.PredOriginalSample));
                 next = x.MoveToOuterDisposeScope();
@@ -126,60 +127,31 @@ public sealed class ImageEditor
         if (mask.dim() != 4 || mask.shape[1] != 1 || (mask.shape[0] != 1 && mask.shape[0] != image.shape[0]))
             throw new ArgumentException($"expected a mask [1 or B, 1, H, W], got [{string.Join(", ", mask.shape)}]", nameof(mask));
         if (mask.shape[2] != image.shape[2] || mask.shape[3] != image.shape[3])
-            throw new InvalidInputException($"--mask: the mask is {mask.shape[3]}x{mask.shape[2]} but the image is {image.shape[3]}x{image.shape[2]}");
+            throw new InvalidInputException(
+                $"mask: the mask is {mask.shape[3]}x{mask.shape[2]} but the image is {image.shape[3]}x{image.shape[2]}", MaskProperty);
     }
 
-    private void SetBeginIndex(int begin)
-    {
-        switch (Scheduler)
-        {
-            case DPMSolverMultistepScheduler s: s.SetBeginIndex(begin); break;
-            case EulerDiscreteScheduler s: s.SetBeginIndex(begin); break;
-            case EulerAncestralDiscreteScheduler s: s.SetBeginIndex(begin); break;
-            case HeunDiscreteScheduler s: s.SetBeginIndex(begin); break;
-        }
-    }
-
-    /// <summary>
-    /// The scheduler's forward process at <paramref name="timestep"/>: q(x_t | x_0) for DDPM and DDIM, the sigma of the
-    /// run's current step for the sigma-based samplers (diffusers' <c>add_noise</c>).
-    /// </summary>
-    private Tensor AddNoise(ForwardProcess? forward, Tensor x0, Tensor noise, double timestep)
-    {
-        var perImage = Enumerable.Repeat(timestep, (int)x0.shape[0]).ToArray();
-        switch (Scheduler)
-        {
-            case DPMSolverMultistepScheduler s: return s.AddNoise(x0, noise, perImage);
-            case EulerDiscreteScheduler s: return s.AddNoise(x0, noise, perImage);
-            case EulerAncestralDiscreteScheduler s: return s.AddNoise(x0, noise, perImage);
-            case HeunDiscreteScheduler s: return s.AddNoise(x0, noise, perImage);
-        }
-        using var ts = full([x0.shape[0]], (long)timestep, dtype: ScalarType.Int64);
-        return forward!.AddNoise(x0, noise, ts);
-    }
-
-    /// <summary>The timestep a DDPM or DDIM step from <paramref name="t"/> lands on: diffusers' t - T // N, negative past the start.</summary>
-    private int Landing(double t, int steps) => (int)t - Scheduler.Schedule.NumTrainTimesteps / steps;
+    /// <summary>The scheduler's forward process at <paramref name="timestep"/> for every image (diffusers' <c>add_noise</c>).</summary>
+    private Tensor AddNoise(Tensor x0, Tensor noise, double timestep) =>
+        Scheduler.AddNoise(x0, noise, Enumerable.Repeat(timestep, (int)x0.shape[0]).ToArray());
 
     /// <summary>The step's sample in the repainted region, the input at the step's noise level elsewhere (RePaint eq. 8).</summary>
-    private Tensor KeepKnown(Tensor stepped, Tensor image, Tensor repaint, ForwardProcess? forward, int i, double t, int steps, Generator generator)
+    private Tensor KeepKnown(Tensor stepped, Tensor image, Tensor repaint, int i, Generator generator)
     {
-        var timesteps = Scheduler.Timesteps;
-        // DDPM and DDIM land on t - T // N (not always the next linspace timestep); the sigma-based samplers' add_noise
-        // reads the sigma of the step the run has advanced to, timesteps[i + 1]
-        double landing = i == timesteps.Count - 1 ? -1 : IsIntegerFamily ? Landing(t, steps) : timesteps[i + 1];
+        // the sigma-based samplers' add_noise reads the sigma of the step the run has advanced to, whatever the timestep
+        double landing = i == Scheduler.Timesteps.Count - 1 ? -1 : Scheduler.PreviousTimestep(i);
         if (landing < 0) return where(repaint, stepped, image);
         using var z = randn(image.shape, generator: generator);
-        using var known = AddNoise(forward, image, z, landing);
+        using var known = AddNoise(image, z, landing);
         return where(repaint, stepped, known);
     }
 
-    /// <summary>x_t ~ q(x_t | x_{t'}) for the DDPM/DDIM jump t → t': the forward process over one sampler step.</summary>
-    private Tensor JumpBack(Tensor x, double t, int steps, Generator generator)
+    /// <summary>x_t ~ q(x_t | x_{t'}) for the jump t → t' of the step from <c>Timesteps[i]</c>: the forward process over one sampler step.</summary>
+    private Tensor JumpBack(Tensor x, int i, Generator generator)
     {
         var alphaBar = Scheduler.Schedule.AlphasCumprod;
-        int landing = Landing(t, steps);
-        double alpha = alphaBar[(int)t] / (landing >= 0 ? alphaBar[landing] : 1.0);
+        int t = (int)Scheduler.Timesteps[i], landing = (int)Scheduler.PreviousTimestep(i);
+        double alpha = alphaBar[t] / (landing >= 0 ? alphaBar[landing] : 1.0);
         var z = randn(x.shape, generator: generator);
         return x * Math.Sqrt(alpha) + z * Math.Sqrt(1 - alpha);
     }

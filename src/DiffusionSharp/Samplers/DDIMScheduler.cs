@@ -58,6 +58,13 @@ public sealed class DDIMScheduler : IScheduler
     public void SetTimesteps(int numInferenceSteps) => _timesteps.Set(Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset);
 
     /// <inheritdoc />
+    public SamplerCapabilities Capabilities =>
+        Eta > 0 ? SamplerCatalog.Get(Name).Capabilities with { Stochastic = true } : SamplerCatalog.Get(Name).Capabilities;
+
+    /// <inheritdoc />
+    public void SetBeginIndex(int beginIndex) => _timesteps.CheckIndex(beginIndex, nameof(beginIndex));
+
+    /// <inheritdoc />
     public Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
 
     /// <inheritdoc />
@@ -112,6 +119,24 @@ public sealed class DDIMScheduler : IScheduler
     }
 
     /// <inheritdoc />
+    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps) =>
+        IntegerTimesteps.AddNoise(Schedule, originalSamples, noise, timesteps);
+
+    /// <inheritdoc />
+    public double PreviousTimestep(int index) => _timesteps.Previous(index);
+
+    /// <inheritdoc />
+    public IScheduler With(SamplerOverrides overrides)
+    {
+        overrides.CheckFor(Name, Capabilities);
+        return new DDIMScheduler(Schedule, Options with
+        {
+            TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
+            Eta = overrides.Eta ?? Options.Eta,
+        });
+    }
+
+    /// <inheritdoc />
     public JsonObject ToConfigJson()
     {
         var config = SchedulerConfigWriter.Begin(ClassName, Schedule.Config);
@@ -124,16 +149,24 @@ public sealed class DDIMScheduler : IScheduler
         return config;
     }
 
-    /// <summary>Builds the scheduler from the keys DDIMScheduler reads, with diffusers' defaults for missing ones.</summary>
-    /// <param name="config">The config.</param>
-    /// <param name="eta">The step noise scale, which diffusers keeps out of the config.</param>
+    /// <summary>DDIM over the basis's schedule, prediction type, eta, clipping, set_alpha_to_one, spacing (default leading) and offset.</summary>
+    internal static DDIMScheduler Create(SamplerBasis basis) => new(basis.Schedule, new DDIMSchedulerOptions
+    {
+        PredictionType = basis.PredictionType,
+        Eta = basis.Eta,
+        Clipping = basis.Clipping,
+        SetAlphaToOne = basis.SetAlphaToOne ?? true,
+        TimestepSpacing = basis.TimestepSpacing ?? TimestepSpacing.Leading,
+        StepsOffset = basis.StepsOffset,
+    });
+
+    /// <summary>Builds the scheduler from the keys DDIMScheduler reads, with diffusers' defaults for missing ones (eta, which diffusers keeps out of the config, 0).</summary>
     /// <exception cref="InvalidInputException">A value is malformed, out of range or unsupported.</exception>
-    public static DDIMScheduler FromConfig(SchedulerConfigReader config, double eta = 0.0) => new(
+    internal static DDIMScheduler FromConfig(SchedulerConfigReader config) => new(
         NoiseSchedule.Create(config.NoiseSchedule()),
         new DDIMSchedulerOptions
         {
             PredictionType = config.PredictionType(),
-            Eta = eta,
             Clipping = config.SampleClipping(),
             SetAlphaToOne = config.Bool("set_alpha_to_one", true),
             TimestepSpacing = config.TimestepSpacing(),

@@ -29,12 +29,12 @@ public sealed record DDIMSchedulerOptions
     /// <summary>Added to leading timesteps (<c>steps_offset</c>); Stable Diffusion uses 1.</summary>
     public int StepsOffset { get; init; }
 
-    /// <summary>Checks the ranges, naming diffusers' keys (and eta).</summary>
+    /// <summary>Checks the ranges, naming diffusers' keys (and the property <see cref="Eta"/>, which is no key).</summary>
     /// <exception cref="InvalidInputException">A value is out of range.</exception>
     public void Validate()
     {
         Clipping.Validate();
         if (StepsOffset < 0) throw new InvalidInputException($"steps_offset must not be negative (got {StepsOffset})");
-        if (!(Eta >= 0 && Eta <= 1)) throw new InvalidInputException($"eta must lie in [0, 1] (got {Eta})");
+        if (!(Eta >= 0 && Eta <= 1)) throw InvalidInputException.For<DDIMSchedulerOptions>(nameof(Eta), $" must lie in [0, 1] (got {Eta})");
     }
 }

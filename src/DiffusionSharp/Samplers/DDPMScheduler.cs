@@ -52,6 +52,12 @@ public sealed class DDPMScheduler : IScheduler
     public void SetTimesteps(int numInferenceSteps) => _timesteps.Set(Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset);
 
     /// <inheritdoc />
+    public SamplerCapabilities Capabilities => SamplerCatalog.Get(Name).Capabilities;
+
+    /// <inheritdoc />
+    public void SetBeginIndex(int beginIndex) => _timesteps.CheckIndex(beginIndex, nameof(beginIndex));
+
+    /// <inheritdoc />
     public Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
 
     /// <inheritdoc />
@@ -110,6 +116,20 @@ public sealed class DDPMScheduler : IScheduler
     }
 
     /// <inheritdoc />
+    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps) =>
+        IntegerTimesteps.AddNoise(Schedule, originalSamples, noise, timesteps);
+
+    /// <inheritdoc />
+    public double PreviousTimestep(int index) => _timesteps.Previous(index);
+
+    /// <inheritdoc />
+    public IScheduler With(SamplerOverrides overrides)
+    {
+        overrides.CheckFor(Name, Capabilities);
+        return new DDPMScheduler(Schedule, Options with { TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing) });
+    }
+
+    /// <inheritdoc />
     public JsonObject ToConfigJson()
     {
         var config = SchedulerConfigWriter.Begin(ClassName, Schedule.Config);
@@ -122,9 +142,19 @@ public sealed class DDPMScheduler : IScheduler
         return config;
     }
 
+    /// <summary>DDPM over the basis's schedule, prediction type, variance, clipping, spacing (default leading) and offset.</summary>
+    internal static DDPMScheduler Create(SamplerBasis basis) => new(basis.Schedule, new DDPMSchedulerOptions
+    {
+        PredictionType = basis.PredictionType,
+        VarianceType = basis.VarianceType ?? DDPMVarianceType.FixedSmall,
+        Clipping = basis.Clipping,
+        TimestepSpacing = basis.TimestepSpacing ?? TimestepSpacing.Leading,
+        StepsOffset = basis.StepsOffset,
+    });
+
     /// <summary>Builds the scheduler from the keys DDPMScheduler reads, with diffusers' defaults for missing ones.</summary>
     /// <exception cref="InvalidInputException">A value is malformed, out of range or unsupported.</exception>
-    public static DDPMScheduler FromConfig(SchedulerConfigReader config) => new(
+    internal static DDPMScheduler FromConfig(SchedulerConfigReader config) => new(
         NoiseSchedule.Create(config.NoiseSchedule()),
         new DDPMSchedulerOptions
         {

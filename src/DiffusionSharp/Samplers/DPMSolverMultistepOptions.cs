@@ -30,7 +30,7 @@ public sealed record DPMSolverMultistepOptions(
     FinalSigmasType FinalSigmas = FinalSigmasType.Zero,
     double LambdaMinClipped = double.NegativeInfinity,
     TimestepSpacing TimestepSpacing = TimestepSpacing.Linspace,
-    int StepsOffset = 0)
+    int StepsOffset = 0) : ISamplerOptions
 {
     /// <summary>diffusers' defaults with the default linear schedule (beta 0.0001 to 0.02 over 1000 steps).</summary>
     public DPMSolverMultistepOptions() : this(new NoiseScheduleConfig()) { }
@@ -42,6 +42,8 @@ public sealed record DPMSolverMultistepOptions(
         Schedule.Validate();
         if (SolverOrder is < 1 or > 3)
             throw new InvalidInputException($"solver_order must be 1, 2 or 3 (got {SolverOrder})");
+        if (SolverOrder == 3 && Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
+            throw new InvalidInputException("solver_order 3 is not supported with algorithm_type sde-dpmsolver++ (use solver_order 1 or 2)");
         if (double.IsNaN(LambdaMinClipped))
             throw new InvalidInputException("lambda_min_clipped must be a number or -Infinity (got NaN)");
         if (StepsOffset < 0)

@@ -29,7 +29,7 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public DPMSolverMultistepScheduler(DPMSolverMultistepOptions options)
-        : base(Validated(options).Schedule, options.SolverOrder)
+        : base(options, options.SolverOrder)
     {
         Options = options;
     }
@@ -39,9 +39,6 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
 
     /// <inheritdoc />
     public override string Name => $"dpmpp-{Options.SolverOrder}m" + (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus ? "-sde" : "");
-
-    /// <inheritdoc />
-    public override PredictionType PredictionType => Options.PredictionType;
 
     /// <inheritdoc />
     public override void SetTimesteps(int numInferenceSteps)
@@ -76,8 +73,7 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
         Tensor? noise = null;
         if (Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
         {
-            noise = varianceNoise ?? randn(sample.shape, dtype: ScalarType.Float32, generator: generator
-                ?? throw new ArgumentNullException(nameof(generator), "sde-dpmsolver++ needs varianceNoise or a generator"));
+            noise = StepNoise.Resolve(varianceNoise, generator, sample);
         }
 
         // 3. the multistep update, of the highest order the history allows
@@ -112,13 +108,27 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
-    /// <param name="json">The config object; <c>_class_name</c>, when present, must be DPMSolverMultistepScheduler.</param>
-    /// <param name="source">The file name, for error messages.</param>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static DPMSolverMultistepScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    /// <inheritdoc />
+    /// <remarks>Solver order 1 and 3 have the capabilities of 2M (or 2M SDE).</remarks>
+    public override SamplerCapabilities Capabilities =>
+        SamplerCatalog.Get(Options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus ? "dpmpp-2m-sde" : "dpmpp-2m").Capabilities;
+
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new DPMSolverMultistepScheduler(Options with
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        UseKarrasSigmas = overrides.KarrasSigmasOr(Options.UseKarrasSigmas), TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
+    });
+
+    /// <summary>DPM-Solver++ of <paramref name="solverOrder"/> and <paramref name="algorithm"/> over the basis (spacing default linspace).</summary>
+    internal static DPMSolverMultistepScheduler Create(SamplerBasis basis, int solverOrder, DpmSolverAlgorithm algorithm) => new(
+        new DPMSolverMultistepOptions(basis.Schedule, basis.PredictionType, solverOrder, algorithm,
+            UseKarrasSigmas: basis.KarrasSigmas,
+            TimestepSpacing: basis.TimestepSpacing ?? TimestepSpacing.Linspace,
+            StepsOffset: basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys DPMSolverMultistepScheduler reads, with diffusers' defaults for missing ones.</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static DPMSolverMultistepScheduler FromConfig(SchedulerConfigReader r)
+    {
         var schedule = r.NoiseSchedule();
         var algorithm = r.String("algorithm_type", "dpmsolver++") switch
         {
@@ -149,20 +159,8 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
         RequireThresholdingOff(r);
         r.RequireOff("use_lu_lambdas");
         r.RequireOff("variance_type", "null");
-        RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new DPMSolverMultistepScheduler(options));
-    }
-
-    /// <summary>Keys later diffusers versions (0.35) write with values that keep their features off.</summary>
-    internal static void RequireNewerKeysOff(SchedulerConfigReader r)
-    {
-        r.RequireOff("use_beta_sigmas");
-        r.RequireOff("use_exponential_sigmas");
-        r.RequireOff("use_flow_sigmas");
-        r.RequireOff("use_dynamic_shifting");
-        r.RequireOff("flow_shift", "1.0 or null", 1.0);
-        r.RequireOff("time_shift_type", "\"exponential\"", "exponential");
+        r.RequireNewerKeysOff();
+        return new DPMSolverMultistepScheduler(options);
     }
 
     /// <summary>First order: DDIM in λ (Lu et al. 2022b, eq. 5), or its SDE counterpart.</summary>
@@ -223,13 +221,5 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
             - m0 * (alphaT * eh)
             + d1 * (alphaT * (eh / h + 1.0))
             - d2 * (alphaT * ((eh + h) / (h * h) - 0.5));
-    }
-
-    private static DPMSolverMultistepOptions Validated(DPMSolverMultistepOptions options)
-    {
-        options.Validate();
-        if (options.SolverOrder == 3 && options.Algorithm == DpmSolverAlgorithm.SdeDpmSolverPlusPlus)
-            throw new InvalidInputException("solver_order 3 is not supported with algorithm_type sde-dpmsolver++ (use solver_order 1 or 2)");
-        return options;
     }
 }

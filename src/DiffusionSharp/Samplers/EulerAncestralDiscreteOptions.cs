@@ -11,7 +11,7 @@ public sealed record EulerAncestralDiscreteOptions(
     NoiseScheduleConfig Schedule,
     PredictionType PredictionType = PredictionType.Epsilon,
     TimestepSpacing TimestepSpacing = TimestepSpacing.Linspace,
-    int StepsOffset = 0)
+    int StepsOffset = 0) : ISamplerOptions
 {
     /// <summary>diffusers' defaults with the default linear schedule.</summary>
     public EulerAncestralDiscreteOptions() : this(new NoiseScheduleConfig()) { }

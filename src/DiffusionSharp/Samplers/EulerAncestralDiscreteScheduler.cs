@@ -16,70 +16,40 @@ namespace DiffusionSharp.Samplers;
 /// <c>sigmaUp</c> → σ_up = sqrt(σ_{i+1}²(σ_i² - σ_{i+1}²)/σ_i²); <c>sigmaDown</c> → σ_down = sqrt(σ_{i+1}² - σ_up²);
 /// <c>predOriginal</c> → D(x; σ_i); <c>derivative</c> → (x - D)/σ_i.
 /// </remarks>
-public sealed class EulerAncestralDiscreteScheduler : IScheduler
+public sealed class EulerAncestralDiscreteScheduler : EulerFamilyScheduler
 {
     public const string ClassName = "EulerAncestralDiscreteScheduler";
-
-    private readonly float[] _sigmaTable;
-    private SigmaTimeline? _run;
 
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public EulerAncestralDiscreteScheduler(EulerAncestralDiscreteOptions options)
+        : base(options)
     {
-        options.Validate();
         Options = options;
-        Schedule = NoiseSchedule.Create(options.Schedule);
-        _sigmaTable = SigmaSchedules.SigmaTable(SigmaSchedules.SamplerAlphasCumprod(Schedule));
     }
 
     /// <summary>The options this scheduler was built with.</summary>
     public EulerAncestralDiscreteOptions Options { get; }
 
     /// <inheritdoc />
-    public string Name => "euler-ancestral";
+    public override string Name => "euler-ancestral";
 
     /// <inheritdoc />
-    public NoiseSchedule Schedule { get; }
-
-    /// <inheritdoc />
-    public PredictionType PredictionType => Options.PredictionType;
-
-    /// <inheritdoc />
-    public IReadOnlyList<double> Timesteps => Run.Timesteps;
-
-    /// <summary>The noise level of each timestep plus the final 0 (N + 1 float32 values, descending).</summary>
-    public IReadOnlyList<float> Sigmas => Run.Sigmas;
-
-    /// <inheritdoc />
-    public double InitNoiseSigma => KarrasSigmaSampling.InitNoiseSigma(Run.Sigmas, Options.TimestepSpacing);
-
-    private SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
-
-    /// <inheritdoc />
-    public void SetTimesteps(int numInferenceSteps)
+    public override void SetTimesteps(int numInferenceSteps)
     {
-        var (timesteps, sigmas) = KarrasSigmaSampling.Build(_sigmaTable, Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset,
-            useKarras: false, sigmaMin: null, sigmaMax: null, finalSigma: 0f);
-        _run = new SigmaTimeline(timesteps, sigmas);
+        var (timesteps, sigmas) = BuildSigmas(numInferenceSteps, Options.StepsOffset, useKarras: false, sigmaMin: null, sigmaMax: null, finalSigma: 0f);
+        StartRun(timesteps, sigmas);
     }
 
-    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
-    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
-
     /// <inheritdoc />
-    public Tensor ScaleModelInput(Tensor sample, double timestep) =>
-        KarrasSigmaSampling.ScaleModelInput(sample, Run.Sigmas[Run.Current(timestep, missingIsLast: false)]);
-
-    /// <inheritdoc />
-    public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
+    public override SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
     {
         var run = Run;
         int i = run.Current(timestep, missingIsLast: false);
         double sigmaFrom = run.Sigmas[i], sigmaTo = run.Sigmas[i + 1];
 
         // 1. the denoised estimate D(x; σ_i)
-        var predOriginal = KarrasSigmaSampling.PredictOriginalSample(PredictionType, modelOutput, sample, sigmaFrom);
+        var predOriginal = ModelOutputConversion.PredictOriginalSampleVe(PredictionType, modelOutput, sample, sigmaFrom);
 
         // 2. split σ_{i+1} into a deterministic part σ_down and a fresh-noise part σ_up
         double sigmaUp = Math.Sqrt(sigmaTo * sigmaTo * (sigmaFrom * sigmaFrom - sigmaTo * sigmaTo) / (sigmaFrom * sigmaFrom));
@@ -88,23 +58,15 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
         // 3. an Euler step from σ_i down to σ_down, then noise up to σ_{i+1}
         using var derivative = (sample - predOriginal) / sigmaFrom;
         using var deterministic = sample + derivative * (sigmaDown - sigmaFrom);
-        var noise = varianceNoise ?? randn(sample.shape, dtype: ScalarType.Float32, generator: generator
-            ?? throw new ArgumentNullException(nameof(generator), "euler-ancestral needs varianceNoise or a generator"));
+        var noise = StepNoise.Resolve(varianceNoise, generator, sample);
         var prevSample = deterministic + noise * sigmaUp;
 
         run.Advance();
         return new SchedulerStepOutput(prevSample, predOriginal);
     }
 
-    /// <summary>The VE forward process x_0 + σ·noise at the run's noise levels (diffusers' <c>add_noise</c>; call after <see cref="SetTimesteps"/>).</summary>
-    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
-    /// <param name="noise">ε, same shape.</param>
-    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
-    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps) =>
-        KarrasSigmaSampling.AddNoise(Run, originalSamples, noise, timesteps);
-
     /// <inheritdoc />
-    public JsonObject ToConfigJson()
+    public override JsonObject ToConfigJson()
     {
         var json = SchedulerConfigWriter.Begin(ClassName, Options.Schedule);
         json["prediction_type"] = Options.PredictionType.ToDiffusersName();
@@ -114,18 +76,23 @@ public sealed class EulerAncestralDiscreteScheduler : IScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static EulerAncestralDiscreteScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) =>
+        new EulerAncestralDiscreteScheduler(Options with { TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing) });
+
+    /// <summary>Euler ancestral over the basis (spacing default linspace).</summary>
+    internal static EulerAncestralDiscreteScheduler Create(SamplerBasis basis) => new(new EulerAncestralDiscreteOptions(
+        basis.Schedule, basis.PredictionType, basis.TimestepSpacing ?? TimestepSpacing.Linspace, basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys EulerAncestralDiscreteScheduler reads.</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static EulerAncestralDiscreteScheduler FromConfig(SchedulerConfigReader r)
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
         var options = new EulerAncestralDiscreteOptions(
             r.NoiseSchedule(),
             r.PredictionType(PredictionType.Epsilon),
             r.TimestepSpacing(TimestepSpacing.Linspace),
             r.StepsOffset());
-        DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new EulerAncestralDiscreteScheduler(options));
+        r.RequireNewerKeysOff();
+        return new EulerAncestralDiscreteScheduler(options);
     }
 }

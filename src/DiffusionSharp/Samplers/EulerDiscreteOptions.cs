@@ -30,7 +30,7 @@ public sealed record EulerDiscreteOptions(
     double SChurn = 0.0,
     double STmin = 0.0,
     double STmax = double.PositiveInfinity,
-    double SNoise = 1.0)
+    double SNoise = 1.0) : ISamplerOptions
 {
     /// <summary>diffusers' defaults with the default linear schedule.</summary>
     public EulerDiscreteOptions() : this(new NoiseScheduleConfig()) { }

@@ -14,66 +14,36 @@ namespace DiffusionSharp.Samplers;
 /// Notation (variable → paper): <c>sigma</c> → σ_i; <c>sigmaHat</c> → σ̂_i = σ_i·(γ_i + 1), the noise level after
 /// churn; <c>gamma</c> → γ_i = min(S_churn/N, √2 - 1) inside [S_tmin, S_tmax]; <c>predOriginal</c> → D(x̂; σ̂);
 /// <c>derivative</c> → d_i = (x̂ - D)/σ̂; <c>dt</c> → σ_{i+1} - σ̂_i. The sample is x = x_t/α_t, which is why
-/// <see cref="InitNoiseSigma"/> is σ_max and <see cref="ScaleModelInput"/> divides by sqrt(σ² + 1).
+/// <see cref="SigmaTimelineScheduler.InitNoiseSigma"/> is σ_max and <see cref="SigmaTimelineScheduler.ScaleModelInput"/> divides by sqrt(σ² + 1).
 /// </remarks>
-public sealed class EulerDiscreteScheduler : IScheduler
+public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
 {
     public const string ClassName = "EulerDiscreteScheduler";
-
-    private readonly float[] _sigmaTable;
-    private SigmaTimeline? _run;
 
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public EulerDiscreteScheduler(EulerDiscreteOptions options)
+        : base(options)
     {
-        options.Validate();
         Options = options;
-        Schedule = NoiseSchedule.Create(options.Schedule);
-        _sigmaTable = SigmaSchedules.SigmaTable(SigmaSchedules.SamplerAlphasCumprod(Schedule));
     }
 
     /// <summary>The options this scheduler was built with.</summary>
     public EulerDiscreteOptions Options { get; }
 
     /// <inheritdoc />
-    public string Name => "euler";
+    public override string Name => "euler";
 
     /// <inheritdoc />
-    public NoiseSchedule Schedule { get; }
-
-    /// <inheritdoc />
-    public PredictionType PredictionType => Options.PredictionType;
-
-    /// <inheritdoc />
-    public IReadOnlyList<double> Timesteps => Run.Timesteps;
-
-    /// <summary>The noise level of each timestep plus the final one (N + 1 float32 values, descending).</summary>
-    public IReadOnlyList<float> Sigmas => Run.Sigmas;
-
-    /// <inheritdoc />
-    public double InitNoiseSigma => KarrasSigmaSampling.InitNoiseSigma(Run.Sigmas, Options.TimestepSpacing);
-
-    private SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
-
-    /// <inheritdoc />
-    public void SetTimesteps(int numInferenceSteps)
+    public override void SetTimesteps(int numInferenceSteps)
     {
-        float finalSigma = Options.FinalSigmas == FinalSigmasType.SigmaMin ? _sigmaTable[0] : 0f;
-        var (timesteps, sigmas) = KarrasSigmaSampling.Build(_sigmaTable, Options.TimestepSpacing, numInferenceSteps, Options.StepsOffset,
-            Options.UseKarrasSigmas, Options.SigmaMin, Options.SigmaMax, finalSigma);
-        _run = new SigmaTimeline(timesteps, sigmas);
+        float finalSigma = Options.FinalSigmas == FinalSigmasType.SigmaMin ? SigmaTable[0] : 0f;
+        var (timesteps, sigmas) = BuildSigmas(numInferenceSteps, Options.StepsOffset, Options.UseKarrasSigmas, Options.SigmaMin, Options.SigmaMax, finalSigma);
+        StartRun(timesteps, sigmas);
     }
 
-    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
-    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
-
     /// <inheritdoc />
-    public Tensor ScaleModelInput(Tensor sample, double timestep) =>
-        KarrasSigmaSampling.ScaleModelInput(sample, Run.Sigmas[Run.Current(timestep, missingIsLast: false)]);
-
-    /// <inheritdoc />
-    public SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
+    public override SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null)
     {
         var run = Run;
         int i = run.Current(timestep, missingIsLast: false);
@@ -87,14 +57,13 @@ public sealed class EulerDiscreteScheduler : IScheduler
         Tensor? churned = null;
         if (gamma > 0)
         {
-            var eps = varianceNoise ?? randn(sample.shape, dtype: ScalarType.Float32, generator: generator
-                ?? throw new ArgumentNullException(nameof(generator), "Euler with s_churn > 0 needs varianceNoise or a generator"));
+            var eps = StepNoise.Resolve(varianceNoise, generator, sample);
             churned = sample + eps * (Options.SNoise * Math.Sqrt(sigmaHat * sigmaHat - (double)sigma * sigma));
         }
         var x = churned ?? sample;
 
         // 2. the denoised estimate D(x̂; σ̂) (v-prediction uses σ, as diffusers does)
-        var predOriginal = KarrasSigmaSampling.PredictOriginalSample(PredictionType, modelOutput, x,
+        var predOriginal = ModelOutputConversion.PredictOriginalSampleVe(PredictionType, modelOutput, x,
             PredictionType == PredictionType.VPrediction ? sigma : sigmaHat);
 
         // 3. one Euler step of the ODE from σ̂ to σ_{i+1}
@@ -107,15 +76,8 @@ public sealed class EulerDiscreteScheduler : IScheduler
         return new SchedulerStepOutput(prevSample, predOriginal);
     }
 
-    /// <summary>The VE forward process x_0 + σ·noise at the run's noise levels (diffusers' <c>add_noise</c>; call after <see cref="SetTimesteps"/>).</summary>
-    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
-    /// <param name="noise">ε, same shape.</param>
-    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
-    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps) =>
-        KarrasSigmaSampling.AddNoise(Run, originalSamples, noise, timesteps);
-
     /// <inheritdoc />
-    public JsonObject ToConfigJson()
+    public override JsonObject ToConfigJson()
     {
         var json = SchedulerConfigWriter.Begin(ClassName, Options.Schedule);
         json["prediction_type"] = Options.PredictionType.ToDiffusersName();
@@ -131,11 +93,24 @@ public sealed class EulerDiscreteScheduler : IScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object (s_churn and friends stay at their defaults).</summary>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static EulerDiscreteScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    /// <inheritdoc />
+    /// <remarks>Stochastic when <see cref="EulerDiscreteOptions.SChurn"/> &gt; 0.</remarks>
+    public override SamplerCapabilities Capabilities => Options.SChurn > 0 ? base.Capabilities with { Stochastic = true } : base.Capabilities;
+
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new EulerDiscreteScheduler(Options with
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        UseKarrasSigmas = overrides.KarrasSigmasOr(Options.UseKarrasSigmas), TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
+    });
+
+    /// <summary>Euler over the basis (spacing default linspace; s_churn and friends at their defaults).</summary>
+    internal static EulerDiscreteScheduler Create(SamplerBasis basis) => new(new EulerDiscreteOptions(
+        basis.Schedule, basis.PredictionType, basis.KarrasSigmas,
+        TimestepSpacing: basis.TimestepSpacing ?? TimestepSpacing.Linspace, StepsOffset: basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys EulerDiscreteScheduler reads (s_churn and friends stay at their defaults).</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static EulerDiscreteScheduler FromConfig(SchedulerConfigReader r)
+    {
         var schedule = r.NoiseSchedule();
         var finalSigmas = r.FinalSigmas(FinalSigmasType.Zero);
         var options = new EulerDiscreteOptions(
@@ -149,8 +124,7 @@ public sealed class EulerDiscreteScheduler : IScheduler
             finalSigmas);
         r.RequireOff("interpolation_type", "\"linear\"", "linear");
         r.RequireOff("timestep_type", "\"discrete\"", "discrete");
-        DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new EulerDiscreteScheduler(options));
+        r.RequireNewerKeysOff();
+        return new EulerDiscreteScheduler(options);
     }
 }

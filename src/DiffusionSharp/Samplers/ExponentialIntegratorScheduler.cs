@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using DiffusionSharp.Schedules;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffusionSharp.Samplers;
@@ -9,7 +8,7 @@ namespace DiffusionSharp.Samplers;
 /// What the multistep exponential-integrator samplers, <see cref="DPMSolverMultistepScheduler"/> and
 /// <see cref="UniPCMultistepScheduler"/>, share: diffusers builds their integer timesteps and float32 sigmas the same
 /// way; both step in the VP variable x_t = α_t·x_0 + σ_t·ε along λ_t = log(α_t/σ_t) from converted model outputs, keep
-/// the last few of those between steps (cleared by <see cref="SetTimesteps"/>), need no input scaling, and start
+/// the last few of those between steps (cleared by <see cref="SigmaTimelineScheduler.SetTimesteps"/>), need no input scaling, and start
 /// mid-schedule and add noise alike. Only this library derives from it.
 /// </summary>
 /// <remarks>
@@ -17,79 +16,41 @@ namespace DiffusionSharp.Samplers;
 /// <c>SigmaT</c> → α_t = 1/sqrt(σ² + 1) and σ_t = σ·α_t; <c>Lambda</c> → λ_t = log α_t - log σ_t, half the log-SNR
 /// (+∞ at σ = 0).
 /// </remarks>
-public abstract class ExponentialIntegratorScheduler : IScheduler
+public abstract class ExponentialIntegratorScheduler : SigmaTimelineScheduler
 {
     private readonly Tensor?[] _history;
-    private SigmaTimeline? _run;
 
-    /// <param name="schedule">The training noise schedule.</param>
+    /// <param name="options">The sampler's options, validated here.</param>
     /// <param name="solverOrder">How many converted model outputs to keep.</param>
-    private protected ExponentialIntegratorScheduler(NoiseScheduleConfig schedule, int solverOrder)
+    /// <exception cref="InvalidInputException">An option is out of range.</exception>
+    private protected ExponentialIntegratorScheduler(ISamplerOptions options, int solverOrder) : base(options)
     {
-        Schedule = NoiseSchedule.Create(schedule);
-        AlphasCumprod = SigmaSchedules.SamplerAlphasCumprod(Schedule);
-        SigmaTable = SigmaSchedules.SigmaTable(AlphasCumprod);
         _history = new Tensor?[solverOrder];
     }
 
     /// <inheritdoc />
-    public abstract string Name { get; }
-
-    /// <inheritdoc />
-    public NoiseSchedule Schedule { get; }
-
-    /// <inheritdoc />
-    public abstract PredictionType PredictionType { get; }
-
-    /// <inheritdoc />
-    public IReadOnlyList<double> Timesteps => Run.Timesteps;
-
-    /// <summary>The noise level of each timestep plus the final one (N + 1 float32 values, descending).</summary>
-    public IReadOnlyList<float> Sigmas => Run.Sigmas;
-
-    /// <inheritdoc />
-    public double InitNoiseSigma => 1.0;
-
-    /// <summary>ᾱ per training timestep as these samplers hold it (2^-24 for a zero terminal SNR).</summary>
-    private protected float[] AlphasCumprod { get; }
-
-    /// <summary>σ per training timestep, float32 as in diffusers.</summary>
-    private protected float[] SigmaTable { get; }
+    public override double InitNoiseSigma => 1.0;
 
     /// <summary>How many steps of this run have added to the history so far, capped at the solver order (diffusers' <c>lower_order_nums</c>).</summary>
     private protected int LowerOrderNums { get; private set; }
 
-    private protected SigmaTimeline Run => _run ?? throw new InvalidOperationException("call SetTimesteps before sampling");
-
     /// <inheritdoc />
-    public abstract void SetTimesteps(int numInferenceSteps);
-
-    /// <summary>Starts the next run at timestep index <paramref name="beginIndex"/> instead of looking up the first timestep (diffusers' <c>set_begin_index</c>, for image-to-image).</summary>
-    public void SetBeginIndex(int beginIndex) => Run.BeginIndex = beginIndex;
-
-    /// <inheritdoc />
-    public Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
-
-    /// <inheritdoc />
-    public abstract SchedulerStepOutput Step(Tensor modelOutput, double timestep, Tensor sample, Tensor? varianceNoise = null, Generator? generator = null);
+    public override Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
 
     /// <summary>
     /// The forward process at the run's noise levels: α_t·x_0 + σ_t·noise with the sigma of each batch item's timestep
-    /// (diffusers' <c>add_noise</c>; for image-to-image, call after <see cref="SetTimesteps"/>).
+    /// (diffusers' <c>add_noise</c>; for image-to-image, call after <see cref="SigmaTimelineScheduler.SetTimesteps"/>).
     /// </summary>
     /// <param name="originalSamples">x_0 [B, C, H, W].</param>
     /// <param name="noise">ε, same shape.</param>
-    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="Timesteps"/>.</param>
-    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps)
+    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="SigmaTimelineScheduler.Timesteps"/>.</param>
+    public override Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps)
     {
         using var sigma = Run.BatchSigmas(timesteps, missingIsLast: true, originalSamples);
         using var alphaT = (sigma.square() + 1).rsqrt();
         using var sigmaT = sigma * alphaT;
         return alphaT * originalSamples + sigmaT * noise;
     }
-
-    /// <inheritdoc />
-    public abstract JsonObject ToConfigJson();
 
     /// <summary>
     /// diffusers' <c>set_timesteps</c> of both samplers, then a fresh history: integer timesteps for the spacing below
@@ -126,7 +87,7 @@ public abstract class ExponentialIntegratorScheduler : IScheduler
         float sigmaLast = finalSigmas == FinalSigmasType.SigmaMin ? SigmaTable[0] : 0f;
         var allSigmas = sigmas.Select(s => (float)s).Append(sigmaLast).ToArray();
         ClearHistory();
-        _run = new SigmaTimeline(timesteps.Select(v => (double)v).ToArray(), allSigmas);
+        StartRun(timesteps.Select(v => (double)v).ToArray(), allSigmas);
     }
 
     /// <summary>Adds the newest converted model output to the history (which takes it over), dropping the oldest.</summary>
@@ -194,15 +155,7 @@ public abstract class ExponentialIntegratorScheduler : IScheduler
     private protected static Tensor DataPrediction(PredictionType type, Tensor modelOutput, Tensor sample, float sigma)
     {
         var (alphaT, sigmaT, _) = Coefficients(sigma);
-        return type switch
-        {
-            // x_0 = (x_t - σ_t·ε) / α_t
-            PredictionType.Epsilon => (sample - modelOutput * sigmaT) / alphaT,
-            PredictionType.Sample => modelOutput.clone(),
-            // x_0 = α_t·x_t - σ_t·v (Salimans and Ho 2022)
-            PredictionType.VPrediction => sample * alphaT - modelOutput * sigmaT,
-            _ => throw new ArgumentOutOfRangeException(nameof(type)),
-        };
+        return ModelOutputConversion.PredictOriginalSample(type, modelOutput, sample, alphaT, sigmaT);
     }
 
     /// <summary>

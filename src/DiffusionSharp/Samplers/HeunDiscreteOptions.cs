@@ -20,7 +20,7 @@ public sealed record HeunDiscreteOptions(
     bool ClipSample = false,
     double ClipSampleRange = 1.0,
     TimestepSpacing TimestepSpacing = TimestepSpacing.Linspace,
-    int StepsOffset = 0)
+    int StepsOffset = 0) : ISamplerOptions
 {
     /// <summary>diffusers' HeunDiscreteScheduler schedule defaults: linear, beta 0.00085 to 0.012 over 1000 steps.</summary>
     public static NoiseScheduleConfig DefaultSchedule { get; } = new(BetaStart: 0.00085, BetaEnd: 0.012);

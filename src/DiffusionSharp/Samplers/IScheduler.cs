@@ -54,6 +54,44 @@ public interface IScheduler
 
     /// <summary>The scheduler's <c>scheduler_config.json</c> content, with diffusers' keys and <c>_class_name</c>.</summary>
     JsonObject ToConfigJson();
+
+    /// <summary>What this sampler can do with its options: the catalog's capabilities for its name (<see cref="SamplerCatalog"/>).</summary>
+    SamplerCapabilities Capabilities { get; }
+
+    /// <summary>diffusers' <c>order</c>: entries of <see cref="Timesteps"/> per sampler step (2 for Heun, else 1).</summary>
+    int Order => Capabilities.Order;
+
+    /// <summary>
+    /// Starts the next run at <c>Timesteps[beginIndex]</c> (diffusers' <c>set_begin_index</c>, for image-to-image); call after
+    /// <see cref="SetTimesteps"/>. DDPM and DDIM locate every step by its timestep and need no begin index.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A sampler that cannot start mid-schedule (<see cref="SamplerCapabilities.CanEdit"/> false) and an index past 0.</exception>
+    void SetBeginIndex(int beginIndex);
+
+    /// <summary>
+    /// The sampler's forward process (diffusers' <c>add_noise</c>): x_0 noised to the noise level of each batch item's
+    /// timestep, sqrt(ᾱ_t)·x_0 + sqrt(1 - ᾱ_t)·noise for the integer-timestep samplers, the run's sigma for the sigma-based
+    /// ones (the current step's during a run started with <see cref="SetBeginIndex"/>). Call after <see cref="SetTimesteps"/>.
+    /// </summary>
+    /// <param name="originalSamples">x_0 [B, C, H, W].</param>
+    /// <param name="noise">ε, the same shape.</param>
+    /// <param name="timesteps">One timestep per batch item, elements of <see cref="Timesteps"/> (or of the training range for the integer-timestep samplers).</param>
+    Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps);
+
+    /// <summary>
+    /// The timestep the step from <c>Timesteps[index]</c> lands on (diffusers' <c>previous_timestep</c>): t - T/N for DDPM and
+    /// DDIM (not always the next linspace timestep), the next entry of <see cref="Timesteps"/> for the others; negative
+    /// past the last step, which lands on the clean sample.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not an index of <see cref="Timesteps"/>.</exception>
+    double PreviousTimestep(int index);
+
+    /// <summary>
+    /// The same sampler with <paramref name="overrides"/> applied to its options (<c>Options with { … }</c>), every other
+    /// option kept; call <see cref="SetTimesteps"/> on it.
+    /// </summary>
+    /// <exception cref="InvalidInputException">An override the sampler does not have (<see cref="SamplerOverrides.CheckFor"/>).</exception>
+    IScheduler With(SamplerOverrides overrides);
 }
 
 /// <summary>The result of <see cref="IScheduler.Step"/>.</summary>

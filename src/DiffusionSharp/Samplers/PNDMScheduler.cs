@@ -243,21 +243,50 @@ public sealed class PNDMScheduler : IScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static PNDMScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    /// <inheritdoc />
+    public SamplerCapabilities Capabilities => SamplerCatalog.Get(Name).Capabilities;
+
+    /// <inheritdoc />
+    /// <exception cref="NotSupportedException">An index past 0: the Runge-Kutta warm-up cannot start mid-schedule.</exception>
+    public void SetBeginIndex(int beginIndex)
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
-        var options = new PNDMOptions(
-            r.NoiseSchedule(new NoiseScheduleConfig(), hasZeroSnrKey: false),
-            r.Bool("skip_prk_steps", false),
-            r.Bool("set_alpha_to_one", false),
-            r.PredictionType(PredictionType.Epsilon),
-            r.TimestepSpacing(TimestepSpacing.Leading),
-            r.StepsOffset());
-        r.RejectUnknownKeys();
-        return r.Build(() => new PNDMScheduler(options));
+        if (beginIndex != 0) throw new NotSupportedException($"{Name} cannot start at timestep index {beginIndex}: {Capabilities.CannotEditReason}");
     }
+
+    /// <inheritdoc />
+    public Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps) =>
+        IntegerTimesteps.AddNoise(Schedule, originalSamples, noise, timesteps);
+
+    /// <inheritdoc />
+    public double PreviousTimestep(int index)
+    {
+        var timesteps = Timesteps;
+        if (index < 0 || index >= timesteps.Count)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"expected an index of the {timesteps.Count} timesteps");
+        return index + 1 < timesteps.Count ? timesteps[index + 1] : -1;
+    }
+
+    /// <inheritdoc />
+    public IScheduler With(SamplerOverrides overrides)
+    {
+        overrides.CheckFor(Name, Capabilities);
+        return new PNDMScheduler(Options with { TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing) });
+    }
+
+    /// <summary>PNDM with the Runge-Kutta warm-up over the basis (spacing default leading).</summary>
+    internal static PNDMScheduler Create(SamplerBasis basis) => new(new PNDMOptions(
+        basis.Schedule, SkipPrkSteps: false, PredictionType: basis.PredictionType,
+        TimestepSpacing: basis.TimestepSpacing ?? TimestepSpacing.Leading, StepsOffset: basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys PNDMScheduler reads.</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static PNDMScheduler FromConfig(SchedulerConfigReader r) => new(new PNDMOptions(
+        r.NoiseSchedule(new NoiseScheduleConfig(), hasZeroSnrKey: false),
+        r.Bool("skip_prk_steps", false),
+        r.Bool("set_alpha_to_one", false),
+        r.PredictionType(PredictionType.Epsilon),
+        r.TimestepSpacing(TimestepSpacing.Leading),
+        r.StepsOffset()));
 
     private void ReplaceCurModelOutput(Tensor value)
     {

@@ -10,7 +10,7 @@ namespace DiffusionSharp.Samplers;
 /// default; null only where diffusers' type is optional (the <c>Nullable…</c>, list and <see cref="RequireOff"/> readers);
 /// a value of the wrong type is an error naming the source and the key.
 /// <para>
-/// After a sampler has read its keys, <see cref="RejectUnknownKeys"/> fails on what is left, as a typo, except what diffusers'
+/// After a sampler has read its keys, <see cref="RejectUnknownKeys"/> (called by <see cref="SchedulerFactory"/>) fails on what is left, as a typo, except what diffusers'
 /// <c>from_config</c> also accepts: keys starting with <c>_</c> (bookkeeping), keys of the other diffusers schedulers (which is
 /// how DDIM is built from a DDPM training config), and the legacy keys of diffusers 0.1 to 0.x configs still on the Hub
 /// (<c>tensor_format</c>, <c>timestep_values</c>; <c>predict_epsilon</c> is mapped to <c>prediction_type</c>).
@@ -51,14 +51,6 @@ public sealed class SchedulerConfigReader
         _prefix = string.IsNullOrEmpty(source) ? "" : source + ": ";
     }
 
-    /// <summary>A reader for one scheduler class: fails when <c>_class_name</c> names another.</summary>
-    public static SchedulerConfigReader ForClass(JsonObject json, string className, string? source = null)
-    {
-        var reader = new SchedulerConfigReader(json, source);
-        reader.ExpectClass(className);
-        return reader;
-    }
-
     /// <summary>Parses JSON text.</summary>
     /// <exception cref="InvalidInputException">Not a JSON object.</exception>
     public static SchedulerConfigReader Parse(string json, string? source = null)
@@ -89,13 +81,6 @@ public sealed class SchedulerConfigReader
     /// <exception cref="InvalidInputException">Present but not a string.</exception>
     public string? ClassName => _json["_class_name"] is { } node ? ReadString("_class_name", node) : null;
 
-    /// <summary>Fails when <c>_class_name</c> is present and names another class.</summary>
-    public void ExpectClass(string className)
-    {
-        if (ClassName is { } name && name != className)
-            throw Invalid($"_class_name is '{name}', expected '{className}'");
-    }
-
     /// <summary>An integer, or <paramref name="defaultValue"/> when the key is absent.</summary>
     public int Int(string key, int defaultValue)
     {
@@ -121,6 +106,16 @@ public sealed class SchedulerConfigReader
             _ => throw Wrong(key, "true or false", node),
         };
     }
+
+    /// <summary>A boolean, or null when the key is absent or null.</summary>
+    public bool? NullableBool(string key) => Take(key) is { } node
+        ? node.GetValueKind() switch
+        {
+            JsonValueKind.True => true,
+            JsonValueKind.False => false,
+            _ => throw Wrong(key, "true, false or null", node),
+        }
+        : null;
 
     /// <summary>A string, or <paramref name="defaultValue"/> when the key is absent.</summary>
     public string String(string key, string defaultValue) => TakeNonNull(key) is { } node ? ReadString(key, node) : defaultValue;
@@ -218,6 +213,17 @@ public sealed class SchedulerConfigReader
         if (offValue is string s && node.GetValueKind() == JsonValueKind.String && node.GetValue<string>() == s) return;
         if (offValue is double d && node.GetValueKind() == JsonValueKind.Number && ReadNumber(key, node, "a number") == d) return;
         throw Invalid($"{key} = {node.ToJsonString()} is not supported (only {offDescription})");
+    }
+
+    /// <summary>Reads the keys later diffusers versions (0.35) write, which must keep their features off.</summary>
+    public void RequireNewerKeysOff()
+    {
+        RequireOff("use_beta_sigmas");
+        RequireOff("use_exponential_sigmas");
+        RequireOff("use_flow_sigmas");
+        RequireOff("use_dynamic_shifting");
+        RequireOff("flow_shift", "1.0 or null", 1.0);
+        RequireOff("time_shift_type", "\"exponential\"", "exponential");
     }
 
     /// <summary>An error about this config: the message prefixed with the source.</summary>

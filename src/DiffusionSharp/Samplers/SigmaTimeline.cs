@@ -26,16 +26,19 @@ internal sealed class SigmaTimeline
 
     /// <summary>
     /// The position of <paramref name="timestep"/>: the second occurrence when it appears more than once, so that a
-    /// run started in the middle of a schedule (image-to-image) never skips a sigma.
+    /// run started in the middle of a schedule (image-to-image) never skips a sigma. Timesteps are compared in float32,
+    /// as diffusers compares a Python float with its float32 (or int64) timestep tensor: 630.9474 finds the stored
+    /// 630.94739 of 20 linspace steps.
     /// </summary>
     /// <param name="timestep">A timestep value.</param>
     /// <param name="missingIsLast">DPM-Solver treats an unknown timestep as the last step; Euler-type samplers reject it.</param>
     public int IndexFor(double timestep, bool missingIsLast)
     {
+        float wanted = (float)timestep;
         int first = -1;
         for (int i = 0; i < Timesteps.Length; i++)
         {
-            if (Timesteps[i] != timestep) continue;
+            if ((float)Timesteps[i] != wanted) continue;
             if (first >= 0) return i;
             first = i;
         }
@@ -54,6 +57,15 @@ internal sealed class SigmaTimeline
     }
 
     public void Advance() => StepIndex++;
+
+    /// <summary>The timestep the step from <c>Timesteps[index]</c> lands on: the next one, or -1 past the last.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not an index of <see cref="Timesteps"/>.</exception>
+    public double Previous(int index)
+    {
+        if (index < 0 || index >= Timesteps.Length)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"expected an index of the {Timesteps.Length} timesteps");
+        return index + 1 < Timesteps.Length ? Timesteps[index + 1] : -1;
+    }
 
     /// <summary>The sigma per batch item for <c>add_noise</c>, shaped [B, 1, 1, 1] for broadcasting over a [B, C, H, W] sample.</summary>
     public Tensor BatchSigmas(IReadOnlyList<double> timesteps, bool missingIsLast, Tensor like)

@@ -28,7 +28,7 @@ public sealed record UniPCMultistepOptions(
     bool UseKarrasSigmas = false,
     TimestepSpacing TimestepSpacing = TimestepSpacing.Linspace,
     int StepsOffset = 0,
-    FinalSigmasType FinalSigmas = FinalSigmasType.Zero)
+    FinalSigmasType FinalSigmas = FinalSigmasType.Zero) : ISamplerOptions
 {
     /// <summary>The largest <see cref="SolverOrder"/> accepted; diffusers takes any, but beyond 3 the extrapolation only amplifies errors.</summary>
     public const int MaxSolverOrder = 6;

@@ -41,7 +41,7 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
     /// <summary>Creates the scheduler; call <see cref="SetTimesteps"/> before sampling.</summary>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     public UniPCMultistepScheduler(UniPCMultistepOptions options)
-        : base(Validated(options).Schedule, options.SolverOrder)
+        : base(options, options.SolverOrder)
     {
         Options = options;
         _disableCorrector = options.DisableCorrector ?? [];
@@ -52,9 +52,6 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
 
     /// <inheritdoc />
     public override string Name => "unipc";
-
-    /// <inheritdoc />
-    public override PredictionType PredictionType => Options.PredictionType;
 
     /// <inheritdoc />
     public override void SetTimesteps(int numInferenceSteps) => StartRun(Options.TimestepSpacing, Schedule.NumTrainTimesteps,
@@ -114,13 +111,20 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
         return json;
     }
 
-    /// <summary>Builds the scheduler from a diffusers <c>scheduler_config.json</c> object.</summary>
-    /// <param name="json">The config object; <c>_class_name</c>, when present, must be UniPCMultistepScheduler.</param>
-    /// <param name="source">The file name, for error messages.</param>
-    /// <exception cref="InvalidInputException">A key is unknown, or an option is unsupported or out of range.</exception>
-    public static UniPCMultistepScheduler FromConfigJson(JsonObject json, string? source = "scheduler_config.json")
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new UniPCMultistepScheduler(Options with
     {
-        var r = SchedulerConfigReader.ForClass(json, ClassName, source);
+        UseKarrasSigmas = overrides.KarrasSigmasOr(Options.UseKarrasSigmas), TimestepSpacing = overrides.TimestepSpacingOr(Options.TimestepSpacing),
+    });
+
+    /// <summary>UniPC-2 (bh2) over the basis (spacing default linspace).</summary>
+    internal static UniPCMultistepScheduler Create(SamplerBasis basis) => new(new UniPCMultistepOptions(
+        basis.Schedule, basis.PredictionType, UseKarrasSigmas: basis.KarrasSigmas,
+        TimestepSpacing: basis.TimestepSpacing ?? TimestepSpacing.Linspace, StepsOffset: basis.StepsOffset));
+
+    /// <summary>Builds the scheduler from the keys UniPCMultistepScheduler reads, with diffusers' defaults for missing ones.</summary>
+    /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>
+    internal static UniPCMultistepScheduler FromConfig(SchedulerConfigReader r)
+    {
         var schedule = r.NoiseSchedule();
         var solverType = r.String("solver_type", "bh2") switch
         {
@@ -143,9 +147,8 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
             r.FinalSigmas(FinalSigmasType.Zero));
         RequireThresholdingOff(r);
         r.RequireOff("solver_p", "null");
-        DPMSolverMultistepScheduler.RequireNewerKeysOff(r);
-        r.RejectUnknownKeys();
-        return r.Build(() => new UniPCMultistepScheduler(options));
+        r.RequireNewerKeysOff();
+        return new UniPCMultistepScheduler(options);
     }
 
     /// <summary>x_θ (predict_x0) or ε_θ at noise level σ, a fresh tensor.</summary>
@@ -277,11 +280,5 @@ public sealed class UniPCMultistepScheduler : ExponentialIntegratorScheduler
         _lastSample?.Dispose();
         _lastSample = null;
         _thisOrder = 0;
-    }
-
-    private static UniPCMultistepOptions Validated(UniPCMultistepOptions options)
-    {
-        options.Validate();
-        return options;
     }
 }

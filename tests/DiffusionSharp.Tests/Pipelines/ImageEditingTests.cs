@@ -1,3 +1,4 @@
+using DiffusionSharp.Cli;
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Pipelines;
 using DiffusionSharp.Tests.Support;
@@ -70,13 +71,13 @@ public sealed class ImageEditingTests : IDisposable
             var options = new EditOptions { Strength = 0.5, Steps = 4 };
 
             Assert.Contains("--class: this model is unconditional",
-                Assert.Throws<InvalidInputException>(() => unconditional.Edit(x0, options, 0, classLabels: [3])).Message);
+                CliNames.ForUser(Assert.Throws<InvalidInputException>(() => unconditional.Edit(x0, options, 0, classLabels: [3]))));
             Assert.Contains("--guidance: this model is unconditional",
-                Assert.Throws<InvalidInputException>(() => unconditional.Edit(x0, options, 0, guidance: 3)).Message);
+                CliNames.ForUser(Assert.Throws<InvalidInputException>(() => unconditional.Edit(x0, options, 0, guidance: 3))));
             Assert.Contains("--class: 10 is out of range; this model knows classes 0..9",
-                Assert.Throws<InvalidInputException>(() => conditional.Edit(x0, options, 0, classLabels: [10])).Message);
+                CliNames.ForUser(Assert.Throws<InvalidInputException>(() => conditional.Edit(x0, options, 0, classLabels: [10]))));
             Assert.Contains("--image: the model takes [B, 1, 8, 8] images",
-                Assert.Throws<InvalidInputException>(() => conditional.Edit(zeros([1, 3, 8, 8]), options, 0)).Message);
+                CliNames.ForUser(Assert.Throws<InvalidInputException>(() => conditional.Edit(zeros([1, 3, 8, 8]), options, 0))));
 
             using var edited = conditional.Edit(x0, options, 0, classLabels: [3], guidance: 2);
             Assert.Equal(2, edited.ModelCalls);

@@ -14,7 +14,7 @@ public sealed class DPMSolverMultistepSchedulerTests(ITestOutputHelper output)
     {
         // Given a diffusers DPMSolverMultistep run and its config
         var trajectory = GoldenTrajectory.Find(name);
-        var scheduler = DPMSolverMultistepScheduler.FromConfigJson(GoldenTrajectory.Config(trajectory));
+        var scheduler = SchedulerFactory.FromConfig(GoldenTrajectory.Config(trajectory));
 
         // When we replay the loop with the toy model and the stored noise
         var errors = GoldenTrajectory.Replay(scheduler, trajectory);

@@ -15,7 +15,7 @@ public sealed class EulerSchedulerTests(ITestOutputHelper output)
     {
         // Given a diffusers EulerDiscrete run (s_churn = 0) and its config
         var trajectory = GoldenTrajectory.Find(name);
-        var scheduler = EulerDiscreteScheduler.FromConfigJson(GoldenTrajectory.Config(trajectory));
+        var scheduler = SchedulerFactory.FromConfig(GoldenTrajectory.Config(trajectory));
 
         // When we replay it, Then model inputs, x0 predictions and samples agree within 1e-4 relative
         output.WriteLine($"{name}: {GoldenTrajectory.Replay(scheduler, trajectory)}");
@@ -27,7 +27,7 @@ public sealed class EulerSchedulerTests(ITestOutputHelper output)
     {
         // Given a diffusers EulerAncestral run whose randn was replaced by the stored noise
         var trajectory = GoldenTrajectory.Find(name);
-        var scheduler = EulerAncestralDiscreteScheduler.FromConfigJson(GoldenTrajectory.Config(trajectory));
+        var scheduler = SchedulerFactory.FromConfig(GoldenTrajectory.Config(trajectory));
 
         // When we replay it passing that noise as varianceNoise, Then every step agrees
         output.WriteLine($"{name}: {GoldenTrajectory.Replay(scheduler, trajectory)}");

@@ -13,7 +13,7 @@ public sealed class PNDMSchedulerTests(ITestOutputHelper output)
     {
         // Given a diffusers PNDM run (PRK + PLMS, or PLMS only)
         var trajectory = GoldenTrajectory.Find(name);
-        var scheduler = PNDMScheduler.FromConfigJson(GoldenTrajectory.Config(trajectory));
+        var scheduler = SchedulerFactory.FromConfig(GoldenTrajectory.Config(trajectory));
 
         // When we replay all of its steps (more than N), Then every step agrees within 1e-4 relative
         output.WriteLine($"{name}: {GoldenTrajectory.Replay(scheduler, trajectory)}");

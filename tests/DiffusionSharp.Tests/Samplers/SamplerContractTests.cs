@@ -7,22 +7,32 @@ using static TorchSharp.torch;
 
 namespace DiffusionSharp.Tests.Samplers;
 
-/// <summary>Config round trips, registry, validation errors, Heun's doubled timesteps, Karras sigmas, state reset and leaks.</summary>
+/// <summary>
+/// What every sampler of the catalog must do: config round trips, the capabilities it reports (and that they hold),
+/// validation errors, state reset and leaks; plus Heun's doubled timesteps and Karras sigmas.
+/// </summary>
 public sealed class SamplerContractTests
 {
-    public static TheoryData<string> AllNames() => new(SamplerRegistry.Known);
+    public static TheoryData<string> AllNames() => new(SamplerCatalog.Names);
+
+    public static TheoryData<string> EditingNames() => new(SamplerCatalog.NamesWhere(c => c.CanEdit));
+
+    private static IScheduler Create(string name, PredictionType predictionType = PredictionType.Epsilon) =>
+        SamplerCatalog.Create(name, new SamplerBasis(new NoiseScheduleConfig()) { PredictionType = predictionType });
 
     [Theory]
     [MemberData(nameof(AllNames))]
     public void Should_round_trip_its_config_json(string name)
     {
         // Given a sampler with non-default options
-        var scheduler = SamplerRegistry.Create(name, new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear),
-            PredictionType.VPrediction, timestepSpacing: TimestepSpacing.Trailing);
+        var scheduler = SamplerCatalog.Create(name, new SamplerBasis(new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear))
+        {
+            PredictionType = PredictionType.VPrediction, TimestepSpacing = TimestepSpacing.Trailing,
+        });
 
         // When its config is written and read back
         var json = scheduler.ToConfigJson();
-        var again = FromConfig(json);
+        var again = SchedulerFactory.FromConfig(json);
 
         // Then the same config comes out
         Assert.Equal(json.ToJsonString(), again.ToConfigJson().ToJsonString());
@@ -36,7 +46,7 @@ public sealed class SamplerContractTests
         {
             var config = GoldenTrajectory.Config(trajectory);
             if (config["_class_name"]!.GetValue<string>() is "DDPMScheduler" or "DDIMScheduler") continue;
-            var written = FromConfig(config).ToConfigJson();
+            var written = SchedulerFactory.FromConfig(config).ToConfigJson();
             // diffusers adds _diffusers_version when it saves a config file; the golden files hold the in-memory config.
             Assert.Equal(SchedulerConfigWriter.DiffusersVersion, written["_diffusers_version"]?.GetValue<string>());
             Assert.Equal(config.Select(p => p.Key).Order(), written.Select(p => p.Key).Where(k => k != "_diffusers_version").Order());
@@ -52,7 +62,7 @@ public sealed class SamplerContractTests
     {
         var json = new DPMSolverMultistepScheduler(new DPMSolverMultistepOptions()).ToConfigJson();
         json["use_magic"] = true;
-        var e = Assert.Throws<InvalidInputException>(() => DPMSolverMultistepScheduler.FromConfigJson(json, "model/scheduler_config.json"));
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfig(new SchedulerConfigReader(json, "model/scheduler_config.json")));
         Assert.Contains("model/scheduler_config.json", e.Message);
         Assert.Contains("use_magic", e.Message);
     }
@@ -68,25 +78,135 @@ public sealed class SamplerContractTests
     {
         var json = new DPMSolverMultistepScheduler(new DPMSolverMultistepOptions()).ToConfigJson();
         json[key] = JsonNode.Parse(value);
-        var e = Assert.Throws<InvalidInputException>(() => DPMSolverMultistepScheduler.FromConfigJson(json));
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfig(json));
         Assert.Contains(key, e.Message);
     }
 
-    [Fact]
-    public void Should_reject_a_config_of_another_class()
+    [Theory]
+    [MemberData(nameof(AllNames))]
+    public void Should_be_what_its_catalog_entry_says(string name)
     {
-        var json = new EulerDiscreteScheduler(new EulerDiscreteOptions()).ToConfigJson();
-        var e = Assert.Throws<InvalidInputException>(() => DPMSolverMultistepScheduler.FromConfigJson(json));
-        Assert.Contains("_class_name", e.Message);
+        // Given the catalog entry and the sampler it builds
+        var entry = SamplerCatalog.Get(name);
+        var scheduler = Create(name);
+
+        // Then the sampler has the entry's name, class and capabilities, its class config reads back to the same sampler,
+        // and it has Karras sigmas and eta exactly when the catalog says so
+        Assert.Equal(name, scheduler.Name);
+        Assert.Equal(entry.ClassName, scheduler.ToConfigJson()["_class_name"]!.GetValue<string>());
+        Assert.Equal(entry.Capabilities, scheduler.Capabilities);
+        Assert.Equal(entry.Capabilities.Order, scheduler.Order);
+        Assert.Equal(name, SchedulerFactory.FromConfig(scheduler.ToConfigJson()).Name);
+        Assert.Equal(entry.Capabilities.HasKarrasSigmas, scheduler.ToConfigJson().ContainsKey("use_karras_sigmas"));
+        Assert.Equal(entry.Capabilities.HasKarrasSigmas, Accepts(() => scheduler.With(new SamplerOverrides { KarrasSigmas = true })));
+        Assert.Equal(entry.Capabilities.TakesEta, Accepts(() => scheduler.With(new SamplerOverrides { Eta = 0.5 })));
+        Assert.Equal(entry.Capabilities.Formulations, [FormulationKind.Ddpm]);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllNames))]
+    public void Should_take_exactly_the_prediction_types_it_lists(string name)
+    {
+        foreach (var type in Enum.GetValues<PredictionType>())
+            Assert.True(SamplerCatalog.Get(name).Capabilities.PredictionTypes.Contains(type) == Accepts(() => Create(name, type)),
+                $"{name}: {type} accepted contrary to its capabilities");
+    }
+
+    [Theory]
+    [MemberData(nameof(AllNames))]
+    public void Should_draw_noise_exactly_when_stochastic(string name)
+    {
+        // Given the sampler's first step from one sample and model output, with two different variance noises
+        var scheduler = Create(name);
+        Tensor FirstStep(long seed)
+        {
+            scheduler.SetTimesteps(10);
+            var g = new Generator(31);
+            var sample = randn([2, 1, 4, 4], generator: g) * (float)scheduler.InitNoiseSigma;
+            double t = scheduler.Timesteps[0];
+            var output = GoldenTrajectory.ToyModel(scheduler.ScaleModelInput(sample, t), t);
+            return scheduler.Step(output, t, sample, varianceNoise: randn([2, 1, 4, 4], generator: new Generator((ulong)seed))).PrevSample;
+        }
+
+        // When it steps with each, Then the results differ exactly when the catalog calls the sampler stochastic
+        bool differ = !FirstStep(1).data<float>().ToArray().SequenceEqual(FirstStep(2).data<float>().ToArray());
+        Assert.Equal(SamplerCatalog.Get(name).Capabilities.Stochastic, differ);
+    }
+
+    [Theory]
+    [MemberData(nameof(AllNames))]
+    public void Should_land_each_step_on_its_previous_timestep(string name)
+    {
+        // Given a sampler's timesteps for 10 steps
+        var scheduler = Create(name);
+        scheduler.SetTimesteps(10);
+        var timesteps = scheduler.Timesteps;
+
+        // Then every step but the last lands at or below where it started, the last past the clean end; DDPM and DDIM (the
+        // samplers that can resample) land on t - T/N, the jump back RePaint undoes; the others on the next entry
+        for (int i = 0; i < timesteps.Count - 1; i++)
+        {
+            double landing = scheduler.PreviousTimestep(i);
+            Assert.InRange(landing, 0, timesteps[i]);
+            Assert.Equal(scheduler.Capabilities.CanResample ? timesteps[i] - 100 : timesteps[i + 1], landing);
+        }
+        Assert.True(scheduler.PreviousTimestep(timesteps.Count - 1) < 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.PreviousTimestep(timesteps.Count));
+    }
+
+    [Theory]
+    [MemberData(nameof(EditingNames))]
+    public void Should_start_an_edit_from_the_training_forward_process(string name)
+    {
+        // Given an editing sampler with N = 10 steps, of which the edit skips the first k = 4 (begin index k·order)
+        var scheduler = Create(name);
+        scheduler.SetTimesteps(10);
+        Assert.Equal(10 * scheduler.Order - (scheduler.Order - 1), scheduler.Timesteps.Count);
+        int begin = 4 * scheduler.Order;
+        scheduler.SetBeginIndex(begin);
+        double t = scheduler.Timesteps[begin];
+        var g = new Generator(32);
+        var x0 = randn([2, 1, 4, 4], generator: g);
+        var eps = randn([2, 1, 4, 4], generator: g);
+
+        // When x_0 is noised to that timestep and scaled for the model
+        var input = scheduler.ScaleModelInput(scheduler.AddNoise(x0, eps, [t, t]), t);
+
+        // Then the network sees what it was trained on: x_t = sqrt(ᾱ_t)·x_0 + sqrt(1 - ᾱ_t)·ε (eq. 4 of Ho et al. 2020)
+        double alphaBar = scheduler.Schedule.AlphaBar((int)t);
+        var expected = x0 * Math.Sqrt(alphaBar) + eps * Math.Sqrt(1 - alphaBar);
+        Assert.True((input - expected).abs().max().item<float>() < 1e-5, $"{name}: max |model input - x_t| {(input - expected).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void Should_refuse_to_start_pndm_mid_schedule()
+    {
+        var pndm = Create("pndm");
+        pndm.SetTimesteps(10);
+        pndm.SetBeginIndex(0);
+        Assert.Contains("Runge-Kutta", Assert.Throws<NotSupportedException>(() => pndm.SetBeginIndex(4)).Message);
+    }
+
+    [Fact]
+    public void Should_read_the_config_of_every_catalog_class_and_refuse_others()
+    {
+        foreach (var className in SamplerCatalog.Entries.Select(e => e.ClassName).Distinct())
+        {
+            var config = new JsonObject { ["_class_name"] = className };
+            Assert.Equal(className, SchedulerFactory.FromConfig(config).ToConfigJson()["_class_name"]!.GetValue<string>());
+        }
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson("""{"_class_name": "LMSDiscreteScheduler"}"""));
+        Assert.StartsWith("_class_name: 'LMSDiscreteScheduler' is not supported", e.Message);
+        Assert.Contains("UniPCMultistepScheduler", e.Message);
     }
 
     [Fact]
     public void Should_list_the_known_samplers_for_an_unknown_name()
     {
-        var e = Assert.Throws<InvalidInputException>(() => SamplerRegistry.Create("dpm-fast", new NoiseScheduleConfig(), source: "--sampler"));
-        Assert.Contains("--sampler", e.Message);
-        Assert.Contains("dpmpp-2m", e.Message);
-        Assert.Contains("euler-ancestral", e.Message);
+        var e = Assert.Throws<InvalidInputException>(() => SamplerCatalog.Create("dpm-fast", new SamplerBasis(new NoiseScheduleConfig())));
+        Assert.StartsWith("samplerName: unknown sampler 'dpm-fast'", e.Message);
+        Assert.Equal("SamplerCatalog.samplerName", e.Property);
+        Assert.Contains(string.Join(", ", SamplerCatalog.Names), e.Message);
     }
 
     [Fact]
@@ -150,7 +270,7 @@ public sealed class SamplerContractTests
     public void Should_give_the_same_result_after_set_timesteps_resets_its_state(string name)
     {
         // Given a sampler run once
-        var scheduler = SamplerRegistry.Create(name, new NoiseScheduleConfig());
+        var scheduler = Create(name);
         var first = Run(scheduler, 8);
 
         // When we run again after SetTimesteps, Then multistep state from the first run has no effect
@@ -163,7 +283,7 @@ public sealed class SamplerContractTests
     public void Should_not_leak_tensors_across_steps(string name)
     {
         // Given a sampler and a loop with one dispose scope per step
-        var scheduler = SamplerRegistry.Create(name, new NoiseScheduleConfig());
+        var scheduler = Create(name);
         Run(scheduler, 8).Dispose();
         scheduler.SetTimesteps(8);
         long before = LiveTensors();
@@ -202,14 +322,16 @@ public sealed class SamplerContractTests
         return sample;
     }
 
-    private static IScheduler FromConfig(JsonObject json) => json["_class_name"]!.GetValue<string>() switch
+    private static bool Accepts(Func<object> create)
     {
-        "DPMSolverMultistepScheduler" => DPMSolverMultistepScheduler.FromConfigJson(json),
-        "EulerDiscreteScheduler" => EulerDiscreteScheduler.FromConfigJson(json),
-        "EulerAncestralDiscreteScheduler" => EulerAncestralDiscreteScheduler.FromConfigJson(json),
-        "HeunDiscreteScheduler" => HeunDiscreteScheduler.FromConfigJson(json),
-        "PNDMScheduler" => PNDMScheduler.FromConfigJson(json),
-        "UniPCMultistepScheduler" => UniPCMultistepScheduler.FromConfigJson(json),
-        var other => throw new ArgumentException(other),
-    };
+        try
+        {
+            create();
+            return true;
+        }
+        catch (InvalidInputException)
+        {
+            return false;
+        }
+    }
 }

@@ -34,7 +34,7 @@ public sealed class SamplerConvergenceTests(ITestOutputHelper output)
     {
         // Given the exact noise predictor of Gaussian data and a deterministic sampler
         // When we sample 4096 scalars with more and more steps
-        var errors = Errors(() => SamplerRegistry.Create(name, new NoiseScheduleConfig()), name, [5, 10, 20, 40]);
+        var errors = Errors(() => SamplerCatalog.Create(name, new SamplerBasis(new NoiseScheduleConfig())), name, [5, 10, 20, 40]);
 
         // Then the error against the exact ODE end point shrinks at the sampler's order, and is small at 40 steps
         for (int k = 1; k < errors.Count; k++)
@@ -54,9 +54,9 @@ public sealed class SamplerConvergenceTests(ITestOutputHelper output)
         // Given UniPC-2 (bh2; its UniP-2 predictor is DPM-Solver++(2M)) and DPM-Solver++(2M) on Karras sigmas, whose λ
         // steps all shrink as N grows (linspace's last ones do not), stopped before the last step: that step jumps
         // from sigma_min to 0 at first order, the same map for both
-        var unipc = Errors(() => SamplerRegistry.Create("unipc", new NoiseScheduleConfig(), useKarrasSigmas: true),
+        var unipc = Errors(() => SamplerCatalog.Create("unipc", new SamplerBasis(new NoiseScheduleConfig()) { KarrasSigmas = true }),
             "unipc, karras, before the last step", [10, 20, 40, 80], stopBeforeLast: true);
-        var dpm = Errors(() => SamplerRegistry.Create("dpmpp-2m", new NoiseScheduleConfig(), useKarrasSigmas: true),
+        var dpm = Errors(() => SamplerCatalog.Create("dpmpp-2m", new SamplerBasis(new NoiseScheduleConfig()) { KarrasSigmas = true }),
             "dpmpp-2m, karras, before the last step", [10, 20, 40, 80], stopBeforeLast: true);
 
         // Then past the first few steps UniPC is at least as accurate, and its error falls at least as fast (third order)
@@ -111,7 +111,7 @@ public sealed class SamplerConvergenceTests(ITestOutputHelper output)
     {
         // Given the exact noise predictor of N(1.5, 0.5²)
         // When we sample 4096 scalars (first-order samplers need more steps)
-        var (final, _) = Sample(SamplerRegistry.Create(name, new NoiseScheduleConfig()), steps);
+        var (final, _) = Sample(SamplerCatalog.Create(name, new SamplerBasis(new NoiseScheduleConfig())), steps);
 
         // Then the sample mean and standard deviation match the data distribution
         double mean = final.mean().item<float>(), std = final.std().item<float>();

@@ -84,11 +84,11 @@ public sealed class SchedulerConfigTests
     public void Should_override_karras_sigmas_and_spacing_keeping_every_other_option()
     {
         // Given a v-prediction DPM-Solver++ 2M on a scaled-linear schedule, linspace spacing, no Karras sigmas
-        var plain = SamplerRegistry.Create("dpmpp-2m",
-            new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear), PredictionType.VPrediction);
+        var plain = SamplerCatalog.Create("dpmpp-2m", new SamplerBasis(
+            new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear)) { PredictionType = PredictionType.VPrediction });
 
         // When Karras sigmas and trailing spacing are switched on
-        var changed = (DPMSolverMultistepScheduler)SchedulerFactory.WithOverrides(plain, karrasSigmas: true, spacing: TimestepSpacing.Trailing);
+        var changed = (DPMSolverMultistepScheduler)plain.With(new SamplerOverrides { KarrasSigmas = true, TimestepSpacing = TimestepSpacing.Trailing });
 
         // Then only those two keys differ, and the noise levels follow Karras et al.'s rho = 7 spacing
         Assert.True(changed.Options.UseKarrasSigmas);
@@ -110,11 +110,12 @@ public sealed class SchedulerConfigTests
     public void Should_refuse_karras_sigmas_for_a_sampler_without_them_naming_those_that_have()
     {
         var ddim = SchedulerFactory.Create("ddim", new NoiseScheduleConfig());
-        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.WithOverrides(ddim, karrasSigmas: true));
-        Assert.Contains("--karras", e.Message);
+        var e = Assert.Throws<InvalidInputException>(() => ddim.With(new SamplerOverrides { KarrasSigmas = true }));
+        Assert.StartsWith("KarrasSigmas:", e.Message);
+        Assert.Equal("SamplerOverrides.KarrasSigmas", e.Property);
         Assert.Contains("dpmpp-2m", e.Message);
         Assert.DoesNotContain("pndm", e.Message);
-        Assert.Same(ddim, SchedulerFactory.WithOverrides(ddim));
+        Assert.Same(ddim, SchedulerFactory.WithSampler(ddim, null));
     }
 
     [Fact]
@@ -224,6 +225,34 @@ public sealed class SchedulerConfigTests
     }
 
     [Fact]
+    public void Should_name_the_file_for_its_content_but_not_for_the_callers_choice()
+    {
+        string dir = TestPaths.NewTempDir();
+        try
+        {
+            // Given a valid DDPM config file
+            string path = Path.Combine(dir, "scheduler_config.json");
+            File.WriteAllText(path, SchedulerFactory.ToConfigText(SchedulerFactory.Create("ddpm", new NoiseScheduleConfig())));
+
+            // When the caller asks for what the file cannot be blamed for, Then the error names the caller's property only
+            var karras = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "ddim", new SamplerOverrides { KarrasSigmas = true }));
+            Assert.StartsWith("KarrasSigmas: the ddim sampler", karras.Message);
+            var eta = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, overrides: new SamplerOverrides { Eta = 0.5 }));
+            Assert.StartsWith("Eta: only the ddim sampler takes eta (got samplerName ddpm)", eta.Message);
+            Assert.Equal(["SamplerOverrides.Eta", "SamplerCatalog.samplerName"], eta.Properties);
+            Assert.StartsWith("samplerName: unknown sampler 'lms'", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "lms")).Message);
+
+            // And a bad key in the file, read for another sampler, names the file
+            File.WriteAllText(path, """{"_class_name": "DDPMScheduler", "clip_sample": 1}""");
+            Assert.StartsWith($"{path}: clip_sample", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "euler")).Message);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Should_require_a_class_name_unless_a_sampler_is_named()
     {
         Assert.StartsWith("_class_name", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson("{}")).Message);
@@ -240,9 +269,9 @@ public sealed class SchedulerConfigTests
         Assert.Equal(TimestepSpacing.Trailing, typed.Options.TimestepSpacing);
         Assert.Equal(PredictionType.VPrediction, typed.PredictionType);
         Assert.IsType<DDPMScheduler>(SchedulerFactory.Create("ddpm", new NoiseScheduleConfig()));
-        Assert.StartsWith("sampler", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("euler-x", new NoiseScheduleConfig())).Message);
-        Assert.StartsWith("eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddpm", new NoiseScheduleConfig(), eta: 1)).Message);
-        Assert.StartsWith("eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddim", new NoiseScheduleConfig(), eta: 2)).Message);
+        Assert.StartsWith("samplerName", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("euler-x", new NoiseScheduleConfig())).Message);
+        Assert.StartsWith("Eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddpm", new NoiseScheduleConfig(), eta: 1)).Message);
+        Assert.StartsWith("Eta", Assert.Throws<InvalidInputException>(() => SchedulerFactory.Create("ddim", new NoiseScheduleConfig(), eta: 2)).Message);
     }
 
     private static double Number(JsonNode node) => double.Parse(node.ToJsonString(), System.Globalization.CultureInfo.InvariantCulture);

@@ -32,14 +32,7 @@ public sealed class SigmaSamplerGoldenTests
     internal static IScheduler FromConfig(JsonElement config)
     {
         var json = JsonNode.Parse(config.GetRawText())!.AsObject();
-        return json["_class_name"]!.GetValue<string>() switch
-        {
-            "DPMSolverMultistepScheduler" => DPMSolverMultistepScheduler.FromConfigJson(json),
-            "EulerDiscreteScheduler" => EulerDiscreteScheduler.FromConfigJson(json),
-            "EulerAncestralDiscreteScheduler" => EulerAncestralDiscreteScheduler.FromConfigJson(json),
-            "PNDMScheduler" => PNDMScheduler.FromConfigJson(json),
-            var other => throw new ArgumentException(other),
-        };
+        return SchedulerFactory.FromConfig(json);
     }
 
     [Theory]
@@ -107,6 +100,32 @@ public sealed class SigmaSamplerGoldenTests
         double scale = Math.Max(1, expected.Max(v => Math.Abs((double)v)));
         double err = Golden.MaxAbsDiff(expected, noisy.data<float>().ToArray()) / scale;
         Assert.True(err <= 1e-5, $"add_noise error {err:E3}");
+    }
+
+    [Fact]
+    public void Should_find_a_timestep_in_float32_as_diffusers_does()
+    {
+        // Given Euler after set_timesteps(20): float32 linspace timesteps, the eighth 999·12/19 = 630.94739 in float32,
+        // which diffusers stores, returns and prints as 630.9474 (timesteps.json has no 20-step entry, so it is computed)
+        var euler = new EulerDiscreteScheduler(new EulerDiscreteOptions());
+        euler.SetTimesteps(20);
+        Assert.Equal((double)(float)(999.0 * 12 / 19), euler.Timesteps[7]);
+        Assert.Equal("630.9474", euler.Timesteps[7].ToString("F4", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.NotEqual(630.9474, euler.Timesteps[7]);
+        using var g = new Generator(23);
+        using var x0 = randn([2, 1, 4, 4], generator: g);
+        using var noise = randn([2, 1, 4, 4], generator: g);
+
+        // When add_noise and the first step's input scaling get the value as diffusers returns it
+        using var stored = euler.AddNoise(x0, noise, [euler.Timesteps[7], euler.Timesteps[7]]);
+        using var printed = euler.AddNoise(x0, noise, [630.9474, 630.9474]);
+        using var input = euler.ScaleModelInput(x0, 630.9474);
+
+        // Then it is that timestep, as in diffusers, which compares in float32; a value that differs in float32 is not
+        Assert.Equal(stored.data<float>().ToArray(), printed.data<float>().ToArray());
+        using var expectedInput = x0 / MathF.Sqrt(euler.Sigmas[7] * euler.Sigmas[7] + 1f);
+        Assert.Equal(expectedInput.data<float>().ToArray(), input.data<float>().ToArray());
+        Assert.Throws<ArgumentException>(() => euler.AddNoise(x0, noise, [630.95, 630.95]));
     }
 
     private static void AssertRelative(double[] expected, double[] actual, string what)

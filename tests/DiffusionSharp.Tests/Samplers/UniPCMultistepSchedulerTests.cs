@@ -77,20 +77,55 @@ public sealed class UniPCMultistepSchedulerTests
         AssertClose(expected.to_type(ScalarType.Float32), x2, 1e-5);
     }
 
-    [Fact]
-    public void Should_change_the_result_when_the_corrector_is_disabled()
+    [Theory]
+    [InlineData(true, UniPCSolverType.Bh2)]
+    [InlineData(true, UniPCSolverType.Bh1)]
+    [InlineData(false, UniPCSolverType.Bh2)]
+    [InlineData(false, UniPCSolverType.Bh1)]
+    public void Should_correct_the_first_step_by_the_unic_term_and_nothing_else(bool predictX0, UniPCSolverType type)
     {
-        // Given UniPC with the corrector, and without it after step 0
-        var withCorrector = new UniPCMultistepScheduler(new UniPCMultistepOptions(Linear));
-        var predictorOnly = new UniPCMultistepScheduler(new UniPCMultistepOptions(Linear, DisableCorrector: [0]));
+        // Given UniPC-2 with the corrector and without it after step 6, and the exact noise predictor of Gaussian data
+        // x_0 ~ N(1.5, 0.5²), ε*(x_t) = (x_t - sqrt(ᾱ)·mu)·sqrt(1 - ᾱ)/(ᾱ·s² + 1 - ᾱ) with ᾱ = 1/(1 + σ²)
+        var options = new UniPCMultistepOptions(Linear, PredictX0: predictX0, SolverType: type);
+        var corrected = new UniPCMultistepScheduler(options);
+        var predictorOnly = new UniPCMultistepScheduler(options with { DisableCorrector = [6] });
+        using var g = new torch.Generator(9);
+        var x = randn([2, 1, 4, 4], generator: g);
+        Tensor Exact(Tensor xt, float sigma)
+        {
+            double alphaBar = 1 / (1 + (double)sigma * sigma);
+            return (xt - Math.Sqrt(alphaBar) * 1.5) * (Math.Sqrt(1 - alphaBar) / (alphaBar * 0.25 + 1 - alphaBar));
+        }
 
-        // When both run the same two steps of a toy model
-        var (a1, a2) = TwoSteps(withCorrector);
-        var (b1, b2) = TwoSteps(predictorOnly);
+        // When both take the same two steps from timestep index 6 of 10, where the data prediction moves most
+        const int b = 6;
+        (Tensor X1, Tensor Eps0, Tensor Eps1, Tensor X2) TwoSteps(UniPCMultistepScheduler unipc)
+        {
+            unipc.SetTimesteps(10);
+            unipc.SetBeginIndex(b);
+            var eps0 = Exact(x, unipc.Sigmas[b]);
+            var x1 = unipc.Step(eps0, unipc.Timesteps[b], x).PrevSample;
+            var eps1 = Exact(x1, unipc.Sigmas[b + 1]);
+            return (x1, eps0, eps1, unipc.Step(eps1, unipc.Timesteps[b + 1], x1).PrevSample);
+        }
+        var (x1, eps0, eps1, x2) = TwoSteps(corrected);
+        var (x1Plain, _, _, x2Plain) = TwoSteps(predictorOnly);
 
-        // Then the first step (nothing to correct) agrees and the second differs
-        Assert.Equal(a1.data<float>().ToArray(), b1.data<float>().ToArray());
-        Assert.True((a2 - b2).abs().max().item<float>() > 1e-4, "disabling the corrector did not change the second step");
+        // Then the first step (nothing to correct yet) agrees, and step 1 differs by the UniC-1 term alone, carried through the
+        // UniP-2 step, which is linear in its start: x_2 - x_2' = c·(x_1^c - x_1), x_1^c - x_1 = -o_1·B(h_1)·(m_1 - m_0)/2 (rho = 1/2),
+        // with m the data prediction and o = α, c = σ_2/σ_1 (predict_x0), or m = ε and o = σ, c = α_2/α_1; computed in float64
+        Assert.Equal(x1.data<float>().ToArray(), x1Plain.data<float>().ToArray());
+        var (a0, s0, l0) = Vp(corrected.Sigmas[b]);
+        var (a1, s1, l1) = Vp(corrected.Sigmas[b + 1]);
+        var (a2, s2, _) = Vp(corrected.Sigmas[b + 2]);
+        double hh = predictX0 ? -(l1 - l0) : l1 - l0;
+        double bH = type == UniPCSolverType.Bh1 ? hh : Math.Exp(hh) - 1;
+        var m0 = predictX0 ? (x.to_type(ScalarType.Float64) - s0 * eps0.to_type(ScalarType.Float64)) / a0 : eps0.to_type(ScalarType.Float64);
+        var m1 = predictX0 ? (x1.to_type(ScalarType.Float64) - s1 * eps1.to_type(ScalarType.Float64)) / a1 : eps1.to_type(ScalarType.Float64);
+        var correction = -(predictX0 ? a1 : s1) * bH * 0.5 * (m1 - m0);
+        var expected = (predictX0 ? s2 / s1 : a2 / a1) * correction;
+        Assert.True(expected.abs().max().item<double>() > 1e-2, "the correction is too small to tell");
+        AssertClose(expected.to_type(ScalarType.Float32), x2 - x2Plain, 1e-5);
     }
 
     [Fact]
@@ -219,7 +254,7 @@ public sealed class UniPCMultistepSchedulerTests
         var json = new UniPCMultistepScheduler(new UniPCMultistepOptions()).ToConfigJson();
         json["solver_type"] = solverType;
 
-        Assert.Equal(UniPCSolverType.Bh2, UniPCMultistepScheduler.FromConfigJson(json).Options.SolverType);
+        Assert.Equal(UniPCSolverType.Bh2, Assert.IsType<UniPCMultistepScheduler>(SchedulerFactory.FromConfig(json)).Options.SolverType);
     }
 
     [Fact]
@@ -236,7 +271,7 @@ public sealed class UniPCMultistepSchedulerTests
         Assert.IsType<UniPCMultistepScheduler>(unipc);
         Assert.Equal(PredictionType.VPrediction, unipc.PredictionType);
         Assert.Equal(ddpm.Schedule.AlphasCumprod.ToArray(), unipc.Schedule.AlphasCumprod.ToArray());
-        Assert.Equal("UniPCMultistepScheduler", SchedulerFactory.ClassNameOf("unipc"));
+        Assert.Equal("UniPCMultistepScheduler", SamplerCatalog.Get("unipc").ClassName);
     }
 
     [Theory]
@@ -256,33 +291,16 @@ public sealed class UniPCMultistepSchedulerTests
         var json = new UniPCMultistepScheduler(new UniPCMultistepOptions()).ToConfigJson();
         json[key] = JsonNode.Parse(value);
 
-        var e = Assert.Throws<InvalidInputException>(() => UniPCMultistepScheduler.FromConfigJson(json, "model/scheduler_config.json"));
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfig(new SchedulerConfigReader(json, "model/scheduler_config.json")));
 
         Assert.StartsWith("model/scheduler_config.json", e.Message);
         Assert.Contains(key, e.Message);
-    }
-
-    [Fact]
-    public void Should_reject_a_config_of_another_class()
-    {
-        var json = new DPMSolverMultistepScheduler(new DPMSolverMultistepOptions()).ToConfigJson();
-        Assert.Contains("_class_name", Assert.Throws<InvalidInputException>(() => UniPCMultistepScheduler.FromConfigJson(json)).Message);
     }
 
     private static (double Alpha, double Sigma, double Lambda) Vp(float sigma)
     {
         double alpha = 1 / Math.Sqrt((double)sigma * sigma + 1), vpSigma = sigma * alpha;
         return (alpha, vpSigma, Math.Log(alpha / vpSigma));
-    }
-
-    private static (Tensor First, Tensor Second) TwoSteps(IScheduler scheduler)
-    {
-        scheduler.SetTimesteps(10);
-        using var g = new torch.Generator(9);
-        var x = randn([2, 1, 4, 4], generator: g);
-        var x1 = scheduler.Step(GoldenTrajectory.ToyModel(x, scheduler.Timesteps[0]), scheduler.Timesteps[0], x).PrevSample;
-        var x2 = scheduler.Step(GoldenTrajectory.ToyModel(x1, scheduler.Timesteps[1]), scheduler.Timesteps[1], x1).PrevSample;
-        return (x1, x2);
     }
 
     private static Tensor Loop(IScheduler scheduler, int steps)

@@ -20,7 +20,7 @@ internal sealed record BenchModel(string Name, UNet2DModel Model, IScheduler Sch
     /// <exception cref="InvalidInputException">Unknown preset, missing folder parts, unknown sampler.</exception>
     public static BenchModel Load(string spec, string sampler = "ddpm")
     {
-        SchedulerFactory.ClassNameOf(sampler);
+        SamplerCatalog.Get(sampler);
         bool isFolder = Directory.Exists(spec);
         if (isFolder && (File.Exists(Path.Combine(spec, "model_index.json")) || Directory.Exists(Path.Combine(spec, "unet"))))
         {
