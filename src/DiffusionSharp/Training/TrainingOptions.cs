@@ -1,5 +1,3 @@
-using DiffusionSharp.Samplers;
-
 namespace DiffusionSharp.Training;
 
 /// <summary>
