@@ -1,6 +1,9 @@
 namespace DiffusionSharp.Cli;
 
-/// <summary>Maps the library's config-key names in error messages to the command-line options a user typed.</summary>
+/// <summary>
+/// Maps the library's names in error messages to the command-line options a user typed: config keys (in the schedule
+/// commands) and the properties an <see cref="InvalidInputException"/> names (<see cref="InvalidInputException.Property"/>).
+/// </summary>
 internal static class CliNames
 {
     private static readonly (string Key, string Option)[] Map =
@@ -11,9 +14,72 @@ internal static class CliNames
         ("beta_schedule", "--beta-schedule"),
     ];
 
+    /// <summary>The flag of each library property (<c>Type.Member</c>) whose value comes from an option.</summary>
+    private static readonly Dictionary<string, string> Flags = new(StringComparer.Ordinal)
+    {
+        ["TrainingOptions.Steps"] = "--steps",
+        ["TrainingOptions.BatchSize"] = "--batch",
+        ["TrainingOptions.MicroBatchSize"] = "--micro-batch",
+        ["TrainingOptions.LearningRate"] = "--lr",
+        ["TrainingOptions.WarmupSteps"] = "--warmup",
+        ["TrainingOptions.WeightDecay"] = "--weight-decay",
+        ["TrainingOptions.GradClip"] = "--grad-clip",
+        ["TrainingOptions.EmaDecay"] = "--ema-decay",
+        ["TrainingOptions.SnrGamma"] = "--snr-gamma",
+        ["TrainingOptions.CondDrop"] = "--cond-drop",
+        ["TrainingOptions.CheckpointEvery"] = "--checkpoint-every",
+        ["TrainingOptions.KeepCheckpoints"] = "--keep",
+        ["TrainingOptions.SampleEvery"] = "--sample-every",
+        ["TrainingOptions.SampleCount"] = "--sample-count",
+        ["TrainingOptions.MaxBadSteps"] = "--max-bad-steps",
+        ["RunFolder.Root"] = "--out",
+        ["RunFolder.Resume"] = "--resume",
+        ["Trainer.Data"] = "--data",
+        ["Trainer.Model"] = "--model",
+        ["DataSpec.Source"] = "--data",
+        ["DataSpec.Labels"] = "--labels",
+        ["WindowPlan.Seconds"] = "--seconds",
+        ["WindowPlan.Windows"] = "--windows",
+        ["WindowPlan.Warmup"] = "--warmup-steps",
+        ["PerformanceCeiling.given"] = "--ceiling",
+        ["TrainBenchmark.Options.Batch"] = "--batch",
+        ["TrainBenchmark.Options.MicroBatch"] = "--micro-batch",
+        ["TrainBenchmark.Options.ProfileSteps"] = "--profile",
+        ["TrainBenchmark.Options.Config"] = "--model",
+        ["SampleBenchmark.Options.Steps"] = "--steps",
+        ["SampleBenchmark.Options.Batch"] = "--batch",
+        ["SampleBenchmark.Options.Model"] = "--model",
+        ["ForwardBenchmark.Options.Batch"] = "--batch",
+        ["ForwardBenchmark.Options.Model"] = "--model",
+        ["ConvBenchmark.Options.Batch"] = "--batch",
+        ["ConvBenchmark.Options.Channels"] = "--channels",
+        ["ConvBenchmark.Options.Filters"] = "--filters",
+        ["ConvBenchmark.Options.Size"] = "--size",
+        ["TorchRuntime.threads"] = "--threads",
+        ["TorchRuntime.device"] = "--device",
+        ["DiffusionPipeline.folder"] = "--model",
+        ["DiffusionPipeline.useEma"] = "--ema",
+        ["DiffusionPipeline.count"] = "--count",
+        ["DiffusionPipeline.batchSize"] = "--batch",
+        ["DiffusionPipeline.condition"] = "--class",
+        ["DiffusionPipeline.guidance"] = "--guidance",
+    };
+
     public static string Rename(string message)
     {
         foreach (var (key, option) in Map) message = message.Replace(key, option, StringComparison.Ordinal);
         return message;
+    }
+
+    /// <summary>The flag a library property is set with, or null when no option sets it.</summary>
+    public static string? FlagOf(string property) => Flags.GetValueOrDefault(property);
+
+    /// <summary>The message as a user of the CLI reads it: the leading property name replaced by its flag.</summary>
+    public static string ForUser(InvalidInputException e)
+    {
+        if (e.Property is not { } property || e.Subject is not { } subject || FlagOf(property) is not { } flag
+            || !e.Message.StartsWith(subject, StringComparison.Ordinal))
+            return e.Message;
+        return flag + e.Message[subject.Length..];
     }
 }

@@ -99,7 +99,7 @@ public static class DiffuseApp
     {
         var (code, message) = e switch
         {
-            InvalidInputException => (BadInput, e.Message),
+            InvalidInputException invalid => (BadInput, CliNames.ForUser(invalid)),
             CommandAppException => (BadInput, NameTheOption(e.Message, args)),
             TorchUnavailableException => (InternalError, e.Message),
             IOException or UnauthorizedAccessException => (BadInput, $"file system: {e.Message}"),
