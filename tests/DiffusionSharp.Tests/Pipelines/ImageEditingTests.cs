@@ -69,11 +69,11 @@ public sealed class ImageEditingTests : IDisposable
             using var x0 = zeros([1, 1, 8, 8]);
             var options = new EditOptions { Strength = 0.5, Steps = 4 };
 
-            Assert.Contains("--class: this model is unconditional",
+            Assert.Contains("condition: this model is unconditional",
                 Assert.Throws<InvalidInputException>(() => unconditional.Edit(x0, options, 0, classLabels: [3])).Message);
             Assert.Contains("--guidance: this model is unconditional",
                 Assert.Throws<InvalidInputException>(() => unconditional.Edit(x0, options, 0, guidance: 3)).Message);
-            Assert.Contains("--class: 10 is out of range; this model knows classes 0..9",
+            Assert.Contains("condition: 10 is out of range; this model knows classes 0..9",
                 Assert.Throws<InvalidInputException>(() => conditional.Edit(x0, options, 0, classLabels: [10])).Message);
             Assert.Contains("--image: the model takes [B, 1, 8, 8] images",
                 Assert.Throws<InvalidInputException>(() => conditional.Edit(zeros([1, 3, 8, 8]), options, 0)).Message);

@@ -14,8 +14,8 @@ public sealed class BenchForwardCommand : Command<ModelBenchSettings>
         StopSignals.StopCleanly();
         var plan = s.Plan(10);
         plan.Validate();
-        TorchRuntime.Initialize(s.Threads);
-        var loaded = BenchModel.Load(s.Model);
+        var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        var loaded = BenchModel.Load(s.Model, device: device);
         using var model = loaded.Model;
         var options = new ForwardBenchmark.Options(s.Model, model, s.Batch ?? 1);
         options.Validate();

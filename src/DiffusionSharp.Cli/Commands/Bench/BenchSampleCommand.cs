@@ -34,8 +34,8 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         StopSignals.StopCleanly();
         var plan = s.Plan(60);
         plan.Validate();
-        TorchRuntime.Initialize(s.Threads);
-        var loaded = BenchModel.Load(s.Model, s.Sampler);
+        var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        var loaded = BenchModel.Load(s.Model, s.Sampler, device);
         using var model = loaded.Model;
         var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps, s.Batch ?? 64);
         options.Validate();
