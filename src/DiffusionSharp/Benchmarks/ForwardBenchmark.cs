@@ -12,7 +12,7 @@ public static class ForwardBenchmark
     /// <param name="Name">The model's name for the report.</param>
     /// <param name="Model">The network (switched to eval mode).</param>
     /// <param name="Batch">Images per forward pass.</param>
-    public sealed record Options(string Name, IDenoiser Model, int Batch = 1)
+    public sealed record Options(string Name, IDenoiser Model, int Batch = 1) : IBenchmarkOptions
     {
         /// <summary>Checks the values; an error names the property.</summary>
         public void Validate()
@@ -49,16 +49,10 @@ public static class ForwardBenchmark
     /// <summary>Measures the forward pass on seeded random input at timestep 500 (the cost does not depend on either).</summary>
     public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(plan);
-        ArgumentNullException.ThrowIfNull(ceiling);
-        options.Validate();
-        plan.Validate();
+        BenchmarkSetup.Check(options, plan, ceiling);
         var model = options.Model;
         var config = model.Config;
-        var shape = config.SampleShape ?? throw InvalidInputException.For<Options>(nameof(Options.Model), ": the config has no sample_size, so the image size is unknown");
-        model.Module.eval();
-        var stats = ModelStats.Of(model);
+        var (shape, stats) = BenchmarkSetup.ForInference(model, "ForwardBenchmark.Options.Model");
         using var inference = torch.inference_mode();
         using var generator = new Generator(0);
         using var drawn = torch.randn([options.Batch, .. shape.Select(d => (long)d)], generator: generator);

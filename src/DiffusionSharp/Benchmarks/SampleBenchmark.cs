@@ -20,7 +20,7 @@ public static class SampleBenchmark
     /// <param name="Scheduler">The sampler.</param>
     /// <param name="Steps">Sampler steps per run.</param>
     /// <param name="Batch">Images per run.</param>
-    public sealed record Options(string Name, IDenoiser Model, IScheduler Scheduler, int Steps = 50, int Batch = 64)
+    public sealed record Options(string Name, IDenoiser Model, IScheduler Scheduler, int Steps = 50, int Batch = 64) : IBenchmarkOptions
     {
         /// <summary>Checks the values; an error names the property.</summary>
         public void Validate()
@@ -66,16 +66,10 @@ public static class SampleBenchmark
     /// <summary>Runs the sampling loop until the plan's time is used and reports.</summary>
     public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(plan);
-        ArgumentNullException.ThrowIfNull(ceiling);
-        options.Validate();
-        plan.Validate();
+        BenchmarkSetup.Check(options, plan, ceiling);
         var model = options.Model;
         var config = model.Config;
-        var shape = config.SampleShape ?? throw InvalidInputException.For<Options>(nameof(Options.Model), ": the config has no sample_size, so the image size is unknown");
-        model.Module.eval();
-        var stats = ModelStats.Of(model);
+        var (shape, stats) = BenchmarkSetup.ForInference(model, "SampleBenchmark.Options.Model");
 
         var device = model.Device;
         bool onCpu = device.type == DeviceType.CPU;

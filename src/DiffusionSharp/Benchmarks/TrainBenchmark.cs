@@ -24,6 +24,7 @@ public static class TrainBenchmark
     /// <param name="MicroBatch">Gradient-accumulation chunk size (null = the whole batch), as <see cref="TrainingOptions.MicroBatchSize"/>.</param>
     /// <param name="Device">Where the network trains (null = the CPU).</param>
     public sealed record Options(string Name, IDenoiserConfig Config, int Batch = 128, int ProfileSteps = 0, int? MicroBatch = null, Device? Device = null)
+        : IBenchmarkOptions
     {
         /// <summary>Checks the values; an error names the property.</summary>
         public void Validate()
@@ -67,11 +68,7 @@ public static class TrainBenchmark
     /// <exception cref="InvalidInputException">Invalid options (e.g. a batch larger than the dataset).</exception>
     public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(plan);
-        ArgumentNullException.ThrowIfNull(ceiling);
-        options.Validate();
-        plan.Validate();
+        BenchmarkSetup.Check(options, plan, ceiling);
         var config = options.Config;
         var shape = config.SampleShape ?? throw InvalidInputException.For<Options>(nameof(Options.Config), ": the config has no sample_size, so the image size is unknown");
         var (data, dataName) = shape.SequenceEqual([1, 28, 28])

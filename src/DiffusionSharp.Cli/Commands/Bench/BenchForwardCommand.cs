@@ -19,8 +19,7 @@ public sealed class BenchForwardCommand : Command<ModelBenchSettings>
         using var model = loaded.Model;
         var options = new ForwardBenchmark.Options(s.Model, model, s.Batch ?? 1);
         options.Validate();
-        if (!s.Json && s.Ceiling is null) AnsiConsole.MarkupLine(Esc($"measuring the conv ceiling for {PerformanceCeiling.MeasureSeconds:G} s ..."));
-        var ceiling = PerformanceCeiling.GivenOrMeasured(s.Ceiling, cancellationToken);
+        var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"forward {s.Model} ({loaded.Weights} weights), batch {options.Batch}: {plan.Warmup} warm-up passes, then {plan.Windows} windows over {plan.Seconds:G} s ..."));
         var r = ForwardBenchmark.Run(options, plan, ceiling, cancellationToken);
         if (s.Json)
