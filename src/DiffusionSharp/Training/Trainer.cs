@@ -273,7 +273,11 @@ public sealed class Trainer : IDisposable
             lossSum = (lossSum is null ? value : lossSum + value).MoveToOuterDisposeScope();
         }
         double lossValue = lossSum!.item<double>();
-        _seams.Reducer?.GradientsReady(parameters);
+        if (_seams.Reducer is { } reducer)
+        {
+            reducer.GradientsReady(parameters);
+            lossValue = reducer.ReduceLoss(lossValue);
+        }
         _phases?.Invoke(TrainingPhase.Backward);
         double gradNorm = o.GradClip > 0
             ? torch.nn.utils.clip_grad_norm_(parameters, o.GradClip)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using DiffusionSharp.Conditioning;
 using DiffusionSharp.Data;
 using DiffusionSharp.Models;
 using DiffusionSharp.Pipelines;
@@ -74,6 +75,100 @@ public sealed class TrainingSeamsTests : IDisposable
         Assert.Equal(4, reducer.Calls);
         Assert.Equal(network.parameters().Count(), reducer.Parameters);
         Assert.Empty(Directory.EnumerateFiles(run.Root, "*", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public void Should_train_two_shards_with_averaged_gradients_exactly_like_one_process_on_the_whole_batch()
+    {
+        // Given the same digits, seed and initial weights for one process with batch 16 and for ranks 0 and 1 of 2, whose
+        // reducer averages the gradients and the loss (an all-reduce between two threads)
+        var (images, labels) = TinyData.WriteMnistSubset(_dir, 64);
+        var spec = new DataSpec(images, Labels: labels);
+        var options = Options(4) with { BatchSize = 16, LearningRate = 2e-3 };
+        UNet2DModel Fresh()
+        {
+            torch.random.manual_seed(0);
+            return new UNet2DModel(TinyData.TinyUNet());
+        }
+        using var single = Fresh();
+        using (var trainer = Trainer.Start(RunFolder.Create(Path.Combine(_dir, "single"), false), single, spec.Open(28), spec, new NoiseScheduleConfig(), options))
+            trainer.Train();
+        var group = new InProcessAllReduce(2);
+        var models = new[] { Fresh(), Fresh() };
+        var trainers = Enumerable.Range(0, 2).Select(r => Trainer.Start(RunFolder.Create(Path.Combine(_dir, $"rank{r}"), false), models[r], spec.Open(28),
+            spec, new NoiseScheduleConfig(), options, new TrainingSeams(new ProcessRole(r, 2), group.Member(r)))).ToArray();
+
+        // When both ranks train 4 steps at once
+        var outcomes = new TrainingOutcome[2];
+        var threads = Enumerable.Range(0, 2).Select(r => new Thread(() => outcomes[r] = trainers[r].Train())).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        foreach (var t in trainers) t.Dispose();
+
+        // Then rank 0's loss curve is the single process's, and the networks agree to float rounding
+        Assert.All(outcomes, o => Assert.Equal(StopReason.Finished, o.Reason));
+        var expected = LossLog.Read(Path.Combine(_dir, "single", "loss.csv"));
+        var actual = LossLog.Read(Path.Combine(_dir, "rank0", "loss.csv"));
+        Assert.Equal(4, actual.Count);
+        for (int i = 0; i < expected.Count; i++) Assert.Equal(expected[i].Loss, actual[i].Loss, 1e-5);
+        Assert.False(File.Exists(Path.Combine(_dir, "rank1", "loss.csv")), "rank 1 wrote the loss log");
+        using var noGrad = torch.no_grad();
+        using var x = torch.randn(4, 1, 28, 28, generator: new Generator(11));
+        using var t4 = torch.tensor(new long[] { 10, 300, 600, 990 });
+        using var none = Condition.None(4);
+        using var ya = single.Forward(x, t4, none);
+        foreach (var model in models)
+        {
+            using var yb = model.Forward(x, t4, none);
+            double diff = (ya - yb).abs().max().item<float>();
+            Assert.True(diff < 1e-3, $"outputs differ by {diff} between one process and two shards");
+            model.Dispose();
+        }
+    }
+
+    /// <summary>An all-reduce (mean) between threads of one process, as MPI would do it between processes.</summary>
+    private sealed class InProcessAllReduce(int ranks)
+    {
+        private readonly Barrier _barrier = new(ranks);
+        private readonly Tensor?[][] _gradients = new Tensor?[ranks][];
+        private readonly double[] _losses = new double[ranks];
+        private readonly int _ranks = ranks;
+
+        public IGradientReducer Member(int rank) => new Rank(this, rank);
+
+        private void Wait()
+        {
+            if (!_barrier.SignalAndWait(TimeSpan.FromSeconds(120))) throw new TimeoutException("a rank did not reach the all-reduce");
+        }
+
+        private sealed class Rank(InProcessAllReduce group, int rank) : IGradientReducer
+        {
+            public void GradientsReady(IReadOnlyList<Parameter> parameters)
+            {
+                group._gradients[rank] = parameters.Select(p => p.grad?.clone()).ToArray();
+                group.Wait();
+                using (torch.no_grad())
+                {
+                    for (int i = 0; i < parameters.Count; i++)
+                    {
+                        if (parameters[i].grad is not { } grad) continue;
+                        var sum = group._gradients[0][i]!.clone();
+                        for (int r = 1; r < group._ranks; r++) sum.add_(group._gradients[r][i]!);
+                        grad.copy_(sum / group._ranks);
+                    }
+                }
+                group.Wait();
+            }
+
+            public double ReduceLoss(double loss)
+            {
+                group._losses[rank] = loss;
+                group.Wait();
+                double mean = group._losses.Sum() / group._ranks;
+                group.Wait();
+                return mean;
+            }
+        }
     }
 
     [Fact]
