@@ -32,14 +32,15 @@ public static class ModelCheck
         {
             using var scope = NewDisposeScope();
             using var mode = inference_mode();
-            var sample = reference["sample"].to_type(ScalarType.Float32);
+            var sample = reference["sample"].to_type(ScalarType.Float32).to(model.Device);
             if (sample.dim() < 3 || sample.shape[1] != model.Config.InChannels)
             {
                 string axes = model.Config.SampleShape?.Count switch { 3 => "H, W", 2 => "L", _ => "..." };
                 throw new InvalidInputException($"{referencePath}: sample has shape [{string.Join(", ", sample.shape)}], the model expects [B, {model.Config.InChannels}, {axes}]");
             }
             reference.TryGetValue("class_labels", out var labels);
-            using var condition = labels is null ? Condition.None(sample.shape[0]) : new ClassLabelCondition(labels.alias(), model.Config.NumClasses);
+            var timestep = reference["timestep"].to(model.Device);
+            var condition = labels is null ? Condition.None(sample.shape[0]) : new ClassLabelCondition(labels.to(model.Device), model.Config.NumClasses);
             var module = model.Module;
             var wasTraining = module.training;
             module.eval();
@@ -48,8 +49,8 @@ public static class ModelCheck
             try
             {
                 output = model is UNet2DModel unet
-                    ? unet.Trace(sample, reference["timestep"], labels, intermediates)
-                    : model.Forward(sample, reference["timestep"], condition);
+                    ? unet.Trace(sample, timestep, labels, intermediates)
+                    : model.Forward(sample, timestep, condition);
             }
             catch (ArgumentException e)
             {
@@ -85,6 +86,7 @@ public static class ModelCheck
         }
     }
 
+    /// <summary>max |a - b|, compared on the CPU in float64 (the network may run elsewhere).</summary>
     private static double MaxAbsDiff(Tensor a, Tensor b) =>
-        (a.to_type(ScalarType.Float64) - b.to_type(ScalarType.Float64)).abs().max().item<double>();
+        (a.cpu().to_type(ScalarType.Float64) - b.cpu().to_type(ScalarType.Float64)).abs().max().item<double>();
 }
