@@ -166,7 +166,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// The network call for the sampling loop with class labels (or none): see <see cref="ModelCall(Condition, double)"/>.
     /// </summary>
     public Func<Tensor, double, Tensor> ModelCall(Tensor? labels, double guidance) =>
-        ModelCall(labels is null ? Condition.None(0) : new ClassLabelCondition(labels.alias(), NumClasses), guidance);
+        ModelCall(labels is null ? Condition.None(0) : new ClassLabelCondition(labels, NumClasses), guidance);
 
     /// <summary>
     /// The network call for the sampling loop: timestep broadcast to the batch; the condition as given; with guidance
