@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using DiffusionSharp.Conditioning;
 using DiffusionSharp.Data;
 using DiffusionSharp.Models;
 using DiffusionSharp.Schedules;
@@ -240,18 +239,11 @@ public sealed class Trainer : IDisposable
         var device = _model.Device;
         using var scope = torch.NewDisposeScope();
         using var batch = _loader.Next();
-        var (offset, globalRows) = _loader.LastShard;
-        var x0 = OnDevice(batch.Samples, device);
+        var x0 = TrainingExample.OnDevice(batch.Samples, device);
         _phases?.Invoke(TrainingPhase.Data);
-
-        // Every process draws the whole global batch's levels, noise and label drops in the same order (so a seed gives
-        // the same run however many processes share it) and keeps its own rows.
+        var (xt, target, levels, condition) = TrainingExample.Draw(x0, batch.Condition, _loader.LastShard, _formulation, _generator,
+            _model.Config, o.CondDrop, device);
         long b = x0.shape[0];
-        var levels = Rows(_formulation.DrawNoiseLevels(globalRows, _generator), offset, b, device);
-        var noise = Rows(torch.randn([globalRows, .. x0.shape[1..]], generator: _generator), offset, b, device);
-        var condition = TrainingCondition(batch.Condition, globalRows, offset, b, device);
-        var xt = _formulation.AddNoise(x0, noise, levels);
-        var target = _formulation.Target(x0, noise, levels);
         _phases?.Invoke(TrainingPhase.Noise);
 
         // The batch's gradient, accumulated over micro-batches: each chunk's mean loss is weighted by its share of the
@@ -294,45 +286,6 @@ public sealed class Trainer : IDisposable
         _phases?.Invoke(TrainingPhase.Optimizer);
         return lossValue;
     }
-
-    /// <summary>
-    /// The condition the network trains on: none for an unconditional network; for a class-conditional one the labels
-    /// with the network's null class, each replaced by it with probability <c>CondDrop</c>, so one network learns both
-    /// p(x | c) and p(x) for classifier-free guidance (Ho and Salimans 2022). Any other condition is dropped the same way.
-    /// </summary>
-    private Condition TrainingCondition(Condition fromData, long globalRows, long offset, long rows, Device device)
-    {
-        var config = _model.Config;
-        if (config.Conditioning == ConditionKind.None) return Condition.None(rows);
-        if (fromData.Kind != config.Conditioning)
-            throw new InvalidInputException(
-                $"Data: the samples carry {Describe(fromData.Kind)} but the network is conditioned on {Describe(config.Conditioning)}", DataProperty);
-        var condition = fromData is ClassLabelCondition labels ? labels.WithNullClass(config.NumClasses) : fromData;
-        condition = OnDevice(condition, device);
-        var o = _state.Options;
-        if (o.CondDrop <= 0) return condition;
-        var drop = Rows(torch.rand([globalRows], generator: _generator) < o.CondDrop, offset, rows, device);
-        return condition.Drop(drop);
-    }
-
-    private static string Describe(ConditionKind kind) => kind switch
-    {
-        ConditionKind.None => "no condition",
-        ConditionKind.ClassLabel => "class labels",
-        _ => "embeddings",
-    };
-
-    /// <summary>Rows <c>[offset, offset + rows)</c> of a global draw, on <paramref name="device"/> (the draw itself is always made on the CPU).</summary>
-    private static Tensor Rows(Tensor global, long offset, long rows, Device device)
-    {
-        var mine = offset == 0 && rows == global.shape[0] ? global : global[torch.TensorIndex.Slice(offset, offset + rows)];
-        return OnDevice(mine, device);
-    }
-
-    private static Tensor OnDevice(Tensor t, Device device) =>
-        t.device_type == device.type && (device.type == DeviceType.CPU || t.device_index == device.index) ? t : t.to(device);
-
-    private static Condition OnDevice(Condition c, Device device) => device.type == DeviceType.CPU ? c : c.To(device);
 
     private static double TotalGradNorm(Parameter[] parameters)
     {
@@ -400,22 +353,3 @@ public sealed class Trainer : IDisposable
         _formulation.Dispose();
     }
 }
-
-/// <summary>Why training stopped.</summary>
-public enum StopReason
-{
-    /// <summary>The step target was reached.</summary>
-    Finished,
-
-    /// <summary>Ctrl+C or another cancellation; a checkpoint of the last completed step was written.</summary>
-    Cancelled,
-
-    /// <summary>Too many consecutive steps had non-finite values; the last good checkpoint is intact.</summary>
-    TooManyBadSteps,
-
-    /// <summary>A weight became NaN or infinite after a finite step (divergence); no checkpoint was written from it.</summary>
-    NonFiniteWeights,
-}
-
-/// <summary>The result of <see cref="Trainer.Train"/>.</summary>
-public sealed record TrainingOutcome(StopReason Reason, int Step, int StartStep, TimeSpan Elapsed, int SkippedSteps);
