@@ -2,14 +2,6 @@ using DiffusionSharp.Models;
 
 namespace DiffusionSharp.Benchmarks;
 
-/// <summary>Options of a benchmark that check themselves.</summary>
-public interface IBenchmarkOptions
-{
-    /// <summary>Checks the values; an error names the property.</summary>
-    /// <exception cref="InvalidInputException">A value is out of range.</exception>
-    void Validate();
-}
-
 /// <summary>What every benchmark does before it measures.</summary>
 internal static class BenchmarkSetup
 {
