@@ -57,6 +57,56 @@ public sealed class TrainingSeamsTests : IDisposable
     }
 
     [Fact]
+    public void Should_train_with_a_continuous_time_objective_through_the_same_loop()
+    {
+        // Given a rectified-flow objective (float t in [0, 1), x_t = (1 - t) x_0 + t eps, target eps - x_0) that scales
+        // the network's time input in its Predict, and the 1-D network
+        torch.random.manual_seed(0);
+        using var network = new TinyConv1d(new TinyConv1dConfig(2, 16));
+        var flow = new RectifiedFlow();
+        var run = RunFolder.Create(Path.Combine(_dir, "flow"), overwrite: false);
+        var seams = TrainingSeams.Default with { Formulation = (_, _) => flow };
+
+        // When the unchanged trainer trains it for 5 steps
+        using (var trainer = Trainer.Start(run, network, new Waves(40), new DataSpec("waves"), new NoiseScheduleConfig(), Options(5), seams))
+        {
+            Assert.Same(flow, trainer.Formulation);
+            Assert.Equal(StopReason.Finished, trainer.Train().Reason);
+        }
+
+        // Then the network saw float times scaled to [0, 1000), and every step was finite
+        Assert.Equal(ScalarType.Float32, flow.TimestepType);
+        Assert.InRange(flow.LargestTimestep, 0, 1000);
+        Assert.All(LossLog.Read(run.LossCsvPath), r => Assert.True(double.IsFinite(r.Loss)));
+    }
+
+    /// <summary>Rectified flow (Liu et al. 2022): a continuous-time objective behind the same seam as DDPM's.</summary>
+    private sealed class RectifiedFlow : IFormulation
+    {
+        public ScalarType? TimestepType { get; private set; }
+        public double LargestTimestep { get; private set; }
+        public FormulationKind Kind => FormulationKind.Ddpm;   // no sampler of its own yet: the test does not sample
+        public PredictionType PredictionType => PredictionType.Epsilon;
+        public Tensor DrawNoiseLevels(long batchSize, Generator generator) => torch.rand([batchSize], generator: generator);
+        public Tensor AddNoise(Tensor x0, Tensor noise, Tensor levels) => (1 - Broadcast(levels, x0)) * x0 + Broadcast(levels, x0) * noise;
+        public Tensor Target(Tensor x0, Tensor noise, Tensor levels) => noise - x0;
+
+        public Tensor Predict(IDenoiser network, Tensor xt, Tensor levels, Condition condition)
+        {
+            using var timestep = levels * 1000;
+            TimestepType = timestep.dtype;
+            LargestTimestep = Math.Max(LargestTimestep, timestep.max().item<float>());
+            return network.Forward(xt, timestep, condition);
+        }
+
+        public Tensor Loss(Tensor prediction, Tensor target, Tensor levels) => torch.nn.functional.mse_loss(prediction, target);
+        public (string ClassName, string ConfigJson) PipelineScheduler() => ("FlowMatchEulerDiscreteScheduler", "{}");
+        public void Dispose() { }
+
+        private static Tensor Broadcast(Tensor levels, Tensor like) => levels.view([levels.shape[0], .. Enumerable.Repeat(1L, (int)like.dim() - 1)]);
+    }
+
+    [Fact]
     public void Should_call_the_reducer_once_per_step_and_write_nothing_from_a_process_that_is_not_the_writer()
     {
         // Given rank 1 of 2 with a reducer that counts its calls and sees every parameter's gradient
