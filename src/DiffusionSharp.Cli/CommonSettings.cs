@@ -15,6 +15,13 @@ public class CommonSettings : CommandSettings
     [Description("Threads for libtorch (default: the machine's logical processors).")]
     public int? Threads { get; init; }
 
+    [CommandOption("--device <cpu|cuda>")]
+    [Description("Where the networks run: cpu, or cuda when TorchSharp's CUDA backend is present. Random draws stay on the CPU, so a seed gives the same result.")]
+    [DefaultValue("cpu")]
+    public string Device { get; init; } = "cpu";
+
     public override ValidationResult Validate() =>
-        Threads is < 1 ? ValidationResult.Error($"--threads must be at least 1 (got {Threads})") : ValidationResult.Success();
+        Threads is < 1 ? ValidationResult.Error($"--threads must be at least 1 (got {Threads})")
+        : !Runtime.TorchRuntime.DeviceNames.Contains(Device.ToLowerInvariant()) ? ValidationResult.Error($"--device must be cpu or cuda (got {Device})")
+        : ValidationResult.Success();
 }

@@ -81,9 +81,9 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         if (s.Mask is not null) CliFiles.CheckExists(s.Mask, "--mask");
         CliFiles.CheckWritable(s.Out, "--out");
         if (s.Strip is not null) CliFiles.CheckWritable(s.Strip, "--strip");
-        TorchRuntime.Initialize(s.Threads);
+        var device = TorchRuntime.Initialize(s.Threads, s.Device);
 
-        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing);
+        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
         var scheduler = pipeline.Scheduler;
         if (s.Steps > scheduler.Schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {scheduler.Schedule.NumTrainTimesteps} training timesteps");

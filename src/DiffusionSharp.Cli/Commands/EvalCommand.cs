@@ -77,7 +77,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        TorchRuntime.Initialize(settings.Threads);
+        TorchRuntime.Initialize(settings.Threads, settings.Device);
         using var evaluation = DigitEvaluation.Open(settings.Classifier);
         if (settings.Calibrate)
         {

@@ -62,7 +62,7 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
     {
         StopSignals.StopCleanly();
         if (File.Exists(settings.Out)) throw new InvalidInputException($"--out: {settings.Out} is a file; give a folder");
-        TorchRuntime.Initialize(settings.Threads);
+        TorchRuntime.Initialize(settings.Threads, settings.Device);
         var mnist = IdxDataset.Mnist();
         Console.Out.WriteLine(
             $"training on MNIST digits 0-{MnistSplit.TrainCount - 1}, holding out {MnistSplit.TrainCount}-{MnistSplit.TrainCount + MnistSplit.HeldOutCount - 1} " +

@@ -45,8 +45,8 @@ public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         CliFiles.CheckExists(s.Reference!, "--reference");
-        TorchRuntime.Initialize(s.Threads);
-        using var model = UNet2DModel.FromPretrained(s.Model!);
+        var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        using var model = Denoisers.FromPretrained(s.Model!, device);
         var result = ModelCheck.Run(model, s.Reference!);
         bool ok = result.MaxAbsError <= s.Tolerance;
         string Fmt(double v) => v.ToString("0.###e+0", CultureInfo.InvariantCulture);

@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 
 namespace DiffusionSharp.Cli.Commands;
 
-/// <summary><c>diffuse model info</c>: a model's configuration, parameter count, forward GFLOPs per image, weight dtype and size.</summary>
+/// <summary><c>diffuse model info</c>: a network's configuration, parameter count, forward GFLOPs per sample, weight dtype and size (any <see cref="IDenoiser"/>).</summary>
 public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
 {
     public sealed class Settings : CommonSettings
@@ -28,16 +28,16 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
 
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
-        TorchRuntime.Initialize(s.Threads);
+        var device = TorchRuntime.Initialize(s.Threads, s.Device);
         string model = s.Model!;
         string? weightsFolder = WeightsFolder(model);
-        UNet2DConfig config;
+        IDenoiserConfig config;
         ModelStats stats;
         if (weightsFolder is not null)
         {
-            using var unet = UNet2DModel.FromPretrained(weightsFolder);
-            config = unet.Config;
-            stats = ModelStats.Of(unet);
+            using var network = Denoisers.FromPretrained(weightsFolder, device);
+            config = network.Config;
+            stats = ModelStats.Of(network);
         }
         else
         {
@@ -56,7 +56,7 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
                 ["dtype"] = stats.WeightDType.ToString().ToLowerInvariant(),
                 ["height"] = stats.Height,
                 ["width"] = stats.Width,
-                ["forward_gflops_per_image"] = Math.Round(stats.GFlopsPerImage, 4),
+                ["forward_gflops_per_image"] = Math.Round(stats.GFlopsPerSample, 4),
                 ["config"] = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson()),
             };
             Console.Out.WriteLine(json.ToJsonString());
@@ -67,13 +67,21 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
         table.AddRow("parameters", stats.ParameterCount.ToString("N0", CultureInfo.InvariantCulture));
         table.AddRow("weights", $"{stats.WeightDType.ToString().ToLowerInvariant()}, {stats.ParameterBytes / 1e6:F1} MB in memory"
             + (fileBytes is { } b ? $", {b / 1e6:F1} MB on disk" : ""));
-        table.AddRow("input", $"{config.InChannels} x {stats.Height} x {stats.Width}");
-        table.AddRow("forward GFLOPs / image", stats.GFlopsPerImage.ToString("F3", CultureInfo.InvariantCulture));
-        table.AddRow("block_out_channels", string.Join(", ", config.BlockOutChannels));
-        table.AddRow("down_block_types", string.Join(", ", config.DownBlockTypes));
-        table.AddRow("up_block_types", string.Join(", ", config.UpBlockTypes));
-        table.AddRow("layers_per_block", config.LayersPerBlock.ToString(CultureInfo.InvariantCulture));
-        table.AddRow("class-conditional", config.NumClassEmbeds is { } n ? $"yes, num_class_embeds {n}" : "no");
+        table.AddRow("input", string.Join(" x ", stats.SampleShape));
+        table.AddRow("forward GFLOPs / image", stats.GFlopsPerSample.ToString("F3", CultureInfo.InvariantCulture));
+        if (config is UNet2DConfig unet)
+        {
+            table.AddRow("block_out_channels", string.Join(", ", unet.BlockOutChannels));
+            table.AddRow("down_block_types", string.Join(", ", unet.DownBlockTypes));
+            table.AddRow("up_block_types", string.Join(", ", unet.UpBlockTypes));
+            table.AddRow("layers_per_block", unet.LayersPerBlock.ToString(CultureInfo.InvariantCulture));
+            table.AddRow("class-conditional", unet.NumClassEmbeds is { } n ? $"yes, num_class_embeds {n}" : "no");
+        }
+        else
+        {
+            table.AddRow("class", config.ClassName);
+            table.AddRow("conditioning", config.Conditioning.ToString().ToLowerInvariant());
+        }
         AnsiConsole.Write(table);
         AnsiConsole.WriteLine("config.json:");
         Console.Out.WriteLine(config.ToJson());

@@ -88,7 +88,7 @@ public sealed class NoiseCommand : Command<NoiseCommand.Settings>
         }
         var timesteps = ParseTimesteps(s.Timesteps, config.NumTrainTimesteps);
         CliFiles.CheckWritable(s.Out, "--out");
-        TorchRuntime.Initialize(s.Threads);
+        TorchRuntime.Initialize(s.Threads, s.Device);
 
         using var x0 = LoadImage(s);
         var schedule = NoiseSchedule.Create(config);

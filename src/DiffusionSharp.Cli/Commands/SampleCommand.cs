@@ -84,8 +84,8 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         CliFiles.CheckWritable(s.Out, "--out");
         if (s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
         if (s.Sampler is not null) SamplerCatalog.Get(s.Sampler);
-        TorchRuntime.Initialize(s.Threads);
-        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing);
+        var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
         var (labels, count, nrow) = Labels(s, pipeline);
         if (s.Steps > pipeline.Scheduler.Schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {pipeline.Scheduler.Schedule.NumTrainTimesteps} training timesteps");

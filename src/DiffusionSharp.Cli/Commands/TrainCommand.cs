@@ -208,9 +208,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         StopSignals.StopCleanly();
         var options = settings.ToOptions();
         options.Validate();
-        TorchRuntime.Initialize(settings.Threads);
+        var device = TorchRuntime.Initialize(settings.Threads, settings.Device);
         torch.random.manual_seed(settings.Seed);
-        var trainer = settings.Resume ? ResumeRun(settings) : StartRun(settings, options);
+        var trainer = settings.Resume ? ResumeRun(settings, device) : StartRun(settings, options, device);
         using (trainer)
         {
             var run = trainer.Run;
@@ -224,7 +224,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var o = trainer.Options;
             var stats = ModelStats.Of(trainer.Model);
             AnsiConsole.MarkupLineInterpolated(
-                $"training [bold]{run.Root}[/]: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerImage:F2} GFLOPs/image, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads");
+                $"training [bold]{run.Root}[/]: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerSample:F2} GFLOPs/image, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads");
             var outcome = TrainingProgressView.Run(trainer, cancellationToken);
             WriteLossPlot(run);
             string how = outcome.Reason switch
@@ -247,7 +247,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         }
     }
 
-    private static Trainer StartRun(Settings s, TrainingOptions options)
+    private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device)
     {
         var config = ModelSpecs.Config(s.Model);
         var spec = new DataSpec(s.Data, s.ImageSize, s.Grayscale, s.Strict, s.Labels, s.Flip);
@@ -263,24 +263,21 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             throw new InvalidInputException($"--data images are {data.Width}x{data.Height} but the model's sample_size is {size}");
         var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule, "--beta-schedule"));
         schedule.Validate();
+        if (!s.Overwrite && RunFolder.IsRun(s.Out!))
+            throw new InvalidInputException($"--out: {s.Out} already holds a training run; pass --resume to continue it or --overwrite to replace it");
         var run = RunFolder.Create(s.Out!, s.Overwrite);
-        // Trailing spacing (Lin et al. 2023): few-step samplers built from this config start at the last timestep.
-        var scheduler = SchedulerFactory.Create("ddpm", schedule, options.PredictionType, TimestepSpacing.Trailing);
-        Directory.CreateDirectory(run.SchedulerDir);
-        IO.AtomicFile.WriteAllText(Path.Combine(run.SchedulerDir, "scheduler_config.json"), SchedulerFactory.ToConfigText(scheduler));
-        run.WriteModelIndex(DDPMScheduler.ClassName);
-        var model = new UNet2DModel(config);
+        var model = new UNet2DModel(config, device);
         return Trainer.Start(run, model, data, spec, schedule, options);
     }
 
-    private static Trainer ResumeRun(Settings s)
+    private static Trainer ResumeRun(Settings s, torch.Device device)
     {
         var run = RunFolder.Open(s.Out!);
         if (s.Steps is < 1) throw new InvalidInputException($"--steps must be at least 1 (got {s.Steps})");
-        return Trainer.Resume(run, s.Steps);
+        return Trainer.Resume(run, s.Steps, new TrainingSeams(ProcessRole.Single, Device: device));
     }
 
-    private static void WriteSampleGrid(RunFolder run, Trainer trainer, UNet2DModel ema, int step)
+    private static void WriteSampleGrid(RunFolder run, Trainer trainer, IDenoiser ema, int step)
     {
         var o = trainer.Options;
         using var pipeline = DiffusionPipeline.FromModel(ema, SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing));
@@ -298,10 +295,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     }
 
     /// <summary>Scores <paramref name="count"/> DDIM samples of the EMA model (null class if conditional) and appends the scores to eval.csv.</summary>
-    private static void Evaluate(RunFolder run, Trainer trainer, UNet2DModel ema, int step, int count, Evaluation.DigitEvaluation evaluation)
+    private static void Evaluate(RunFolder run, Trainer trainer, IDenoiser ema, int step, int count, Evaluation.DigitEvaluation evaluation)
     {
         var o = trainer.Options;
-        if (ema.Config.InChannels != 1 || ema.Config.SampleSize != 28)
+        if (ema.Config.SampleShape is not [1, 28, 28])
             throw new InvalidInputException("--eval-every: FID-MNIST scores 28x28 grayscale digits; this model makes other images");
         using var pipeline = DiffusionPipeline.FromModel(ema, SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing));
         using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 2, batchSize: 100);
@@ -318,7 +315,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
     private static void WriteLossPlot(RunFolder run)
     {
-        var rows = Trainer.ReadLossCsv(run.LossCsvPath).Where(r => double.IsFinite(r.Loss)).ToList();
+        var rows = LossLog.Read(run.LossCsvPath).Where(r => double.IsFinite(r.Loss)).ToList();
         if (rows.Count < 2) return;
         Plots.SaveLossCurve(run.LossPlotPath, rows.Select(r => (double)r.Step).ToList(), rows.Select(r => r.Loss).ToList(), 0.98);
     }

@@ -19,10 +19,10 @@ public static class ConvBenchmark
         /// <summary>Checks the values, naming the command-line options.</summary>
         public void Validate()
         {
-            if (Batch < 1) throw new InvalidInputException($"--batch must be at least 1 (got {Batch})");
-            if (Channels < 1) throw new InvalidInputException($"--channels must be at least 1 (got {Channels})");
-            if (Filters < 1) throw new InvalidInputException($"--filters must be at least 1 (got {Filters})");
-            if (Size < 1) throw new InvalidInputException($"--size must be at least 1 (got {Size})");
+            if (Batch < 1) throw InvalidInputException.For<Options>(nameof(Batch), $" must be at least 1 (got {Batch})");
+            if (Channels < 1) throw InvalidInputException.For<Options>(nameof(Channels), $" must be at least 1 (got {Channels})");
+            if (Filters < 1) throw InvalidInputException.For<Options>(nameof(Filters), $" must be at least 1 (got {Filters})");
+            if (Size < 1) throw InvalidInputException.For<Options>(nameof(Size), $" must be at least 1 (got {Size})");
         }
     }
 

@@ -1,22 +1,23 @@
+using DiffusionSharp.Conditioning;
 using DiffusionSharp.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffusionSharp.Benchmarks;
 
-/// <summary>Latency of one forward pass of a U-Net under inference mode (eval, no autograd), timed in windows after a warm-up.</summary>
+/// <summary>Latency of one forward pass of a network (any <see cref="IDenoiser"/>) under inference mode (eval, no autograd), timed in windows after a warm-up.</summary>
 public static class ForwardBenchmark
 {
     /// <summary>What to run.</summary>
     /// <param name="Name">The model's name for the report.</param>
     /// <param name="Model">The network (switched to eval mode).</param>
     /// <param name="Batch">Images per forward pass.</param>
-    public sealed record Options(string Name, UNet2DModel Model, int Batch = 1)
+    public sealed record Options(string Name, IDenoiser Model, int Batch = 1) : IBenchmarkOptions
     {
-        /// <summary>Checks the values, naming the command-line options.</summary>
+        /// <summary>Checks the values; an error names the property.</summary>
         public void Validate()
         {
-            if (Batch < 1) throw new InvalidInputException($"--batch must be at least 1 (got {Batch})");
+            if (Batch < 1) throw InvalidInputException.For<Options>(nameof(Batch), $" must be at least 1 (got {Batch})");
         }
     }
 
@@ -48,31 +49,31 @@ public static class ForwardBenchmark
     /// <summary>Measures the forward pass on seeded random input at timestep 500 (the cost does not depend on either).</summary>
     public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(plan);
-        ArgumentNullException.ThrowIfNull(ceiling);
-        options.Validate();
-        plan.Validate();
+        BenchmarkSetup.Check(options, plan, ceiling);
         var model = options.Model;
         var config = model.Config;
-        int size = config.SampleSize ?? throw new InvalidInputException("--model: the config has no sample_size, so the image size is unknown");
-        model.eval();
-        var stats = ModelStats.Of(model);
+        var (shape, stats) = BenchmarkSetup.ForInference(model, "ForwardBenchmark.Options.Model");
         using var inference = torch.inference_mode();
         using var generator = new Generator(0);
-        using var sample = torch.randn([options.Batch, config.InChannels, size, size], generator: generator);
-        using var timestep = torch.full([options.Batch], 500, dtype: ScalarType.Int64);
-        using var labels = config.NumClassEmbeds is { } n ? torch.full([options.Batch], n - 1, dtype: ScalarType.Int64) : null;
+        using var drawn = torch.randn([options.Batch, .. shape.Select(d => (long)d)], generator: generator);
+        using var sample = drawn.to(model.Device);
+        using var timestep = torch.full([options.Batch], 500, dtype: ScalarType.Int64, device: model.Device);
+        using var condition = NullCondition(config, options.Batch, model.Device);
         void Unit()
         {
             using var scope = torch.NewDisposeScope();
-            model.forward(sample, timestep, labels);
+            model.Forward(sample, timestep, condition);
         }
         WindowTimer.Warmup(Unit, plan, cancellationToken);
         var start = MemoryUse.Snapshot();
         var rss = new List<long?>();
         var timing = WindowTimer.Measure(Unit, plan, () => rss.Add(ProcessMemory.CurrentRssBytes()), cancellationToken);
         var memory = MemoryUse.Since(start, rss);
-        return new Result(options.Name, stats.ParameterCount, options.Batch, stats.GFlopsPerImage, timing, ceiling, memory, MachineInfo.Current());
+        return new Result(options.Name, stats.ParameterCount, options.Batch, stats.GFlopsPerSample, timing, ceiling, memory, MachineInfo.Current());
     }
+
+    /// <summary>The condition a benchmark runs with: a class-conditional network's null class, otherwise none (the cost is the same).</summary>
+    internal static Condition NullCondition(IDenoiserConfig config, long batch, Device device) => config.Conditioning == ConditionKind.ClassLabel
+        ? new ClassLabelCondition(torch.full([batch], (long)config.NumClasses, dtype: ScalarType.Int64, device: device), config.NumClasses)
+        : Condition.None(batch);
 }

@@ -2,7 +2,7 @@ namespace DiffusionSharp.Benchmarks;
 
 /// <summary>The GFLOP/s a model's throughput is compared with, and where the number came from.</summary>
 /// <param name="GFlopsPerSecond">The ceiling.</param>
-/// <param name="Source">"measured" (a short <see cref="ConvBenchmark"/> run in the same process, same threads) or "given" (<c>--ceiling</c>).</param>
+/// <param name="Source">"measured" (a short <see cref="ConvBenchmark"/> run in the same process, same threads) or "given" (by the caller).</param>
 public sealed record PerformanceCeiling(double GFlopsPerSecond, string Source)
 {
     /// <summary>Seconds the measured ceiling takes: long enough for a stable median, short next to the benchmark.</summary>
@@ -14,7 +14,7 @@ public sealed record PerformanceCeiling(double GFlopsPerSecond, string Source)
     {
         if (given is { } g)
         {
-            if (!(g > 0) || !double.IsFinite(g)) throw new InvalidInputException($"--ceiling must be a positive GFLOP/s figure (got {g})");
+            if (!(g > 0) || !double.IsFinite(g)) throw new InvalidInputException($"given must be a positive GFLOP/s figure (got {g})", "PerformanceCeiling.given");
             return new PerformanceCeiling(g, "given");
         }
         var conv = ConvBenchmark.Run(new ConvBenchmark.Options(), new WindowPlan(MeasureSeconds, 5, 1), cancellationToken);

@@ -20,15 +20,15 @@ public static class SampleBenchmark
     /// <param name="Scheduler">The sampler.</param>
     /// <param name="Steps">Sampler steps per run.</param>
     /// <param name="Batch">Images per run.</param>
-    public sealed record Options(string Name, UNet2DModel Model, IScheduler Scheduler, int Steps = 50, int Batch = 64)
+    public sealed record Options(string Name, IDenoiser Model, IScheduler Scheduler, int Steps = 50, int Batch = 64) : IBenchmarkOptions
     {
-        /// <summary>Checks the values, naming the command-line options.</summary>
+        /// <summary>Checks the values; an error names the property.</summary>
         public void Validate()
         {
-            if (Steps < 1) throw new InvalidInputException($"--steps must be at least 1 (got {Steps})");
-            if (Batch < 1) throw new InvalidInputException($"--batch must be at least 1 (got {Batch})");
+            if (Steps < 1) throw InvalidInputException.For<Options>(nameof(Steps), $" must be at least 1 (got {Steps})");
+            if (Batch < 1) throw InvalidInputException.For<Options>(nameof(Batch), $" must be at least 1 (got {Batch})");
             if (Steps > Scheduler.Schedule.NumTrainTimesteps)
-                throw new InvalidInputException($"--steps {Steps} exceeds the model's {Scheduler.Schedule.NumTrainTimesteps} training timesteps");
+                throw InvalidInputException.For<Options>(nameof(Steps), $" {Steps} exceeds the model's {Scheduler.Schedule.NumTrainTimesteps} training timesteps");
         }
     }
 
@@ -66,24 +66,24 @@ public static class SampleBenchmark
     /// <summary>Runs the sampling loop until the plan's time is used and reports.</summary>
     public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(plan);
-        ArgumentNullException.ThrowIfNull(ceiling);
-        options.Validate();
-        plan.Validate();
+        BenchmarkSetup.Check(options, plan, ceiling);
         var model = options.Model;
         var config = model.Config;
-        int size = config.SampleSize ?? throw new InvalidInputException("--model: the config has no sample_size, so the image size is unknown");
-        model.eval();
-        var stats = ModelStats.Of(model);
+        var (shape, stats) = BenchmarkSetup.ForInference(model, "SampleBenchmark.Options.Model");
 
-        using var labels = config.NumClassEmbeds is { } n ? torch.full([options.Batch], n - 1, dtype: ScalarType.Int64) : null;
+        var device = model.Device;
+        bool onCpu = device.type == DeviceType.CPU;
+        using var condition = ForwardBenchmark.NullCondition(config, options.Batch, device);
         int calls = 0;
+        // The loop's samples live on the CPU (its generator's device); a network elsewhere gets a copy and returns one.
         var loop = new SamplingLoop(options.Scheduler, (x, t) =>
         {
             calls++;
-            using var timestep = torch.full([x.shape[0]], t, dtype: ScalarType.Float32);
-            return model.forward(x, timestep, labels);
+            using var timestep = torch.full([x.shape[0]], t, dtype: ScalarType.Float32, device: device);
+            if (onCpu) return model.Forward(x, timestep, condition);
+            using var input = x.to(device);
+            using var output = model.Forward(input, timestep, condition);
+            return output.to(x.device);
         });
 
         var stepSeconds = new List<double>();
@@ -99,7 +99,7 @@ public static class SampleBenchmark
         {
             double runStart = clock.Elapsed.TotalSeconds;
             last = runStart;
-            using (loop.Sample([options.Batch, config.InChannels, size, size], options.Steps, generator, _ =>
+            using (loop.Sample([options.Batch, .. shape.Select(d => (long)d)], options.Steps, generator, _ =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 double now = clock.Elapsed.TotalSeconds;
@@ -120,7 +120,7 @@ public static class SampleBenchmark
             ProcessMemory.ToMiB(ProcessMemory.CurrentRssBytes()), tensorsBefore, DisposeScopeManager.Statistics.ThreadTotalLiveCount, []);
         var timing = WindowTimer.FromDurations(stepSeconds, plan.Warmup, plan.Windows);
         int timedCalls = stepCalls.Skip(plan.Warmup).Sum();
-        return new Result(options.Name, options.Scheduler.Name, options.Steps, options.Batch, stats.GFlopsPerImage, timing, timedCalls,
+        return new Result(options.Name, options.Scheduler.Name, options.Steps, options.Batch, stats.GFlopsPerSample, timing, timedCalls,
             runSeconds, ceiling, memory, MachineInfo.Current());
     }
 }

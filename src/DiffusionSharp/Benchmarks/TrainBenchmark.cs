@@ -4,31 +4,34 @@ using DiffusionSharp.Models;
 using DiffusionSharp.Schedules;
 using DiffusionSharp.Training;
 using TorchSharp;
+using static TorchSharp.torch;
 
 namespace DiffusionSharp.Benchmarks;
 
 /// <summary>
 /// Training throughput: real <see cref="Trainer"/> steps (batch from the loader, t and noise, forward, MSE, backward,
 /// gradient clipping, AdamW, EMA) on the bundled MNIST digits, or on seeded random images when the model's input is not
-/// 1x28x28, timed in windows after a warm-up. The trainer writes nothing but an empty <c>loss.csv</c> in a temporary
+/// 1x28x28 (of any rank), timed in windows after a warm-up. The trainer writes nothing but an empty <c>loss.csv</c> in a temporary
 /// folder, deleted afterwards.
 /// </summary>
 public static class TrainBenchmark
 {
     /// <summary>What to train.</summary>
     /// <param name="Name">The model's name for the report (a preset name or a path).</param>
-    /// <param name="Config">The architecture (randomly initialised with seed 0).</param>
+    /// <param name="Config">The architecture, any network's (randomly initialised with seed 0).</param>
     /// <param name="Batch">Images per step.</param>
     /// <param name="ProfileSteps">After the timed windows, this many more steps timed phase by phase (0 = no profile).</param>
-    /// <param name="MicroBatch">Gradient-accumulation chunk size (null = the whole batch), as <c>diffuse train --micro-batch</c>.</param>
-    public sealed record Options(string Name, UNet2DConfig Config, int Batch = 128, int ProfileSteps = 0, int? MicroBatch = null)
+    /// <param name="MicroBatch">Gradient-accumulation chunk size (null = the whole batch), as <see cref="TrainingOptions.MicroBatchSize"/>.</param>
+    /// <param name="Device">Where the network trains (null = the CPU).</param>
+    public sealed record Options(string Name, IDenoiserConfig Config, int Batch = 128, int ProfileSteps = 0, int? MicroBatch = null, Device? Device = null)
+        : IBenchmarkOptions
     {
-        /// <summary>Checks the values, naming the command-line options.</summary>
+        /// <summary>Checks the values; an error names the property.</summary>
         public void Validate()
         {
-            if (Batch < 1) throw new InvalidInputException($"--batch must be at least 1 (got {Batch})");
-            if (MicroBatch is < 1) throw new InvalidInputException($"--micro-batch must be at least 1 (got {MicroBatch})");
-            if (ProfileSteps < 0) throw new InvalidInputException($"--profile must be 0 or more steps (got {ProfileSteps})");
+            if (Batch < 1) throw InvalidInputException.For<Options>(nameof(Batch), $" must be at least 1 (got {Batch})");
+            if (MicroBatch is < 1) throw InvalidInputException.For<Options>(nameof(MicroBatch), $" must be at least 1 (got {MicroBatch})");
+            if (ProfileSteps < 0) throw InvalidInputException.For<Options>(nameof(ProfileSteps), $" must be 0 or more steps (got {ProfileSteps})");
         }
     }
 
@@ -36,7 +39,7 @@ public static class TrainBenchmark
     /// <param name="Model">The model's name.</param>
     /// <param name="Parameters">Trainable parameters.</param>
     /// <param name="Batch">Images per step.</param>
-    /// <param name="ImageShape">[C, H, W].</param>
+    /// <param name="ImageShape">The sample shape [C, ...].</param>
     /// <param name="Data">"mnist" (bundled digits) or "synthetic" (seeded random pixels).</param>
     /// <param name="GFlopsPerImage">Forward GFLOPs per image (<see cref="ModelStats"/>).</param>
     /// <param name="Timing">The windows.</param>
@@ -65,16 +68,12 @@ public static class TrainBenchmark
     /// <exception cref="InvalidInputException">Invalid options (e.g. a batch larger than the dataset).</exception>
     public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(plan);
-        ArgumentNullException.ThrowIfNull(ceiling);
-        options.Validate();
-        plan.Validate();
+        BenchmarkSetup.Check(options, plan, ceiling);
         var config = options.Config;
-        int size = config.SampleSize ?? throw new InvalidInputException("--model: the config has no sample_size, so the image size is unknown");
-        var (data, dataName) = config.InChannels == 1 && size == 28
-            ? ((IImageDataset)IdxDataset.Mnist(), "mnist")
-            : (new SyntheticImages(Math.Max(1024, options.Batch), config.InChannels, size, size), "synthetic");
+        var shape = config.SampleShape ?? throw InvalidInputException.For<Options>(nameof(Options.Config), ": the config has no sample_size, so the image size is unknown");
+        var (data, dataName) = shape.SequenceEqual([1, 28, 28])
+            ? ((IDataset)IdxDataset.Mnist(), "mnist")
+            : (new SyntheticSamples(Math.Max(1024, options.Batch), shape), "synthetic");
         var training = new TrainingOptions
         {
             Steps = int.MaxValue,
@@ -85,12 +84,12 @@ public static class TrainBenchmark
             CheckpointEvery = 0,
             SampleEvery = 0,
         };
-        var schedule = new NoiseScheduleConfig(config.NumTrainTimesteps ?? 1000);
+        var schedule = new NoiseScheduleConfig((config as UNet2DConfig)?.NumTrainTimesteps ?? 1000);
         var folder = Directory.CreateTempSubdirectory("diffuse-bench-train-");
         try
         {
             torch.random.manual_seed(0);
-            using var model = new UNet2DModel(config);
+            using var model = config.Build(options.Device);
             var stats = ModelStats.Of(model);
             using var trainer = Trainer.Start(RunFolder.Create(folder.FullName, overwrite: false), model, data,
                 new DataSpec(dataName), schedule, training);
@@ -102,7 +101,7 @@ public static class TrainBenchmark
             var timing = WindowTimer.Measure(Unit, plan, () => rss.Add(ProcessMemory.CurrentRssBytes()), cancellationToken);
             var memory = MemoryUse.Since(start, rss);
             var profile = options.ProfileSteps > 0 ? Profile(trainer, options.ProfileSteps, cancellationToken) : [];
-            return new Result(options.Name, stats.ParameterCount, options.Batch, [config.InChannels, size, size], dataName, stats.GFlopsPerImage,
+            return new Result(options.Name, stats.ParameterCount, options.Batch, shape.ToArray(), dataName, stats.GFlopsPerSample,
                 timing, ceiling, memory, profile, skipped, MachineInfo.Current());
         }
         finally

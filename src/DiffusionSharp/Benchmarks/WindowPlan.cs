@@ -13,8 +13,8 @@ public sealed record WindowPlan(double Seconds = 60, int Windows = 5, int Warmup
     /// <exception cref="InvalidInputException">A value is out of range.</exception>
     public void Validate()
     {
-        if (!(Seconds > 0) || !double.IsFinite(Seconds)) throw new InvalidInputException($"--seconds must be a positive number (got {Seconds})");
-        if (Windows < 1) throw new InvalidInputException($"--windows must be at least 1 (got {Windows})");
-        if (Warmup < 0) throw new InvalidInputException($"--warmup-steps must be 0 or more (got {Warmup})");
+        if (!(Seconds > 0) || !double.IsFinite(Seconds)) throw InvalidInputException.For<WindowPlan>(nameof(Seconds), $" must be a positive number (got {Seconds})");
+        if (Windows < 1) throw InvalidInputException.For<WindowPlan>(nameof(Windows), $" must be at least 1 (got {Windows})");
+        if (Warmup < 0) throw InvalidInputException.For<WindowPlan>(nameof(Warmup), $" must be 0 or more (got {Warmup})");
     }
 }

@@ -1,19 +1,26 @@
+using DiffusionSharp.Conditioning;
 using TorchSharp;
 
 namespace DiffusionSharp.Data;
 
 /// <summary>
-/// One batch from a <see cref="BatchLoader"/>. The caller owns both tensors (they belong to the dispose scope that
-/// was current when the batch was made).
+/// One batch from a <see cref="BatchLoader"/>. The caller owns the tensors (they belong to the dispose scope that was
+/// current when the batch was made).
 /// </summary>
-/// <param name="Images">float32 <c>[B, C, H, W]</c>, values in [-1, 1], on the CPU.</param>
-/// <param name="Labels">int64 <c>[B]</c> class labels, or null when the dataset has no labels.</param>
-public readonly record struct Batch(torch.Tensor Images, torch.Tensor? Labels) : IDisposable
+/// <param name="Samples">float32 <c>[B, C, ...]</c> (images <c>[B, C, H, W]</c>), values in [-1, 1], on the CPU.</param>
+/// <param name="Condition">
+/// The samples' condition: <see cref="ClassLabelCondition"/> (int64 <c>[B]</c>, null class = the dataset's class count) for a
+/// labelled dataset, the dataset's own for an <see cref="IConditionedDataset"/>, otherwise <see cref="NoCondition"/>.
+/// </param>
+public readonly record struct Batch(torch.Tensor Samples, Condition Condition) : IDisposable
 {
-    /// <summary>Disposes both tensors.</summary>
+    /// <summary>The class labels int64 <c>[B]</c>, or null when the batch has none.</summary>
+    public torch.Tensor? Labels => (Condition as ClassLabelCondition)?.Labels;
+
+    /// <summary>Disposes the samples and the condition's tensors.</summary>
     public void Dispose()
     {
-        Images.Dispose();
-        Labels?.Dispose();
+        Samples.Dispose();
+        Condition.Dispose();
     }
 }

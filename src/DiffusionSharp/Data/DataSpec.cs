@@ -24,9 +24,9 @@ public sealed record DataSpec(string Source, int? ImageSize = null, bool Graysca
         if (Directory.Exists(Source)) return ImageFolderDataset.Open(Source, ImageSize ?? defaultSize, Grayscale, Strict);
         if (File.Exists(Source))
         {
-            if (Labels is not null && !File.Exists(Labels)) throw new InvalidInputException($"--labels: {Labels} does not exist");
+            if (Labels is not null && !File.Exists(Labels)) throw InvalidInputException.For<DataSpec>(nameof(Labels), $": {Labels} does not exist");
             return IdxDataset.Open(Source, Labels);
         }
-        throw new InvalidInputException($"--data: {Source} is neither 'mnist', an image folder nor an IDX file");
+        throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is neither 'mnist', an image folder nor an IDX file");
     }
 }

@@ -1,13 +1,13 @@
 namespace DiffusionSharp.Data;
 
-/// <summary>Argument checks shared by the <see cref="IImageDataset"/> implementations.</summary>
+/// <summary>Argument checks shared by the <see cref="IDataset"/> implementations.</summary>
 internal static class DatasetChecks
 {
-    public static void CheckBatch(IImageDataset dataset, ReadOnlySpan<int> indices, Span<float> images, Span<long> labels)
+    public static void CheckBatch(IDataset dataset, ReadOnlySpan<int> indices, Span<float> images, Span<long> labels)
     {
-        var need = (long)indices.Length * dataset.ImageSize;
+        var need = (long)indices.Length * dataset.SampleSize;
         if (images.Length < need)
-            throw new ArgumentException($"expected at least {need} floats for {indices.Length} images, found {images.Length}", nameof(images));
+            throw new ArgumentException($"expected at least {need} floats for {indices.Length} samples, found {images.Length}", nameof(images));
         if (dataset.HasLabels && labels.Length < indices.Length)
             throw new ArgumentException($"expected at least {indices.Length} labels, found {labels.Length}", nameof(labels));
         foreach (var i in indices)

@@ -1,3 +1,4 @@
+using DiffusionSharp.Conditioning;
 using DiffusionSharp.IO;
 using static TorchSharp.torch;
 
@@ -5,14 +6,15 @@ namespace DiffusionSharp.Models;
 
 /// <summary>
 /// Runs a model on a reference input and compares with the reference output, for <c>diffuse model check</c>.
-/// The reference is a safetensors file with <c>sample</c> [B,C,H,W], <c>timestep</c> [B] (or scalar), optional <c>class_labels</c> [B],
+/// The reference is a safetensors file with <c>sample</c> [B, C, ...], <c>timestep</c> [B] (or scalar), optional <c>class_labels</c> [B],
 /// <c>output</c> (or <c>output_fp32</c>) and optionally <c>intermediate.&lt;module&gt;</c> activations, the layout of the golden <c>io.safetensors</c>.
 /// </summary>
 public static class ModelCheck
 {
     /// <summary>Compares <paramref name="model"/>'s output on the reference input with the reference output.</summary>
     /// <exception cref="InvalidInputException">The reference file is missing a tensor or its shapes do not fit the model.</exception>
-    public static ModelCheckResult Run(UNet2DModel model, string referencePath)
+    /// <remarks>Per-module differences are reported for networks that record their intermediates (<see cref="UNet2DModel.Trace"/>).</remarks>
+    public static ModelCheckResult Run(IDenoiser model, string referencePath)
     {
         ArgumentNullException.ThrowIfNull(model);
         var header = SafetensorsFile.ReadHeader(referencePath);
@@ -30,19 +32,25 @@ public static class ModelCheck
         {
             using var scope = NewDisposeScope();
             using var mode = inference_mode();
-            var sample = reference["sample"].to_type(ScalarType.Float32);
-            if (sample.dim() != 4 || sample.shape[1] != model.Config.InChannels)
+            var sample = reference["sample"].to_type(ScalarType.Float32).to(model.Device);
+            if (sample.dim() < 3 || sample.shape[1] != model.Config.InChannels)
             {
-                throw new InvalidInputException($"{referencePath}: sample has shape [{string.Join(", ", sample.shape)}], the model expects [B, {model.Config.InChannels}, H, W]");
+                string axes = model.Config.SampleShape?.Count switch { 3 => "H, W", 2 => "L", _ => "..." };
+                throw new InvalidInputException($"{referencePath}: sample has shape [{string.Join(", ", sample.shape)}], the model expects [B, {model.Config.InChannels}, {axes}]");
             }
             reference.TryGetValue("class_labels", out var labels);
-            var wasTraining = model.training;
-            model.eval();
+            var timestep = reference["timestep"].to(model.Device);
+            var condition = labels is null ? Condition.None(sample.shape[0]) : new ClassLabelCondition(labels.to(model.Device), model.Config.NumClasses);
+            var module = model.Module;
+            var wasTraining = module.training;
+            module.eval();
             var intermediates = new Dictionary<string, Tensor>();
             Tensor output;
             try
             {
-                output = model.Trace(sample, reference["timestep"], labels, intermediates);
+                output = model is UNet2DModel unet
+                    ? unet.Trace(sample, timestep, labels, intermediates)
+                    : model.Forward(sample, timestep, condition);
             }
             catch (ArgumentException e)
             {
@@ -50,7 +58,7 @@ public static class ModelCheck
             }
             finally
             {
-                if (wasTraining) model.train();
+                if (wasTraining) module.train();
             }
             var expected = reference[outputKey];
             if (!expected.shape.SequenceEqual(output.shape))
@@ -78,6 +86,7 @@ public static class ModelCheck
         }
     }
 
+    /// <summary>max |a - b|, compared on the CPU in float64 (the network may run elsewhere).</summary>
     private static double MaxAbsDiff(Tensor a, Tensor b) =>
-        (a.to_type(ScalarType.Float64) - b.to_type(ScalarType.Float64)).abs().max().item<double>();
+        (a.cpu().to_type(ScalarType.Float64) - b.cpu().to_type(ScalarType.Float64)).abs().max().item<double>();
 }

@@ -1,6 +1,6 @@
 namespace DiffusionSharp.Models;
 
-/// <summary>Named UNet2D architectures for <c>diffuse train --model &lt;name&gt;</c>.</summary>
+/// <summary>Named UNet2D architectures, looked up by name (e.g. by the CLI's model option).</summary>
 public static class ModelPresets
 {
     /// <summary>

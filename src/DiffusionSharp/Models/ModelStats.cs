@@ -2,43 +2,49 @@ using static TorchSharp.torch;
 
 namespace DiffusionSharp.Models;
 
-/// <summary>Size and cost of a UNet2DModel, for <c>diffuse model info</c>.</summary>
+/// <summary>Size and cost of a network (any <see cref="IDenoiser"/>), for <c>model info</c> and the benchmarks.</summary>
 /// <param name="ParameterCount">Number of parameters, counted like diffusers' <c>num_parameters()</c>.</param>
 /// <param name="ParameterBytes">Bytes the parameters occupy in their current dtype.</param>
 /// <param name="WeightDType">Element type of the parameters (the first parameter's, if mixed).</param>
-/// <param name="Height">Image height the FLOPs are counted for.</param>
-/// <param name="Width">Image width the FLOPs are counted for.</param>
-/// <param name="FlopsPerImage">
-/// Forward FLOPs per image (2 x multiply-adds) of every convolution, linear layer and attention matmul (QK^T and AV), computed
+/// <param name="SampleShape">The sample <c>[C, ...]</c> the FLOPs are counted for.</param>
+/// <param name="FlopsPerSample">
+/// Forward FLOPs per sample (2 x multiply-adds) of every convolution, linear layer and attention matmul (QK^T and AV), computed
 /// analytically from the layer shapes. Norms, activations, softmax and additions (a few percent) are not counted.
 /// </param>
-public sealed record ModelStats(long ParameterCount, long ParameterBytes, ScalarType WeightDType, int Height, int Width, long FlopsPerImage)
+public sealed record ModelStats(long ParameterCount, long ParameterBytes, ScalarType WeightDType, IReadOnlyList<int> SampleShape, long FlopsPerSample)
 {
-    /// <summary><see cref="FlopsPerImage"/> / 1e9.</summary>
-    public double GFlopsPerImage => FlopsPerImage / 1e9;
+    /// <summary><see cref="FlopsPerSample"/> / 1e9.</summary>
+    public double GFlopsPerSample => FlopsPerSample / 1e9;
 
-    /// <summary>Stats of an existing model; the resolution defaults to the config's sample_size.</summary>
-    /// <exception cref="ArgumentException">No resolution given and the config has no sample_size.</exception>
-    public static ModelStats Of(UNet2DModel model, int? height = null, int? width = null)
+    /// <summary>The sample's height: its second-to-last axis (1 for a 1-D sample).</summary>
+    public int Height => SampleShape.Count >= 3 ? SampleShape[^2] : 1;
+
+    /// <summary>The sample's width: its last axis.</summary>
+    public int Width => SampleShape[^1];
+
+    /// <summary>Stats of an existing network; the sample shape defaults to the config's.</summary>
+    /// <exception cref="ArgumentException">No shape given and the config has none (e.g. no sample_size).</exception>
+    public static ModelStats Of(IDenoiser model, IReadOnlyList<int>? sampleShape = null)
     {
         ArgumentNullException.ThrowIfNull(model);
-        var h = height ?? model.Config.SampleSize ?? throw new ArgumentException("the config has no sample_size: pass a height", nameof(height));
-        var w = width ?? h;
+        var shape = sampleShape ?? model.Config.SampleShape
+            ?? throw new ArgumentException("the config has no sample size: pass a sample shape", nameof(sampleShape));
         long count = 0, bytes = 0;
         ScalarType? dtype = null;
-        foreach (var p in model.parameters())
+        foreach (var p in model.Module.parameters())
         {
             count += p.numel();
             bytes += p.numel() * p.element_size();
             dtype ??= p.dtype;
         }
-        return new ModelStats(count, bytes, dtype ?? ScalarType.Float32, h, w, model.FlopsPerImage(h, w));
+        return new ModelStats(count, bytes, dtype ?? ScalarType.Float32, shape.ToArray(), model.FlopsPerSample(shape));
     }
 
-    /// <summary>Stats of a config, measured on a shape-only model on the <c>meta</c> device (no weights allocated).</summary>
-    public static ModelStats Of(UNet2DConfig config, int? height = null, int? width = null)
+    /// <summary>Stats of a config, measured on a shape-only network on the <c>meta</c> device (no weights allocated).</summary>
+    public static ModelStats Of(IDenoiserConfig config, IReadOnlyList<int>? sampleShape = null)
     {
-        using var model = new UNet2DModel(config, new Device(TorchSharp.DeviceType.META));
-        return Of(model, height, width);
+        ArgumentNullException.ThrowIfNull(config);
+        using var model = config.Build(new Device(TorchSharp.DeviceType.META));
+        return Of(model, sampleShape);
     }
 }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using DiffusionSharp.Conditioning;
+using static TorchSharp.torch;
 
 namespace DiffusionSharp.Models;
 
@@ -9,7 +11,7 @@ namespace DiffusionSharp.Models;
 /// Defaults are diffusers' defaults; <see cref="FromJson"/> / <see cref="ToJson"/> use diffusers' snake_case keys, so a
 /// <c>config.json</c> round-trips with Python. Options diffusers has but this port does not implement are rejected, never ignored.
 /// </summary>
-public sealed record UNet2DConfig
+public sealed record UNet2DConfig : IDenoiserConfig
 {
     /// <summary>diffusers' class name, written as <c>_class_name</c>.</summary>
     public const string ClassName = "UNet2DModel";
@@ -114,6 +116,20 @@ public sealed record UNet2DConfig
 
     /// <summary>Whether the model takes class labels.</summary>
     public bool IsClassConditional => ClassEmbedType != ClassEmbedType.None || NumClassEmbeds is not null;
+
+    string IDenoiserConfig.ClassName => ClassName;
+
+    /// <summary><c>[in_channels, sample_size, sample_size]</c>, or null without a sample_size.</summary>
+    public IReadOnlyList<int>? SampleShape => SampleSize is int s ? [InChannels, s, s] : null;
+
+    /// <summary>Class labels when <see cref="IsClassConditional"/>, otherwise none.</summary>
+    public ConditionKind Conditioning => IsClassConditional ? ConditionKind.ClassLabel : ConditionKind.None;
+
+    /// <summary>The real classes of a <c>num_class_embeds</c> model: all embeddings but the last, the null class.</summary>
+    public int NumClasses => NumClassEmbeds is int n ? n - 1 : 0;
+
+    /// <inheritdoc />
+    public IDenoiser Build(Device? device = null) => new UNet2DModel(this, device);
 
     /// <summary>Reads and validates a diffusers <c>config.json</c>.</summary>
     /// <exception cref="InvalidInputException">Missing file, bad JSON, unknown key, unsupported value.</exception>

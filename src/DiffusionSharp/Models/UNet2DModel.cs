@@ -1,3 +1,4 @@
+using DiffusionSharp.Conditioning;
 using DiffusionSharp.IO;
 using DiffusionSharp.Models.Blocks;
 using DiffusionSharp.Models.Embeddings;
@@ -13,7 +14,7 @@ namespace DiffusionSharp.Models;
 /// to diffusers' <c>state_dict</c> keys (e.g. <c>down_blocks.1.attentions.0.to_q.weight</c>), so diffusers folders load directly.
 /// The model predicts whatever it was trained to predict (noise, x0 or v); it knows nothing of noise schedules.
 /// </summary>
-public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
+public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IDenoiser
 {
     /// <summary>File name of the config in a diffusers model folder.</summary>
     public const string ConfigFileName = "config.json";
@@ -102,6 +103,38 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
 
     /// <summary>The architecture this model was built from.</summary>
     public UNet2DConfig Config { get; }
+
+    IDenoiserConfig IDenoiser.Config => Config;
+
+    /// <inheritdoc />
+    public nn.Module Module => this;
+
+    /// <inheritdoc />
+    public Device Device => _convIn.weight!.device;
+
+    /// <summary>
+    /// The <see cref="IDenoiser"/> call: <see cref="NoCondition"/> for an unconditional model, a
+    /// <see cref="ClassLabelCondition"/> (its labels as <c>class_labels</c>) for a class-conditional one.
+    /// </summary>
+    /// <exception cref="ArgumentException">Shapes do not fit, or the condition is of a kind this model does not take.</exception>
+    public Tensor Forward(Tensor sample, Tensor timestep, Condition condition) => condition switch
+    {
+        NoCondition => Run(sample, timestep, null, null),
+        ClassLabelCondition c => Run(sample, timestep, c.Labels, null),
+        null => throw new ArgumentNullException(nameof(condition)),
+        _ => throw new ArgumentException($"UNet2DModel takes no {condition.Kind} condition (class labels or none)", nameof(condition)),
+    };
+
+    /// <inheritdoc />
+    public long FlopsPerSample(IReadOnlyList<int> sampleShape)
+    {
+        ArgumentNullException.ThrowIfNull(sampleShape);
+        if (sampleShape.Count != 3) throw new ArgumentException($"a UNet2DModel sample is [C, H, W], got [{string.Join(", ", sampleShape)}]", nameof(sampleShape));
+        return FlopsPerImage(sampleShape[1], sampleShape[2]);
+    }
+
+    /// <inheritdoc />
+    public IDenoiser CreateEmpty(Device? device = null) => new UNet2DModel(Config, device ?? Device);
 
     /// <summary>Predicts the model output (noise, x0 or v, as trained) for a batch.</summary>
     /// <param name="sample">[B, in_channels, H, W] float32; H and W divisible by 2^(levels-1).</param>
@@ -234,10 +267,10 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
     /// Loads a diffusers model folder: <c>config.json</c> + <c>diffusion_pytorch_model.safetensors</c>, or a pipeline folder holding
     /// them under <c>unet/</c>. F16/BF16/F64 weights become float32; legacy attention names (<c>query</c>, <c>key</c>, <c>value</c>,
     /// <c>proj_attn</c>) are renamed as diffusers does. Strict: every missing, unexpected or wrong-shape weight is reported in one
-    /// error, before any weight is copied. The model is returned in eval mode on the CPU.
+    /// error, before any weight is copied. The model is returned in eval mode on <paramref name="device"/> (null = the CPU).
     /// </summary>
     /// <exception cref="InvalidInputException">Missing files, a pickle checkpoint, a bad config, or weights that do not match it.</exception>
-    public static UNet2DModel FromPretrained(string folder)
+    public static UNet2DModel FromPretrained(string folder, Device? device = null)
     {
         var (configPath, weightsPath) = PretrainedWeights.ResolveFolder(folder);
         var config = UNet2DConfig.Load(configPath);
@@ -246,7 +279,7 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>
         // than the file holds is refused before any parameter memory is allocated.
         using (var shapes = new UNet2DModel(config, new Device(TorchSharp.DeviceType.META)))
             PretrainedWeights.Check(shapes, header, configPath);
-        var model = new UNet2DModel(config);
+        var model = new UNet2DModel(config, device);
         try
         {
             PretrainedWeights.LoadInto(model, header, configPath);

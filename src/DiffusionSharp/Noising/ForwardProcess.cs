@@ -1,4 +1,3 @@
-using DiffusionSharp.Samplers;
 using DiffusionSharp.Schedules;
 using TorchSharp;
 using static TorchSharp.torch;

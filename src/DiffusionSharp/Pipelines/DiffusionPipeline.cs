@@ -1,3 +1,4 @@
+using DiffusionSharp.Conditioning;
 using DiffusionSharp.Models;
 using DiffusionSharp.Samplers;
 using DiffusionSharp.Schedules;
@@ -7,18 +8,18 @@ using static TorchSharp.torch;
 namespace DiffusionSharp.Pipelines;
 
 /// <summary>
-/// A U-Net and a sampler loaded from a diffusers folder: a pipeline folder (<c>model_index.json</c>, <c>unet/</c>,
-/// <c>scheduler/</c>; our training runs are such folders, with <c>unet_ema/</c> too) or a bare UNet2DModel folder
-/// (<c>config.json</c> + weights, sampled with diffusers' default DDPM schedule). It builds the model call the sampling
-/// loop runs, with class conditioning and classifier-free guidance.
+/// A network (any <see cref="IDenoiser"/>) and a sampler loaded from a diffusers folder: a pipeline folder
+/// (<c>model_index.json</c>, <c>unet/</c>, <c>scheduler/</c>; our training runs are such folders, with <c>unet_ema/</c> too)
+/// or a bare model folder (<c>config.json</c> + weights, sampled with diffusers' default DDPM schedule). It builds the
+/// model call the sampling loop runs, with any <see cref="Condition"/> and classifier-free guidance.
 /// </summary>
 public sealed class DiffusionPipeline : IDisposable
 {
     private readonly bool _ownsUnet;
 
-    private DiffusionPipeline(UNet2DModel unet, IScheduler scheduler, string source, bool isEma, bool ownsUnet = true)
+    private DiffusionPipeline(IDenoiser denoiser, IScheduler scheduler, string source, bool isEma, bool ownsUnet = true)
     {
-        Unet = unet;
+        Denoiser = denoiser;
         Scheduler = scheduler;
         Source = source;
         IsEma = isEma;
@@ -29,11 +30,16 @@ public sealed class DiffusionPipeline : IDisposable
     /// A pipeline over a model already in memory (for example a training run's EMA model); disposing the pipeline
     /// leaves the model alone.
     /// </summary>
-    public static DiffusionPipeline FromModel(UNet2DModel unet, IScheduler scheduler) =>
-        new(unet, scheduler, source: "(in memory)", isEma: false, ownsUnet: false);
+    public static DiffusionPipeline FromModel(IDenoiser denoiser, IScheduler scheduler) =>
+        new(denoiser, scheduler, source: "(in memory)", isEma: false, ownsUnet: false);
 
     /// <summary>The network, in eval mode.</summary>
-    public UNet2DModel Unet { get; }
+    public IDenoiser Denoiser { get; }
+
+    /// <summary>The network as a <see cref="UNet2DModel"/> (image editing reads its image geometry).</summary>
+    /// <exception cref="InvalidOperationException">The network is another class.</exception>
+    public UNet2DModel Unet => Denoiser as UNet2DModel
+        ?? throw new InvalidOperationException($"the pipeline's network is a {Denoiser.Config.ClassName}, not a UNet2DModel");
 
     /// <summary>The sampler.</summary>
     public IScheduler Scheduler { get; }
@@ -45,7 +51,7 @@ public sealed class DiffusionPipeline : IDisposable
     public bool IsEma { get; }
 
     /// <summary>Number of real classes of a class-conditional model (its last embedding is the null class); 0 when unconditional.</summary>
-    public int NumClasses => Unet.Config.NumClassEmbeds is { } n ? n - 1 : 0;
+    public int NumClasses => Denoiser.Config.NumClasses;
 
     /// <summary>Loads a pipeline.</summary>
     /// <param name="folder">A pipeline folder, a training run, or a bare UNet2DModel folder.</param>
@@ -54,27 +60,28 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="eta">DDIM's noise scale (0 = deterministic); only for the ddim sampler.</param>
     /// <param name="karrasSigmas">Karras et al. 2022 noise levels (samplers with <c>use_karras_sigmas</c> only).</param>
     /// <param name="spacing">The inference timestep spacing; null keeps the folder's (or the sampler's) own.</param>
+    /// <param name="device">Where the network runs (null = the CPU).</param>
     /// <exception cref="InvalidInputException">The folder is missing parts or they are malformed.</exception>
     public static DiffusionPipeline Load(string folder, bool useEma = false, string? samplerName = null, double eta = 0,
-        bool karrasSigmas = false, TimestepSpacing? spacing = null)
+        bool karrasSigmas = false, TimestepSpacing? spacing = null, Device? device = null)
     {
-        if (!Directory.Exists(folder)) throw new InvalidInputException($"--model: {folder} does not exist");
+        if (!Directory.Exists(folder)) throw new InvalidInputException($"folder: {folder} does not exist", FolderProperty);
         string unetDir;
         bool isPipeline = File.Exists(Path.Combine(folder, "model_index.json")) || Directory.Exists(Path.Combine(folder, "unet"));
         if (isPipeline)
         {
             unetDir = Path.Combine(folder, useEma ? "unet_ema" : "unet");
             if (!Directory.Exists(unetDir))
-                throw new InvalidInputException($"--model: {folder} has no {(useEma ? "unet_ema" : "unet")}/ folder{(useEma ? " (drop --ema)" : "")}");
+                throw new InvalidInputException($"folder: {folder} has no {(useEma ? "unet_ema" : "unet")}/ folder{(useEma ? " (load it without EMA)" : "")}", FolderProperty);
         }
         else if (File.Exists(Path.Combine(folder, UNet2DModel.ConfigFileName)))
         {
-            if (useEma) throw new InvalidInputException($"--ema: {folder} is a bare UNet2DModel folder with no EMA weights");
+            if (useEma) throw new InvalidInputException($"useEma: {folder} is a bare model folder with no EMA weights", "DiffusionPipeline.useEma");
             unetDir = folder;
         }
         else
         {
-            throw new InvalidInputException($"--model: {folder} is neither a diffusers pipeline folder (model_index.json, unet/) nor a UNet2DModel folder (config.json)");
+            throw new InvalidInputException($"folder: {folder} is neither a diffusers pipeline folder (model_index.json, unet/) nor a model folder (config.json)", FolderProperty);
         }
 
         string schedulerConfig = Path.Combine(folder, "scheduler", "scheduler_config.json");
@@ -83,30 +90,53 @@ public sealed class DiffusionPipeline : IDisposable
             ? SchedulerFactory.FromConfigFile(schedulerConfig, samplerName, overrides)
             : SchedulerFactory.FromSchedule(new NoiseScheduleConfig(NumTrainTimesteps: DefaultTrainTimesteps(unetDir)), samplerName, overrides);
 
-        var unet = UNet2DModel.FromPretrained(unetDir);
-        unet.eval();
-        return new DiffusionPipeline(unet, scheduler, folder, useEma);
+        var denoiser = Denoisers.FromPretrained(unetDir, device);
+        denoiser.Module.eval();
+        return new DiffusionPipeline(denoiser, scheduler, folder, useEma);
     }
 
     /// <summary>
-    /// Generates <paramref name="count"/> images, <paramref name="batchSize"/> at a time, from one seeded CPU generator.
+    /// Generates <paramref name="count"/> samples, <paramref name="batchSize"/> at a time, from one seeded CPU generator.
     /// </summary>
-    /// <param name="count">How many images.</param>
+    /// <param name="count">How many samples.</param>
     /// <param name="steps">Sampler steps.</param>
     /// <param name="seed">Seed of the generator that draws x_T and every stochastic step's noise.</param>
     /// <param name="classLabels">For a conditional model, the class of each image (length <paramref name="count"/>); null for unconditional sampling (a conditional model then gets its null class).</param>
     /// <param name="guidance">Classifier-free guidance scale w: eps = eps_uncond + w·(eps_cond - eps_uncond); 1 = plain conditional.</param>
-    /// <param name="batchSize">Images per network batch.</param>
+    /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
-    /// <returns>[count, C, H, W] float32 in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
     public Tensor Generate(int count, int steps, long seed, IReadOnlyList<long>? classLabels = null, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
-        if (count < 1) throw new InvalidInputException($"--count must be at least 1 (got {count})");
-        if (batchSize < 1) throw new InvalidInputException($"--batch must be at least 1 (got {batchSize})");
         CheckConditioning(classLabels, guidance, count);
-        var config = Unet.Config;
-        int size = config.SampleSize ?? throw new InvalidInputException("config.json: sample_size is null; the image size is unknown");
+        using var condition = classLabels is null ? null
+            : new ClassLabelCondition(torch.tensor(classLabels.ToArray(), dtype: ScalarType.Int64), NumClasses);
+        return Generate(count, steps, seed, condition, guidance, batchSize, onStep);
+    }
+
+    /// <summary>
+    /// Generates <paramref name="count"/> samples under any condition (class labels, embeddings), <paramref name="batchSize"/>
+    /// at a time, from one seeded CPU generator.
+    /// </summary>
+    /// <param name="count">How many samples.</param>
+    /// <param name="steps">Sampler steps.</param>
+    /// <param name="seed">Seed of the generator that draws x_T and every stochastic step's noise.</param>
+    /// <param name="condition">One row per sample; null = unconditional (a conditional model's null value, or none).</param>
+    /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs a condition.</param>
+    /// <param name="batchSize">Samples per network batch.</param>
+    /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
+    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    public Tensor Generate(int count, int steps, long seed, Condition? condition, double guidance = 1.0,
+        int batchSize = 64, Action<int, SamplingStep>? onStep = null)
+    {
+        if (count < 1) throw new InvalidInputException($"count must be at least 1 (got {count})", "DiffusionPipeline.count");
+        if (batchSize < 1) throw new InvalidInputException($"batchSize must be at least 1 (got {batchSize})", "DiffusionPipeline.batchSize");
+        if (condition is not null && condition.BatchSize != count) throw new ArgumentException("one condition row per sample is required", nameof(condition));
+        if (condition is null && guidance != 1.0)
+            throw new InvalidInputException("guidance needs a condition: guidance steers towards one", GuidanceProperty);
+        var shape = Denoiser.Config.SampleShape
+            ?? throw new InvalidInputException("config.json: sample_size is null; the sample size is unknown");
         using var generator = new Generator((ulong)seed);
         var batches = new List<Tensor>();
         try
@@ -114,14 +144,12 @@ public sealed class DiffusionPipeline : IDisposable
             for (int start = 0, index = 0; start < count; start += batchSize, index++)
             {
                 int b = Math.Min(batchSize, count - start);
-                // A class-conditional model asked for no class draws unconditionally: the null class it was trained with.
-                using var labels = classLabels is not null ? torch.tensor(classLabels.Skip(start).Take(b).ToArray(), dtype: ScalarType.Int64)
-                    : NumClasses > 0 ? torch.full([b], (long)NumClasses, dtype: ScalarType.Int64)
-                    : null;
-                var loop = new SamplingLoop(Scheduler, ModelCall(labels, classLabels is null ? 1.0 : guidance));
+                using var scope = torch.NewDisposeScope();
+                var batchCondition = condition?.Slice(start, b) ?? UnconditionalRows(b);
+                var loop = new SamplingLoop(Scheduler, ModelCall(batchCondition, condition is null ? 1.0 : guidance));
                 int batchIndex = index;
-                batches.Add(loop.Sample([b, config.InChannels, size, size], steps, generator,
-                    onStep is null ? null : s => onStep(batchIndex, s)));
+                batches.Add(loop.Sample([b, .. shape.Select(d => (long)d)], steps, generator,
+                    onStep is null ? null : s => onStep(batchIndex, s)).MoveToOuterDisposeScope());
             }
             return torch.cat(batches, 0);
         }
@@ -132,47 +160,74 @@ public sealed class DiffusionPipeline : IDisposable
     }
 
     /// <summary>
-    /// The network call for the sampling loop: timestep broadcast to the batch; with labels, conditional; with guidance
-    /// w != 1, the conditional and the null-class outputs are computed in one doubled batch and combined
-    /// (Ho and Salimans 2022, eq. 6).
+    /// The network call for the sampling loop with class labels (or none): see <see cref="ModelCall(Condition, double)"/>.
     /// </summary>
-    public Func<Tensor, double, Tensor> ModelCall(Tensor? labels, double guidance)
+    public Func<Tensor, double, Tensor> ModelCall(Tensor? labels, double guidance) =>
+        ModelCall(labels is null ? Condition.None(0) : new ClassLabelCondition(labels, NumClasses), guidance);
+
+    /// <summary>
+    /// The network call for the sampling loop: timestep broadcast to the batch; the condition as given; with guidance
+    /// w != 1, the conditional and the unconditional outputs are computed in one doubled batch and combined
+    /// (Ho and Salimans 2022, eq. 6). The sample is moved to the network's device and the output back to the sample's.
+    /// </summary>
+    /// <param name="condition">One row per sample of the batch the loop runs (a <see cref="NoCondition"/> of any size for an unconditional call).</param>
+    /// <param name="guidance">The guidance scale; 1 = none.</param>
+    public Func<Tensor, double, Tensor> ModelCall(Condition condition, double guidance)
     {
+        var device = Denoiser.Device;
+        var onDevice = condition.Kind == ConditionKind.None || device.type == DeviceType.CPU ? condition : condition.To(device);
         return (sample, t) =>
         {
             long b = sample.shape[0];
-            using var timestep = torch.full([b], t, dtype: ScalarType.Float32);
-            if (labels is null) return Unet.forward(sample, timestep, null);
-            if (guidance == 1.0) return Unet.forward(sample, timestep, labels);
             using var scope = torch.NewDisposeScope();
-            var nullLabels = torch.full_like(labels, Unet.Config.NumClassEmbeds!.Value - 1);
-            var both = Unet.forward(torch.cat([sample, sample]), torch.cat([timestep, timestep]), torch.cat([labels, nullLabels]));
-            var conditional = both[..(int)b];
-            var unconditional = both[(int)b..];
-            return (unconditional + guidance * (conditional - unconditional)).MoveToOuterDisposeScope();
+            var x = sample.device_type == device.type ? sample : sample.to(device);
+            var timestep = torch.full([b], t, dtype: ScalarType.Float32, device: device);
+            Tensor output;
+            if (onDevice.Kind == ConditionKind.None) output = Denoiser.Forward(x, timestep, Condition.None(b));
+            else if (guidance == 1.0) output = Denoiser.Forward(x, timestep, onDevice);
+            else
+            {
+                var both = Denoiser.Forward(torch.cat([x, x]), torch.cat([timestep, timestep]), onDevice.Concat(onDevice.Unconditional()));
+                var conditional = both[..(int)b];
+                var unconditional = both[(int)b..];
+                output = unconditional + guidance * (conditional - unconditional);
+            }
+            if (output.device_type != sample.device_type) output = output.to(sample.device);
+            return output.MoveToOuterDisposeScope();
         };
     }
+
+    /// <summary>The unconditional input for <paramref name="rows"/> samples: the null class of a class-conditional model, none otherwise.</summary>
+    private Condition UnconditionalRows(int rows) => Denoiser.Config.Conditioning switch
+    {
+        ConditionKind.None => Condition.None(rows),
+        ConditionKind.ClassLabel => new ClassLabelCondition(torch.full([rows], (long)NumClasses, dtype: ScalarType.Int64), NumClasses),
+        _ => throw new InvalidInputException($"this {Denoiser.Config.ClassName} needs a condition to sample (its null value comes with the condition)", ConditionProperty),
+    };
 
     internal void CheckConditioning(IReadOnlyList<long>? classLabels, double guidance, int count)
     {
         if (classLabels is null)
         {
-            if (guidance != 1.0) throw new InvalidInputException("--guidance needs --class: guidance steers towards a class");
+            if (guidance != 1.0) throw new InvalidInputException("guidance needs class labels: guidance steers towards a class", GuidanceProperty);
             return;
         }
-        if (NumClasses == 0) throw new InvalidInputException("--class: this model is unconditional (no num_class_embeds in its config.json)");
+        if (NumClasses == 0) throw new InvalidInputException("condition: this model is unconditional (no num_class_embeds in its config.json)", ConditionProperty);
         if (classLabels.Count != count) throw new ArgumentException("one class label per image is required", nameof(classLabels));
         foreach (var label in classLabels)
             if (label < 0 || label >= NumClasses)
-                throw new InvalidInputException($"--class: {label} is out of range; this model knows classes 0..{NumClasses - 1}");
-        if (!double.IsFinite(guidance) || guidance < 0) throw new InvalidInputException($"--guidance must be a number >= 0 (got {guidance})");
+                throw new InvalidInputException($"condition: {label} is out of range; this model knows classes 0..{NumClasses - 1}", ConditionProperty);
+        if (!double.IsFinite(guidance) || guidance < 0) throw new InvalidInputException($"guidance must be a number >= 0 (got {guidance})", GuidanceProperty);
     }
 
+    /// <summary>The <see cref="InvalidInputException.Property"/> of errors about the folder, the condition and the guidance scale.</summary>
+    public const string FolderProperty = "DiffusionPipeline.folder", ConditionProperty = "DiffusionPipeline.condition", GuidanceProperty = "DiffusionPipeline.guidance";
+
     private static int DefaultTrainTimesteps(string unetDir) =>
-        UNet2DConfig.Load(Path.Combine(unetDir, UNet2DModel.ConfigFileName)).NumTrainTimesteps ?? 1000;
+        (Denoisers.LoadConfig(Path.Combine(unetDir, UNet2DModel.ConfigFileName)) as UNet2DConfig)?.NumTrainTimesteps ?? 1000;
 
     public void Dispose()
     {
-        if (_ownsUnet) Unet.Dispose();
+        if (_ownsUnet) Denoiser.Dispose();
     }
 }

@@ -4,7 +4,7 @@ namespace DiffusionSharp.Runtime;
 
 /// <summary>
 /// TorchSharp start-up: checks that libtorch loads (with a one-line diagnosis when it does not), sets the thread count
-/// once, and seeds the global generator.
+/// once, and resolves the compute device.
 /// </summary>
 public static class TorchRuntime
 {
@@ -14,22 +14,55 @@ public static class TorchRuntime
     /// <summary>The number of threads libtorch uses when none is asked for: the machine's logical processors.</summary>
     public static int DefaultThreads => Environment.ProcessorCount;
 
+    /// <summary>The devices a caller may ask for by name.</summary>
+    public static IReadOnlyList<string> DeviceNames { get; } = ["cpu", "cuda"];
+
     /// <summary>
-    /// Loads libtorch and sets its intra-op thread count. Call once at start-up, before any tensor work.
+    /// Loads libtorch, sets its intra-op thread count and resolves <paramref name="device"/>. Call once at start-up,
+    /// before any tensor work.
     /// </summary>
     /// <param name="threads">Threads for libtorch's parallel kernels; null for <see cref="DefaultThreads"/>.</param>
-    /// <exception cref="InvalidInputException"><paramref name="threads"/> is less than 1.</exception>
+    /// <param name="device"><c>cpu</c> or <c>cuda</c> (see <see cref="ResolveDevice"/>).</param>
+    /// <returns>The device the networks should live on.</returns>
+    /// <exception cref="InvalidInputException"><paramref name="threads"/> is less than 1, or the device is unknown or absent.</exception>
     /// <exception cref="TorchUnavailableException">libtorch or TorchSharp's native library did not load.</exception>
-    public static void Initialize(int? threads = null)
+    public static torch.Device Initialize(int? threads = null, string device = "cpu")
     {
-        if (threads is < 1) throw new InvalidInputException($"--threads must be at least 1 (got {threads})");
+        if (threads is < 1) throw new InvalidInputException($"threads must be at least 1 (got {threads})", "TorchRuntime.threads");
         lock (Gate)
         {
             EnsureLoaded();
             torch.set_num_threads(threads ?? DefaultThreads);
             _initialised = true;
         }
+        return ResolveDevice(device);
     }
+
+    /// <summary>
+    /// The device named <paramref name="name"/>: <c>cpu</c>, or <c>cuda</c> when TorchSharp's CUDA backend is present
+    /// (a TorchSharp-cuda package and a GPU). Random draws stay on the CPU generator either way.
+    /// </summary>
+    /// <exception cref="InvalidInputException">Not cpu or cuda, or cuda without the backend.</exception>
+    public static torch.Device ResolveDevice(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        switch (name.ToLowerInvariant())
+        {
+            case "cpu":
+                return torch.CPU;
+            case "cuda":
+                EnsureLoaded();
+                if (!torch.cuda.is_available())
+                    throw new InvalidInputException(
+                        "device: cuda is not available (this build has TorchSharp's CPU backend only, or no GPU is visible); use cpu", DeviceProperty);
+                return torch.CUDA;
+            default:
+                throw new InvalidInputException($"device: unknown device '{name}' (expected {string.Join(" or ", DeviceNames)})", DeviceProperty);
+        }
+    }
+
+    /// <summary>The <see cref="InvalidInputException.Property"/> of device errors.</summary>
+    public const string DeviceProperty = "TorchRuntime.device";
 
     /// <summary>Whether <see cref="Initialize"/> has run in this process.</summary>
     public static bool IsInitialised => _initialised;

@@ -168,12 +168,12 @@ public sealed class SchedulerConfigReader
     /// as in diffusers.
     /// </summary>
     /// <exception cref="InvalidInputException">An unknown name, or both keys given and disagreeing.</exception>
-    public PredictionType PredictionType(PredictionType defaultValue = Samplers.PredictionType.Epsilon)
+    public PredictionType PredictionType(PredictionType defaultValue = DiffusionSharp.PredictionType.Epsilon)
     {
         string? named = NullableString("prediction_type");
         var fromName = named is null ? (PredictionType?)null : PredictionTypes.Parse(named, $"{_prefix}prediction_type");
         if (Take("predict_epsilon") is null) return fromName ?? defaultValue;
-        var legacy = Bool("predict_epsilon", true) ? Samplers.PredictionType.Epsilon : Samplers.PredictionType.Sample;
+        var legacy = Bool("predict_epsilon", true) ? DiffusionSharp.PredictionType.Epsilon : DiffusionSharp.PredictionType.Sample;
         return fromName is { } given && given != legacy
             ? throw Invalid($"prediction_type '{named}' contradicts the legacy predict_epsilon = {_json["predict_epsilon"]!.ToJsonString()}")
             : legacy;

@@ -5,27 +5,27 @@ using static TorchSharp.torch;
 namespace DiffusionSharp.Training;
 
 /// <summary>
-/// An exponential moving average of a model's weights, kept in a second model of the same configuration.
+/// An exponential moving average of a network's weights, kept in a second network of the same architecture (any <see cref="IDenoiser"/>).
 /// The decay ramps as min(decay, (1 + n)/(10 + n)) after n updates, as diffusers' EMAModel does without warm-up power.
 /// </summary>
 public sealed class ExponentialMovingAverage : IDisposable
 {
     private readonly (Tensor Ema, Tensor Live)[] _pairs;
 
-    public ExponentialMovingAverage(UNet2DModel live, double maxDecay)
+    public ExponentialMovingAverage(IDenoiser live, double maxDecay)
     {
         MaxDecay = maxDecay;
-        Model = new UNet2DModel(live.Config);
-        Model.load_state_dict(live.state_dict());
-        Model.eval();
-        foreach (var p in Model.parameters()) p.requires_grad = false;
-        var emaState = Model.state_dict();
-        var liveState = live.state_dict();
+        Model = live.CreateEmpty();
+        Model.Module.load_state_dict(live.Module.state_dict());
+        Model.Module.eval();
+        foreach (var p in Model.Module.parameters()) p.requires_grad = false;
+        var emaState = Model.Module.state_dict();
+        var liveState = live.Module.state_dict();
         _pairs = emaState.Keys.Select(k => (emaState[k], liveState[k])).ToArray();
     }
 
     /// <summary>The averaged model (eval mode, no gradients).</summary>
-    public UNet2DModel Model { get; }
+    public IDenoiser Model { get; }
 
     /// <summary>The decay ceiling.</summary>
     public double MaxDecay { get; }

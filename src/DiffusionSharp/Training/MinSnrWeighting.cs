@@ -1,4 +1,3 @@
-using DiffusionSharp.Samplers;
 using static TorchSharp.torch;
 
 namespace DiffusionSharp.Training;

@@ -8,6 +8,8 @@ namespace DiffusionSharp.Training;
 /// <summary>
 /// A training run's folder. It is a diffusers pipeline folder (<c>model_index.json</c>, <c>unet/</c>, <c>unet_ema/</c>,
 /// <c>scheduler/</c>) plus <c>training_state/step-NNNNNNN/</c> checkpoints, <c>loss.csv</c>, <c>loss.png</c> and <c>samples/</c>.
+/// This type alone decides the layout and writes the pipeline files (<see cref="WritePipeline"/>, <see cref="Publish"/>);
+/// what a checkpoint holds is <see cref="TrainingCheckpoint"/>'s business, the loss log <see cref="LossLog"/>'s.
 /// </summary>
 /// <remarks>
 /// A checkpoint is written whole into a hidden temporary folder and then renamed into place, so a crash at any moment
@@ -18,6 +20,9 @@ public sealed class RunFolder
 {
     private const string CheckpointPrefix = "step-";
     private const string TempPrefix = ".tmp-";
+
+    /// <summary>The <see cref="InvalidInputException.Property"/> of errors about the folder to create, and about the run to resume.</summary>
+    public const string RootProperty = "RunFolder.Root", ResumeProperty = "RunFolder.Resume";
 
     private RunFolder(string root) => Root = Path.GetFullPath(root);
 
@@ -32,10 +37,17 @@ public sealed class RunFolder
     public string LossPlotPath => Path.Combine(Root, "loss.png");
     public string SamplesDir => Path.Combine(Root, "samples");
     public string ModelIndexPath => Path.Combine(Root, "model_index.json");
+    public string SchedulerConfigPath => Path.Combine(SchedulerDir, "scheduler_config.json");
+
+    /// <summary>The network's folder inside a checkpoint (diffusers' component name).</summary>
+    public static string ModelDirIn(string checkpoint) => Path.Combine(checkpoint, "unet");
+
+    /// <summary>The EMA network's folder inside a checkpoint.</summary>
+    public static string EmaDirIn(string checkpoint) => Path.Combine(checkpoint, "unet_ema");
 
     /// <summary>
     /// Whether <paramref name="folder"/> looks like a training run: it has <c>training_state/</c> (created first, so a run
-    /// killed before it wrote <c>model_index.json</c> can still be replaced with --overwrite).
+    /// killed before it wrote <c>model_index.json</c> can still be replaced by <see cref="Create"/> with overwrite).
     /// </summary>
     public static bool IsRun(string folder) => Directory.Exists(Path.Combine(folder, "training_state"));
 
@@ -43,13 +55,13 @@ public sealed class RunFolder
     /// <exception cref="InvalidInputException">The folder holds a run and <paramref name="overwrite"/> is false, or it holds something else.</exception>
     public static RunFolder Create(string root, bool overwrite)
     {
-        if (File.Exists(root)) throw new InvalidInputException($"--out: {root} is a file, not a folder");
+        if (File.Exists(root)) throw new InvalidInputException($"Root: {root} is a file, not a folder", RootProperty);
         if (Directory.Exists(root) && Directory.EnumerateFileSystemEntries(root).Any())
         {
             if (!IsRun(root))
-                throw new InvalidInputException($"--out: {root} exists and is not empty, and is not a training run; choose a new folder");
+                throw new InvalidInputException($"Root: {root} exists and is not empty, and is not a training run; choose a new folder", RootProperty);
             if (!overwrite)
-                throw new InvalidInputException($"--out: {root} already holds a training run; pass --resume to continue it or --overwrite to replace it");
+                throw new InvalidInputException($"Root: {root} already holds a training run; resume it (Open) or replace it (overwrite)", RootProperty);
             var run = new RunFolder(root);
             foreach (var dir in new[] { run.UnetDir, run.UnetEmaDir, run.SchedulerDir, run.TrainingStateDir, run.SamplesDir })
                 if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
@@ -62,15 +74,15 @@ public sealed class RunFolder
         return created;
     }
 
-    /// <summary>Opens an existing run for <c>--resume</c>.</summary>
+    /// <summary>Opens an existing run to resume it.</summary>
     /// <exception cref="InvalidInputException">The folder is not a run or has no complete checkpoint.</exception>
     public static RunFolder Open(string root)
     {
-        if (!Directory.Exists(root)) throw new InvalidInputException($"--resume: {root} does not exist");
-        if (!IsRun(root)) throw new InvalidInputException($"--resume: {root} is not a training run (no training_state/)");
+        if (!Directory.Exists(root)) throw new InvalidInputException($"Resume: {root} does not exist", ResumeProperty);
+        if (!IsRun(root)) throw new InvalidInputException($"Resume: {root} is not a training run (no training_state/)", ResumeProperty);
         var run = new RunFolder(root);
         if (run.LatestCheckpoint() is null)
-            throw new InvalidInputException($"--resume: {root} has no complete checkpoint in training_state/ (start again with --overwrite)");
+            throw new InvalidInputException($"Resume: {root} has no complete checkpoint in training_state/ (start again, overwriting it)", ResumeProperty);
         run.DeleteStrayTemporaries();
         return run;
     }
@@ -163,15 +175,23 @@ public sealed class RunFolder
         }
     }
 
-    /// <summary>Writes <c>model_index.json</c> so that diffusers' DDPMPipeline.from_pretrained reads the folder.</summary>
-    public void WriteModelIndex(string schedulerClass)
+    /// <summary>
+    /// Writes the pipeline's own files: <c>scheduler/scheduler_config.json</c> and <c>model_index.json</c>, so that
+    /// diffusers' DDPMPipeline.from_pretrained reads the folder once <see cref="Publish"/> has put the networks in place.
+    /// </summary>
+    /// <param name="networkClass">The network's diffusers class (<see cref="IDenoiserConfig.ClassName"/>).</param>
+    /// <param name="schedulerClass">The scheduler's diffusers class.</param>
+    /// <param name="schedulerConfigJson">Its <c>scheduler_config.json</c>.</param>
+    public void WritePipeline(string networkClass, string schedulerClass, string schedulerConfigJson)
     {
+        Directory.CreateDirectory(SchedulerDir);
+        AtomicFile.WriteAllText(SchedulerConfigPath, schedulerConfigJson);
         var index = new JsonObject
         {
             ["_class_name"] = "DDPMPipeline",
             ["_diffusers_version"] = UNet2DConfig.DiffusersVersion,
             ["scheduler"] = new JsonArray("diffusers", schedulerClass),
-            ["unet"] = new JsonArray("diffusers", "UNet2DModel"),
+            ["unet"] = new JsonArray("diffusers", networkClass),
         };
         AtomicFile.WriteAllText(ModelIndexPath, index.ToJsonString(new() { WriteIndented = true }));
     }

@@ -1,5 +1,3 @@
-using DiffusionSharp.Samplers;
-
 namespace DiffusionSharp.Training;
 
 /// <summary>
@@ -68,25 +66,25 @@ public sealed record TrainingOptions
     /// <summary>Stop after this many consecutive steps with a non-finite loss or gradient (such steps are skipped).</summary>
     public int MaxBadSteps { get; init; } = 10;
 
-    /// <summary>Checks every value a user can set, naming the command-line option.</summary>
+    /// <summary>Checks every value a user can set; an error names the property (<see cref="InvalidInputException.Property"/>).</summary>
     /// <exception cref="InvalidInputException">A value is out of range.</exception>
     public void Validate()
     {
-        if (Steps < 1) throw new InvalidInputException($"--steps must be at least 1 (got {Steps})");
-        if (BatchSize < 1) throw new InvalidInputException($"--batch must be at least 1 (got {BatchSize})");
-        if (MicroBatchSize is < 1) throw new InvalidInputException($"--micro-batch must be at least 1 (got {MicroBatchSize})");
-        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new InvalidInputException($"--lr must be a positive number (got {LearningRate})");
-        if (WarmupSteps < 0) throw new InvalidInputException($"--warmup must be 0 or more (got {WarmupSteps})");
-        if (WeightDecay < 0) throw new InvalidInputException($"--weight-decay must be 0 or more (got {WeightDecay})");
-        if (GradClip < 0) throw new InvalidInputException($"--grad-clip must be 0 (off) or more (got {GradClip})");
-        if (!(EmaDecay >= 0 && EmaDecay < 1)) throw new InvalidInputException($"--ema-decay must lie in [0, 1) (got {EmaDecay})");
-        if (SnrGamma is { } g && !(g > 0)) throw new InvalidInputException($"--snr-gamma must be positive (got {g})");
-        if (!(CondDrop >= 0 && CondDrop < 1)) throw new InvalidInputException($"--cond-drop must lie in [0, 1) (got {CondDrop})");
-        if (CheckpointEvery < 0) throw new InvalidInputException($"--checkpoint-every must be 0 or more (got {CheckpointEvery})");
-        if (KeepCheckpoints < 1) throw new InvalidInputException($"--keep must be at least 1 (got {KeepCheckpoints})");
-        if (SampleEvery < 0) throw new InvalidInputException($"--sample-every must be 0 or more (got {SampleEvery})");
-        if (SampleCount < 1) throw new InvalidInputException($"--sample-count must be at least 1 (got {SampleCount})");
-        if (MaxBadSteps < 1) throw new InvalidInputException($"--max-bad-steps must be at least 1 (got {MaxBadSteps})");
+        if (Steps < 1) throw InvalidInputException.For<TrainingOptions>(nameof(Steps), $" must be at least 1 (got {Steps})");
+        if (BatchSize < 1) throw InvalidInputException.For<TrainingOptions>(nameof(BatchSize), $" must be at least 1 (got {BatchSize})");
+        if (MicroBatchSize is < 1) throw InvalidInputException.For<TrainingOptions>(nameof(MicroBatchSize), $" must be at least 1 (got {MicroBatchSize})");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw InvalidInputException.For<TrainingOptions>(nameof(LearningRate), $" must be a positive number (got {LearningRate})");
+        if (WarmupSteps < 0) throw InvalidInputException.For<TrainingOptions>(nameof(WarmupSteps), $" must be 0 or more (got {WarmupSteps})");
+        if (WeightDecay < 0) throw InvalidInputException.For<TrainingOptions>(nameof(WeightDecay), $" must be 0 or more (got {WeightDecay})");
+        if (GradClip < 0) throw InvalidInputException.For<TrainingOptions>(nameof(GradClip), $" must be 0 (off) or more (got {GradClip})");
+        if (!(EmaDecay >= 0 && EmaDecay < 1)) throw InvalidInputException.For<TrainingOptions>(nameof(EmaDecay), $" must lie in [0, 1) (got {EmaDecay})");
+        if (SnrGamma is { } g && !(g > 0)) throw InvalidInputException.For<TrainingOptions>(nameof(SnrGamma), $" must be positive (got {g})");
+        if (!(CondDrop >= 0 && CondDrop < 1)) throw InvalidInputException.For<TrainingOptions>(nameof(CondDrop), $" must lie in [0, 1) (got {CondDrop})");
+        if (CheckpointEvery < 0) throw InvalidInputException.For<TrainingOptions>(nameof(CheckpointEvery), $" must be 0 or more (got {CheckpointEvery})");
+        if (KeepCheckpoints < 1) throw InvalidInputException.For<TrainingOptions>(nameof(KeepCheckpoints), $" must be at least 1 (got {KeepCheckpoints})");
+        if (SampleEvery < 0) throw InvalidInputException.For<TrainingOptions>(nameof(SampleEvery), $" must be 0 or more (got {SampleEvery})");
+        if (SampleCount < 1) throw InvalidInputException.For<TrainingOptions>(nameof(SampleCount), $" must be at least 1 (got {SampleCount})");
+        if (MaxBadSteps < 1) throw InvalidInputException.For<TrainingOptions>(nameof(MaxBadSteps), $" must be at least 1 (got {MaxBadSteps})");
     }
 }
 

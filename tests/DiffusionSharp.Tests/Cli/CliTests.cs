@@ -223,10 +223,10 @@ public sealed class CliTests : IDisposable
         // When it is resumed without --steps, it keeps its target of 3 (nothing left to do); with --steps 5 it goes on
         var again = CliRunner.Run("train", "--resume", "--out", run, "--threads", "1", "--sample-steps", "2");
         Assert.True(again.ExitCode == 0, again.StdErr);
-        Assert.Equal(3, Trainer.ReadLossCsv(Path.Combine(run, "loss.csv")).Count);
+        Assert.Equal(3, LossLog.Read(Path.Combine(run, "loss.csv")).Count);
         var more = CliRunner.Run("train", "--resume", "--out", run, "--steps", "5", "--threads", "1", "--eval-every", "5", "--eval-count", "100");
         Assert.True(more.ExitCode == 0, more.StdErr);
-        Assert.Equal([1, 2, 3, 4, 5], Trainer.ReadLossCsv(Path.Combine(run, "loss.csv")).Select(r => r.Step).ToArray());
+        Assert.Equal([1, 2, 3, 4, 5], LossLog.Read(Path.Combine(run, "loss.csv")).Select(r => r.Step).ToArray());
         Assert.Contains("eval at step 5: FID-MNIST", more.StdOut);
         var evalRows = File.ReadAllLines(Path.Combine(run, "eval.csv"));
         Assert.Equal(2, evalRows.Length);
@@ -240,10 +240,6 @@ public sealed class CliTests : IDisposable
         var (images, labels) = TinyData.WriteMnistSubset(_dir, 32);
         var spec = new DataSpec(images, Labels: labels);
         var run = RunFolder.Create(root, overwrite: false);
-        run.WriteModelIndex("DDPMScheduler");
-        Directory.CreateDirectory(run.SchedulerDir);
-        File.WriteAllText(Path.Combine(run.SchedulerDir, "scheduler_config.json"),
-            DiffusionSharp.Samplers.SchedulerFactory.ToConfigText(DiffusionSharp.Samplers.SchedulerFactory.Create("ddpm", new NoiseScheduleConfig())));
         using var trainer = Trainer.Start(run, new UNet2DModel(TinyData.TinyUNet()), spec.Open(28), spec, new NoiseScheduleConfig(),
             new TrainingOptions { Steps = 2, BatchSize = 8, CheckpointEvery = 0 });
         trainer.Train();

@@ -76,8 +76,8 @@ public sealed class BatchLoaderTests
             {
                 using (batch)
                 {
-                    Assert.Equal(new long[] { batch.Labels!.shape[0], 1, 1, 2 }, batch.Images.shape);
-                    Assert.Equal(ScalarType.Float32, batch.Images.dtype);
+                    Assert.Equal(new long[] { batch.Labels!.shape[0], 1, 1, 2 }, batch.Samples.shape);
+                    Assert.Equal(ScalarType.Float32, batch.Samples.dtype);
                     Assert.Equal(ScalarType.Int64, batch.Labels.dtype);
                     seen.AddRange(Labels(batch));
                 }
@@ -120,7 +120,7 @@ public sealed class BatchLoaderTests
     {
         var loader = new BatchLoader(new IndexDataset(200), 200, seed: 5, randomHorizontalFlip: true);
         using var batch = loader.Next();
-        var values = batch.Images.reshape(200, 2).data<float>().ToArray();
+        var values = batch.Samples.reshape(200, 2).data<float>().ToArray();
 
         var flipped = Enumerable.Range(0, 200).Count(i => values[2 * i] > values[2 * i + 1]);
         Assert.InRange(flipped, 70, 130);
@@ -133,8 +133,8 @@ public sealed class BatchLoaderTests
         using var first = loader.Next();
         using var second = loader.Next();
 
-        Assert.Equal(new float[] { 0, 1, 10, 11, 20, 21, 30, 31 }, first.Images.data<float>().ToArray());
-        Assert.Equal(40f, second.Images[0, 0, 0, 0].item<float>());
+        Assert.Equal(new float[] { 0, 1, 10, 11, 20, 21, 30, 31 }, first.Samples.data<float>().ToArray());
+        Assert.Equal(40f, second.Samples[0, 0, 0, 0].item<float>());
     }
 
     [Fact]
@@ -151,8 +151,78 @@ public sealed class BatchLoaderTests
         for (var i = 0; i < batches; i++)
         {
             using var batch = loader.Next();
-            result.Add(batch.Images.data<float>().ToArray());
+            result.Add(batch.Samples.data<float>().ToArray());
         }
         return result;
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void Should_split_every_global_batch_into_disjoint_shards_in_the_same_order(int processes)
+    {
+        // Given one loader over the whole batch and N loaders over shards 0..N-1, all with the same seed
+        var data = new IndexDataset(50);
+        var whole = new BatchLoader(data, 8, seed: 4, dropLast: false, randomHorizontalFlip: true);
+        var shards = Enumerable.Range(0, processes)
+            .Select(r => new BatchLoader(data, 8, seed: 4, dropLast: false, randomHorizontalFlip: true, shard: new DataShard(r, processes))).ToArray();
+
+        // When they read two epochs (the last batch of each is incomplete: 50 = 6 x 8 + 2)
+        for (int i = 0; i < 2 * whole.BatchesPerEpoch; i++)
+        {
+            using var all = whole.Next();
+            var parts = shards.Select(l => l.Next()).ToArray();
+            try
+            {
+                // Then the shards, concatenated in rank order, are the whole batch: same samples, same flips, same labels
+                // (With 3 processes a last batch of 2 rows leaves one shard empty.)
+                Assert.Equal(all.Samples.data<float>().ToArray(), parts.Where(p => p.Samples.numel() > 0).SelectMany(p => p.Samples.data<float>().ToArray()).ToArray());
+                Assert.Equal(Labels(all), parts.Where(p => p.Samples.numel() > 0).SelectMany(Labels).ToArray());
+                Assert.All(shards, l => Assert.Equal(all.Samples.shape[0], l.LastShard.GlobalRows));
+            }
+            finally
+            {
+                foreach (var p in parts) p.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public void Should_yield_samples_of_any_rank_with_their_labels_as_a_class_condition()
+    {
+        // Given 1-D samples [2, 5] (two channels of five values)
+        var data = new Waves(12);
+        var loader = new BatchLoader(data, 4, seed: 1);
+
+        // When a batch is read
+        using var batch = loader.Next();
+
+        // Then it is [B, 2, 5] with one label per sample and the dataset's class count as the null class
+        Assert.Equal(new long[] { 4, 2, 5 }, batch.Samples.shape);
+        var condition = Assert.IsType<DiffusionSharp.Conditioning.ClassLabelCondition>(batch.Condition);
+        Assert.Equal(3, condition.NullClass);
+        Assert.Equal(new long[] { 4 }, condition.Labels.shape);
+    }
+
+    /// <summary>1-D samples: sample i is two rows of five values i·10 + j and -(i·10 + j); label i mod 3.</summary>
+    private sealed class Waves(int count) : IDataset
+    {
+        public int Count => count;
+        public IReadOnlyList<int> SampleShape => [2, 5];
+        public int NumClasses => 3;
+        public IReadOnlyList<string> ClassNames => ["a", "b", "c"];
+
+        public void FillBatch(ReadOnlySpan<int> indices, Span<float> samples, Span<long> labels)
+        {
+            for (var b = 0; b < indices.Length; b++)
+            {
+                for (var j = 0; j < 5; j++)
+                {
+                    samples[b * 10 + j] = indices[b] * 10 + j;
+                    samples[b * 10 + 5 + j] = -(indices[b] * 10 + j);
+                }
+                labels[b] = indices[b] % 3;
+            }
+        }
     }
 }

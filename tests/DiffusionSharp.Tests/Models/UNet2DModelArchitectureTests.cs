@@ -61,7 +61,7 @@ public sealed class UNet2DModelArchitectureTests(ITestOutputHelper output)
     public void Should_Have35746307Parameters_When_BuildingCifar10Ddpm()
     {
         var stats = ModelStats.Of(ModelPresets.Cifar10Ddpm);
-        output.WriteLine($"cifar10-ddpm: {stats.ParameterCount:N0} params, {stats.GFlopsPerImage:F3} GFLOPs/image");
+        output.WriteLine($"cifar10-ddpm: {stats.ParameterCount:N0} params, {stats.GFlopsPerSample:F3} GFLOPs/image");
         Assert.Equal(35_746_307, stats.ParameterCount);
         Assert.Equal(35_746_307L * 4, stats.ParameterBytes);
         Assert.Equal(ScalarType.Float32, stats.WeightDType);
@@ -77,14 +77,47 @@ public sealed class UNet2DModelArchitectureTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Should_ReportStats_When_AskingForPresets()
+    public void Should_CountFlopsByHand_When_ModelHasTwoLevelsWithAttentionAndResampling()
     {
-        foreach (var name in ModelPresets.Names)
+        // Given a two-level model on 8x8 samples: a plain level of 8 channels with a downsampling conv, an attention level
+        // of 16 channels, the mid block, and the mirrored up path (attention level with an upsampling conv, then plain).
+        var config = new UNet2DConfig
         {
-            var stats = ModelStats.Of(ModelPresets.Get(name));
-            output.WriteLine($"{name}: {stats.ParameterCount:N0} params, {stats.ParameterBytes / 1e6:F2} MB, {stats.GFlopsPerImage:F4} GFLOPs/image at {stats.Height}x{stats.Width}");
-            Assert.True(stats.FlopsPerImage > 0);
-        }
+            SampleSize = 8, InChannels = 1, OutChannels = 1, BlockOutChannels = [8, 16], LayersPerBlock = 1, NormNumGroups = 4,
+            AttentionHeadDim = 4,
+            DownBlockTypes = [DownBlockType.DownBlock2D, DownBlockType.AttnDownBlock2D],
+            UpBlockTypes = [UpBlockType.AttnUpBlock2D, UpBlockType.UpBlock2D],
+        };
+        using var model = new UNet2DModel(config, Meta);
+
+        // A k x k conv from i to o channels on p output pixels is 2·i·o·k²·p FLOPs; a linear layer 2·in·out per token.
+        static long Conv(long i, long o, long k, long pixels) => 2 * i * o * k * k * pixels;
+        const long temb = 32;                                   // time embedding: 4 x block_out_channels[0]
+        // A resnet: two 3x3 convs, the time-embedding projection to o, a 1x1 shortcut when i != o.
+        static long Resnet(long i, long o, long pixels) =>
+            Conv(i, o, 3, pixels) + Conv(o, o, 3, pixels) + 2 * temb * o + (i != o ? Conv(i, o, 1, pixels) : 0);
+        // Attention over n tokens of c channels (heads x head_dim = c): q, k, v and out projections, then QK^T and AV.
+        static long Attention(long c, long n) => 4 * 2 * c * c * n + 2 * (2 * n * n * c);
+        long big = 8 * 8, small = 4 * 4;
+
+        long expected =
+            2 * (8 * temb + temb * temb)                        // time MLP: linear 8->32, linear 32->32
+            + Conv(1, 8, 3, big)                                // conv_in
+            + Resnet(8, 8, big) + Conv(8, 8, 3, small)          // down 0: resnet, stride-2 downsample conv (8x8 -> 4x4)
+            + Resnet(8, 16, small) + Attention(16, small)       // down 1: resnet with shortcut, attention
+            + 2 * Resnet(16, 16, small) + Attention(16, small)  // mid: resnet, attention, resnet
+            // up 0 at 4x4: resnets over [h 16 + skip 16] and [h 16 + skip 8], each with attention; upsample conv at 8x8
+            + Resnet(32, 16, small) + Attention(16, small) + Resnet(24, 16, small) + Attention(16, small) + Conv(16, 16, 3, big)
+            // up 1 at 8x8: resnets over [h 16 + skip 8] and [h 8 + skip 8]
+            + Resnet(24, 8, big) + Resnet(16, 8, big)
+            + Conv(8, 1, 3, big);                               // conv_out
+
+        // Then the model's count is the hand count, the same whichever way it is asked for
+        Assert.Equal(2_085_888, expected);
+        Assert.Equal(expected, model.FlopsPerImage(8, 8));
+        Assert.Equal(expected, model.FlopsPerSample([1, 8, 8]));
+        Assert.Equal(expected, ModelStats.Of(config).FlopsPerSample);
+        Assert.Equal([1, 8, 8], ModelStats.Of(config).SampleShape);
     }
 
     [Fact]

@@ -66,7 +66,7 @@ public sealed class NumericalFaultTests : IDisposable
         // The checkpoint at step 4 would follow a bad step: it is not written, and the run's state counts the skips.
         Assert.DoesNotContain(4, trainer.Run.Checkpoints().Select(c => c.Step));
         Assert.Contains("\"skipped_steps\": 3", File.ReadAllText(Path.Combine(trainer.Run.LatestCheckpoint()!, "state.json")), StringComparison.Ordinal);
-        var nanRows = Trainer.ReadLossCsv(trainer.Run.LossCsvPath).Where(r => double.IsNaN(r.Loss)).Select(r => r.Step);
+        var nanRows = LossLog.Read(trainer.Run.LossCsvPath).Where(r => double.IsNaN(r.Loss)).Select(r => r.Step);
         Assert.Equal([4, 5, 8], nanRows);
     }
 
@@ -74,12 +74,12 @@ public sealed class NumericalFaultTests : IDisposable
     public void Should_LeaveWeightsUntouched_When_AStepIsBad()
     {
         using var trainer = Start("untouched", new PoisonedImages(_ => true), maxBadSteps: 2);
-        var before = trainer.Model.parameters().Select(p => p.detach().clone()).ToList();
+        var before = trainer.Model.Module.parameters().Select(p => p.detach().clone()).ToList();
         var outcome = trainer.Train();
 
         Assert.Equal(StopReason.TooManyBadSteps, outcome.Reason);
         Assert.Equal(2, outcome.SkippedSteps);
-        foreach (var (a, b) in before.Zip(trainer.Model.parameters())) Assert.True((a == b).all().item<bool>(), "a skipped step changed a weight");
+        foreach (var (a, b) in before.Zip(trainer.Model.Module.parameters())) Assert.True((a == b).all().item<bool>(), "a skipped step changed a weight");
         Assert.Empty(trainer.Run.Checkpoints());
     }
 
@@ -99,9 +99,9 @@ public sealed class NumericalFaultTests : IDisposable
         Assert.Contains("\"step\": 8", File.ReadAllText(Path.Combine(checkpoints[^1].Path, "state.json")), StringComparison.Ordinal);
     }
 
-    private static void AssertFinite(UNet2DModel model)
+    private static void AssertFinite(IDenoiser model)
     {
         using var scope = NewDisposeScope();
-        foreach (var (name, p) in model.named_parameters()) Assert.True(p.isfinite().all().item<bool>(), $"{name} is not finite");
+        foreach (var (name, p) in model.Module.named_parameters()) Assert.True(p.isfinite().all().item<bool>(), $"{name} is not finite");
     }
 }

@@ -79,7 +79,7 @@ internal static class TinyRun
 
     /// <summary>The steps of loss.csv's rows (through the library's tolerant reader).</summary>
     public static IReadOnlyList<int> LossSteps(string runDir) =>
-        Trainer.ReadLossCsv(Path.Combine(runDir, "loss.csv")).Select(r => r.Step).ToList();
+        LossLog.Read(Path.Combine(runDir, "loss.csv")).Select(r => r.Step).ToList();
 
     public static string Str(int v) => v.ToString(CultureInfo.InvariantCulture);
 }

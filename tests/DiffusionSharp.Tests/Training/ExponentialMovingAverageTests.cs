@@ -31,13 +31,13 @@ public sealed class ExponentialMovingAverageTests
         using var live = new UNet2DModel(ModelPresets.MnistTiny);
         using var ema = new ExponentialMovingAverage(live, 0.999);
         var name = live.named_parameters().First().name;
-        float before = ema.Model.state_dict()[name].flatten()[0].item<float>();
+        float before = ema.Model.Module.state_dict()[name].flatten()[0].item<float>();
         using (torch.no_grad()) live.state_dict()[name].add_(1.0);
 
         // When it is updated at update 5 (decay (1 + 5)/(10 + 5) = 0.4)
         ema.Update(5);
 
         // Then that weight moved by 0.6
-        Assert.Equal(before + 0.6f, ema.Model.state_dict()[name].flatten()[0].item<float>(), 5);
+        Assert.Equal(before + 0.6f, ema.Model.Module.state_dict()[name].flatten()[0].item<float>(), 5);
     }
 }

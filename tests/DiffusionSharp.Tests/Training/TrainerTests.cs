@@ -1,3 +1,4 @@
+using DiffusionSharp.Conditioning;
 using DiffusionSharp.Data;
 using DiffusionSharp.Models;
 using DiffusionSharp.Noising;
@@ -38,7 +39,6 @@ public sealed class TrainerTests : IDisposable
     {
         var (spec, data) = Digits();
         var run = RunFolder.Create(Path.Combine(_dir, name), overwrite: false);
-        run.WriteModelIndex("DDPMScheduler");
         torch.random.manual_seed(0);
         return Trainer.Start(run, new UNet2DModel(TinyData.TinyUNet()), data, spec, new NoiseScheduleConfig(), options ?? Options(steps));
     }
@@ -54,13 +54,13 @@ public sealed class TrainerTests : IDisposable
         using var forward = new ForwardProcess(NoiseSchedule.Create(new NoiseScheduleConfig()));
         using var g = new Generator(3);
         using var t = torch.randint(0, 1000, [16], dtype: ScalarType.Int64, generator: g);
-        using var noise = torch.randn(batch.Images.shape, generator: g);
-        using var xt = forward.AddNoise(batch.Images, noise, t);
+        using var noise = torch.randn(batch.Samples.shape, generator: g);
+        using var xt = forward.AddNoise(batch.Samples, noise, t);
         double Loss()
         {
             using var _ = torch.no_grad();
             using var scope = torch.NewDisposeScope();
-            return torch.nn.functional.mse_loss(trainer.Model.forward(xt, t, null), noise).item<float>();
+            return torch.nn.functional.mse_loss(trainer.Model.Forward(xt, t, Condition.None(16)), noise).item<float>();
         }
         double before = Loss();
 
@@ -80,7 +80,7 @@ public sealed class TrainerTests : IDisposable
     {
         // Given an uninterrupted 8-step run
         using (var full = Start("full", 8)) full.Train();
-        var fullLosses = Trainer.ReadLossCsv(Path.Combine(_dir, "full", "loss.csv"));
+        var fullLosses = LossLog.Read(Path.Combine(_dir, "full", "loss.csv"));
 
         // And a run stopped after its step-4 checkpoint, then resumed to 8 steps
         using (var first = Start("resumed", 8))
@@ -96,7 +96,7 @@ public sealed class TrainerTests : IDisposable
         }
 
         // Then the loss curves are identical step for step, and so are the final weights
-        var resumedLosses = Trainer.ReadLossCsv(Path.Combine(_dir, "resumed", "loss.csv"));
+        var resumedLosses = LossLog.Read(Path.Combine(_dir, "resumed", "loss.csv"));
         Assert.Equal(8, fullLosses.Count);
         Assert.Equal(fullLosses, resumedLosses);
         using var a = UNet2DModel.FromPretrained(Path.Combine(_dir, "full", "unet_ema"));
@@ -109,19 +109,33 @@ public sealed class TrainerTests : IDisposable
     [Fact]
     public void Should_write_a_diffusers_pipeline_folder_whose_weights_reload_with_the_same_outputs()
     {
+        // Given a library caller that only starts and trains a run (no CLI, nothing written by the test itself)
         using var trainer = Start("layout", 4);
         trainer.Train();
         var root = Path.Combine(_dir, "layout");
-        foreach (var path in new[] { "model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors", "unet_ema/config.json", "loss.csv" })
+
+        // Then the folder is the whole diffusers layout
+        foreach (var path in new[] { "model_index.json", "scheduler/scheduler_config.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors",
+                     "unet_ema/config.json", "unet_ema/diffusion_pytorch_model.safetensors", "loss.csv" })
             Assert.True(File.Exists(Path.Combine(root, path)), $"{path} is missing");
         Assert.Single(Directory.GetDirectories(Path.Combine(root, "training_state"), "step-*"), d => d.EndsWith("step-0000004", StringComparison.Ordinal));
+        var index = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(root, "model_index.json")))!;
+        Assert.Equal("DDPMPipeline", index["_class_name"]!.GetValue<string>());
+        Assert.Equal(["diffusers", "DDPMScheduler"], index["scheduler"]!.AsArray().Select(n => n!.GetValue<string>()));
+        Assert.Equal(["diffusers", "UNet2DModel"], index["unet"]!.AsArray().Select(n => n!.GetValue<string>()));
+        var scheduler = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(root, "scheduler", "scheduler_config.json")))!;
+        Assert.Equal("DDPMScheduler", scheduler["_class_name"]!.GetValue<string>());
+        Assert.Equal("trailing", scheduler["timestep_spacing"]!.GetValue<string>());
+        Assert.Equal("epsilon", scheduler["prediction_type"]!.GetValue<string>());
+        using (var pipeline = DiffusionSharp.Pipelines.DiffusionPipeline.Load(root, useEma: true))
+            Assert.Equal(1000, pipeline.Scheduler.Schedule.NumTrainTimesteps);
 
         using var reloaded = UNet2DModel.FromPretrained(Path.Combine(root, "unet"));
-        trainer.Model.eval();
+        trainer.Model.Module.eval();
         using var _ = torch.no_grad();
         using var x = torch.randn(2, 1, 28, 28);
         using var t = torch.tensor(new long[] { 3, 900 });
-        using var expected = trainer.Model.forward(x, t, null);
+        using var expected = trainer.Model.Forward(x, t, Condition.None(2));
         using var actual = reloaded.forward(x, t, null);
         Assert.True(expected.eq(actual).all().item<bool>(), "weights reloaded from unet/ must give identical outputs");
     }
@@ -136,8 +150,8 @@ public sealed class TrainerTests : IDisposable
         // Then every step's loss agrees to float rounding, and so do the trained networks' outputs. (Single weights are not
         // compared: a bias whose true gradient is 0, such as an attention key bias, gets float-noise gradients that
         // Adam's normalisation turns into visible but meaningless differences.)
-        var a = Trainer.ReadLossCsv(Path.Combine(_dir, "whole", "loss.csv"));
-        var b = Trainer.ReadLossCsv(Path.Combine(_dir, "chunked", "loss.csv"));
+        var a = LossLog.Read(Path.Combine(_dir, "whole", "loss.csv"));
+        var b = LossLog.Read(Path.Combine(_dir, "chunked", "loss.csv"));
         Assert.Equal(3, a.Count);
         for (int i = 0; i < a.Count; i++) Assert.Equal(a[i].Loss, b[i].Loss, 1e-5);
         using var ma = UNet2DModel.FromPretrained(Path.Combine(_dir, "whole", "unet"));
@@ -165,8 +179,8 @@ public sealed class TrainerTests : IDisposable
     {
         using (var trainer = Start("taken", 2)) trainer.Train();
         var e = Assert.Throws<InvalidInputException>(() => RunFolder.Create(Path.Combine(_dir, "taken"), overwrite: false));
-        Assert.Contains("--resume", e.Message);
-        Assert.Contains("--overwrite", e.Message);
+        Assert.Equal(RunFolder.RootProperty, e.Property);
+        Assert.Contains("already holds a training run", e.Message);
 
         Directory.CreateDirectory(Path.Combine(_dir, "not-a-run"));
         File.WriteAllText(Path.Combine(_dir, "not-a-run", "notes.txt"), "mine");
@@ -189,12 +203,13 @@ public sealed class TrainerTests : IDisposable
     }
 
     [Theory]
-    [InlineData(0, "--steps")]
-    [InlineData(-1, "--steps")]
-    public void Should_reject_bad_step_counts(int steps, string option)
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void Should_reject_bad_step_counts_naming_the_property(int steps)
     {
         var e = Assert.Throws<InvalidInputException>(() => Options(steps).Validate());
-        Assert.Contains(option, e.Message);
+        Assert.Equal("TrainingOptions.Steps", e.Property);
+        Assert.StartsWith($"Steps must be at least 1 (got {steps})", e.Message);
     }
 
     [Fact]

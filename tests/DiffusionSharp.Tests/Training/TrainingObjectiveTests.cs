@@ -50,7 +50,7 @@ public sealed class TrainingObjectiveTests : IDisposable
         // Then the run finishes, and its folder loads as a pipeline with num_class_embeds 11 (EMA weights too) that guides
         Assert.Equal(StopReason.Finished, outcome.Reason);
         Assert.Equal(3, outcome.Step);
-        Assert.Equal(3, Trainer.ReadLossCsv(run.LossCsvPath).Count(r => double.IsFinite(r.Loss)));
+        Assert.Equal(3, LossLog.Read(run.LossCsvPath).Count(r => double.IsFinite(r.Loss)));
         using var pipeline = DiffusionPipeline.Load(run.Root);
         using var ema = DiffusionPipeline.Load(run.Root, useEma: true);
         Assert.Equal(11, pipeline.Unet.Config.NumClassEmbeds);

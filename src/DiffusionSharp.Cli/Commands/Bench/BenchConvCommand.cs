@@ -48,7 +48,7 @@ public sealed class BenchConvCommand : Command<BenchConvCommand.Settings>
         var plan = s.Plan(10);
         plan.Validate();
         var shape = new ConvBenchmark.Options(s.Batch, s.Channels, s.Filters, s.Size);
-        TorchRuntime.Initialize(s.Threads);
+        TorchRuntime.Initialize(s.Threads, s.Device);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"conv {shape.Batch}x{shape.Channels}x{shape.Size}x{shape.Size} * {shape.Filters} 3x3: {plan.Warmup} warm-up calls, then {plan.Windows} windows over {plan.Seconds:G} s"));
         var r = ConvBenchmark.Run(shape, plan, cancellationToken);
         var machine = MachineInfo.Current();

@@ -14,13 +14,12 @@ public sealed class BenchForwardCommand : Command<ModelBenchSettings>
         StopSignals.StopCleanly();
         var plan = s.Plan(10);
         plan.Validate();
-        TorchRuntime.Initialize(s.Threads);
-        var loaded = BenchModel.Load(s.Model);
+        var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        var loaded = BenchModel.Load(s.Model, device: device);
         using var model = loaded.Model;
         var options = new ForwardBenchmark.Options(s.Model, model, s.Batch ?? 1);
         options.Validate();
-        if (!s.Json && s.Ceiling is null) AnsiConsole.MarkupLine(Esc($"measuring the conv ceiling for {PerformanceCeiling.MeasureSeconds:G} s ..."));
-        var ceiling = PerformanceCeiling.GivenOrMeasured(s.Ceiling, cancellationToken);
+        var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"forward {s.Model} ({loaded.Weights} weights), batch {options.Batch}: {plan.Warmup} warm-up passes, then {plan.Windows} windows over {plan.Seconds:G} s ..."));
         var r = ForwardBenchmark.Run(options, plan, ceiling, cancellationToken);
         if (s.Json)

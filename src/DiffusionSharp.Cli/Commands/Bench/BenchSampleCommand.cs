@@ -34,13 +34,12 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         StopSignals.StopCleanly();
         var plan = s.Plan(60);
         plan.Validate();
-        TorchRuntime.Initialize(s.Threads);
-        var loaded = BenchModel.Load(s.Model, s.Sampler);
+        var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        var loaded = BenchModel.Load(s.Model, s.Sampler, device);
         using var model = loaded.Model;
         var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps, s.Batch ?? 64);
         options.Validate();
-        if (!s.Json && s.Ceiling is null) AnsiConsole.MarkupLine(Esc($"measuring the conv ceiling for {PerformanceCeiling.MeasureSeconds:G} s ..."));
-        var ceiling = PerformanceCeiling.GivenOrMeasured(s.Ceiling, cancellationToken);
+        var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"sampling {s.Model} ({loaded.Weights} weights), {loaded.Scheduler.Name} {s.Steps} steps, batch {options.Batch}: whole runs for at least {plan.Seconds:G} s ..."));
         var r = SampleBenchmark.Run(options, plan, ceiling, cancellationToken);
         if (s.Json)

@@ -36,9 +36,8 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         plan.Validate();
         var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile, s.MicroBatch);
         options.Validate();
-        TorchRuntime.Initialize(s.Threads);
-        if (!s.Json && s.Ceiling is null) AnsiConsole.MarkupLine(Esc($"measuring the conv ceiling for {PerformanceCeiling.MeasureSeconds:G} s ..."));
-        var ceiling = PerformanceCeiling.GivenOrMeasured(s.Ceiling, cancellationToken);
+        options = options with { Device = TorchRuntime.Initialize(s.Threads, s.Device) };
+        var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"training {s.Model}, batch {options.Batch}: {plan.Warmup} warm-up steps, then {plan.Windows} windows over {plan.Seconds:G} s{(s.Profile > 0 ? $", then {s.Profile} profiled steps" : "")} ..."));
         var r = TrainBenchmark.Run(options, plan, ceiling, cancellationToken);
         if (s.Json)

@@ -24,6 +24,14 @@ public class ModelBenchSettings : BenchSettings
     [Description("Leak check: exit 3 if any tensor is left alive or the RSS grows by more than this from the end of the first timed window to the end of the last.")]
     public double? MaxRssGrowth { get; init; }
 
+    /// <summary>The <c>--ceiling</c> given, or one measured now (announced unless <c>--json</c>).</summary>
+    public DiffusionSharp.Benchmarks.PerformanceCeiling MeasureCeiling(CancellationToken cancellationToken)
+    {
+        if (!Json && Ceiling is null)
+            AnsiConsole.MarkupLine(Markup.Escape($"measuring the conv ceiling for {DiffusionSharp.Benchmarks.PerformanceCeiling.MeasureSeconds:G} s ..."));
+        return DiffusionSharp.Benchmarks.PerformanceCeiling.GivenOrMeasured(Ceiling, cancellationToken);
+    }
+
     public override ValidationResult Validate()
     {
         if (base.Validate() is { Successful: false } bad) return bad;

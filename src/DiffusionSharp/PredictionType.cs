@@ -1,4 +1,4 @@
-namespace DiffusionSharp.Samplers;
+namespace DiffusionSharp;
 
 /// <summary>What the network is trained to predict (diffusers' <c>prediction_type</c>).</summary>
 public enum PredictionType
