@@ -87,8 +87,8 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
         var (labels, count, nrow) = Labels(s, pipeline);
-        if (s.Steps > pipeline.Scheduler.Schedule.NumTrainTimesteps)
-            throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {pipeline.Scheduler.Schedule.NumTrainTimesteps} training timesteps");
+        if (pipeline.Scheduler.Schedule is { } schedule && s.Steps > schedule.NumTrainTimesteps)
+            throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
 
         var recorder = s.Trajectory is null ? null : new TrajectoryRecorder(s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)));
         var clock = System.Diagnostics.Stopwatch.StartNew();

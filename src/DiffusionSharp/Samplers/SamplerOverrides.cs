@@ -31,13 +31,16 @@ public sealed record SamplerOverrides
     public bool IsEmpty => Equals(None);
 
     /// <summary>Checks that the sampler called <paramref name="samplerName"/> has what these overrides set.</summary>
-    /// <exception cref="InvalidInputException">Karras sigmas or eta for a sampler without them; the message starts with the property and names the samplers that have it.</exception>
+    /// <exception cref="InvalidInputException">Karras sigmas, eta or a spacing for a sampler without them; the message starts with the property and names the samplers that have it.</exception>
     public void CheckFor(string samplerName, SamplerCapabilities capabilities) =>
-        Check(samplerName, capabilities, KarrasSigmas, Eta is { } eta && eta != 0);
+        Check(samplerName, capabilities, KarrasSigmas, Eta is { } eta && eta != 0, TimestepSpacing is not null);
 
-    /// <summary>The check of <see cref="CheckFor"/> for Karras sigmas and a non-zero eta.</summary>
-    internal static void Check(string samplerName, SamplerCapabilities capabilities, bool karrasSigmas, bool eta)
+    /// <summary>The check of <see cref="CheckFor"/> for Karras sigmas, a non-zero eta and a spacing.</summary>
+    internal static void Check(string samplerName, SamplerCapabilities capabilities, bool karrasSigmas, bool eta, bool spacing)
     {
+        if (spacing && !capabilities.HasTimestepSpacing)
+            throw InvalidInputException.For<SamplerOverrides>(nameof(TimestepSpacing),
+                $": the {samplerName} sampler has no timestep spacing (its noise levels are its own; samplers that have: {string.Join(", ", SamplerCatalog.NamesWhere(c => c.HasTimestepSpacing))})");
         if (karrasSigmas && !capabilities.HasKarrasSigmas)
             throw InvalidInputException.For<SamplerOverrides>(nameof(KarrasSigmas),
                 $": the {samplerName} sampler has no Karras noise levels (samplers that have: {string.Join(", ", SamplerCatalog.NamesWhere(c => c.HasKarrasSigmas))})");
