@@ -55,6 +55,13 @@ public static class SamplerCatalog
             UniPCMultistepScheduler.FromConfig, UniPCMultistepScheduler.Create),
         new("lms", LMSDiscreteScheduler.ClassName, new() { HasKarrasSigmas = true },
             LMSDiscreteScheduler.FromConfig, LMSDiscreteScheduler.Create),
+        new("lcm", LCMScheduler.ClassName,
+            new()
+            {
+                Stochastic = true,
+                CannotEditReason = "its timesteps come from the grid the model was distilled on, not from the edit's strength",
+            },
+            LCMScheduler.FromConfig, LCMScheduler.Create),
         new("flow-euler", FlowMatchEulerDiscreteScheduler.ClassName, FlowMatching,
             FlowMatchEulerDiscreteScheduler.FromConfig, FlowMatchEulerDiscreteScheduler.Create),
         new("flow-heun", FlowMatchHeunDiscreteScheduler.ClassName, FlowMatching with { Order = 2 },

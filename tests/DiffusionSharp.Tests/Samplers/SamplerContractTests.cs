@@ -264,8 +264,8 @@ public sealed class SamplerContractTests
             var config = new JsonObject { ["_class_name"] = className };
             Assert.Equal(className, SchedulerFactory.FromConfig(config).ToConfigJson()["_class_name"]!.GetValue<string>());
         }
-        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson("""{"_class_name": "LCMScheduler"}"""));
-        Assert.StartsWith("_class_name: 'LCMScheduler' is not supported", e.Message);
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson("""{"_class_name": "KDPM2DiscreteScheduler"}"""));
+        Assert.StartsWith("_class_name: 'KDPM2DiscreteScheduler' is not supported", e.Message);
         Assert.Contains("UniPCMultistepScheduler", e.Message);
     }
 

@@ -240,7 +240,7 @@ public sealed class SchedulerConfigTests
             var eta = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, overrides: new SamplerOverrides { Eta = 0.5 }));
             Assert.StartsWith("Eta: only the ddim sampler takes eta (got samplerName ddpm)", eta.Message);
             Assert.Equal(["SamplerOverrides.Eta", "SamplerCatalog.samplerName"], eta.Properties);
-            Assert.StartsWith("samplerName: unknown sampler 'lcm'", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "lcm")).Message);
+            Assert.StartsWith("samplerName: unknown sampler 'kdpm2'", Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigFile(path, "kdpm2")).Message);
 
             // And a bad key in the file, read for another sampler, names the file
             File.WriteAllText(path, """{"_class_name": "DDPMScheduler", "clip_sample": 1}""");
