@@ -30,6 +30,7 @@ public static class CliNames
         ["TrainingOptions.SnrGamma"] = "--snr-gamma",
         ["TrainingOptions.PredictionType"] = "--prediction-type",
         ["FormulationOptions.Kind"] = "--formulation",
+        ["SamplerOverrides.SingleShift"] = "--single-shift",
         ["FormulationOptions.P2Gamma"] = "--p2-gamma",
         ["FormulationOptions.P2K"] = "--p2-k",
         ["FormulationOptions.Density"] = "--sigma-density",

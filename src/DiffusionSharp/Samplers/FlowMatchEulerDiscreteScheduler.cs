@@ -57,10 +57,12 @@ public sealed class FlowMatchEulerDiscreteScheduler : FlowMatchScheduler
     /// <inheritdoc />
     public override JsonObject ToConfigJson() => FlowMatchConfig.Write(ClassName, FlowSchedule, dynamicShiftingKeys: true);
 
-    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new FlowMatchEulerDiscreteScheduler(Options);
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) =>
+        new FlowMatchEulerDiscreteScheduler(Options with { SingleShift = Options.SingleShift || overrides.SingleShift });
 
     /// <summary>Flow Euler over the basis's flow-matching noise levels.</summary>
-    internal static FlowMatchEulerDiscreteScheduler Create(SamplerBasis basis) => new(new FlowMatchEulerDiscreteOptions(basis.FlowSchedule));
+    internal static FlowMatchEulerDiscreteScheduler Create(SamplerBasis basis) =>
+        new(new FlowMatchEulerDiscreteOptions(basis.FlowSchedule, SingleShift: basis.SingleShift));
 
     /// <summary>Builds the scheduler from the keys FlowMatchEulerDiscreteScheduler reads.</summary>
     /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>

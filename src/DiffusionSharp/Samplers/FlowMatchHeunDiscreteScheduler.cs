@@ -114,10 +114,12 @@ public sealed class FlowMatchHeunDiscreteScheduler : FlowMatchScheduler
     /// <inheritdoc />
     public override JsonObject ToConfigJson() => FlowMatchConfig.Write(ClassName, FlowSchedule, dynamicShiftingKeys: false);
 
-    private protected override IScheduler Rebuild(SamplerOverrides overrides) => new FlowMatchHeunDiscreteScheduler(Options);
+    private protected override IScheduler Rebuild(SamplerOverrides overrides) =>
+        new FlowMatchHeunDiscreteScheduler(Options with { SingleShift = Options.SingleShift || overrides.SingleShift });
 
     /// <summary>Flow Heun over the basis's flow-matching noise levels.</summary>
-    internal static FlowMatchHeunDiscreteScheduler Create(SamplerBasis basis) => new(new FlowMatchHeunDiscreteOptions(basis.FlowSchedule));
+    internal static FlowMatchHeunDiscreteScheduler Create(SamplerBasis basis) =>
+        new(new FlowMatchHeunDiscreteOptions(basis.FlowSchedule, basis.SingleShift));
 
     /// <summary>Builds the scheduler from the keys FlowMatchHeunDiscreteScheduler reads.</summary>
     /// <exception cref="InvalidInputException">An option is unsupported or out of range.</exception>

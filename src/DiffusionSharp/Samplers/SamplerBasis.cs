@@ -64,6 +64,9 @@ public sealed record SamplerBasis(NoiseScheduleConfig Schedule)
     /// <summary>DDIM's noise scale eta (0 deterministic), which diffusers passes to <c>step()</c>.</summary>
     public double Eta { get; init; }
 
+    /// <summary>Flow matching: apply the shift once (<see cref="SamplerOverrides.SingleShift"/>).</summary>
+    public bool SingleShift { get; init; }
+
     /// <summary>
     /// The basis a config of any sampler class holds. For the DDPM family: its training schedule, prediction type, spacing
     /// (leading when the key is absent, DDPM's default), steps offset, and the clipping, set_alpha_to_one and variance_type
@@ -94,5 +97,6 @@ public sealed record SamplerBasis(NoiseScheduleConfig Schedule)
         TimestepSpacing = overrides.TimestepSpacing ?? TimestepSpacing,
         KarrasSigmas = KarrasSigmas || overrides.KarrasSigmas,
         Eta = overrides.Eta ?? Eta,
+        SingleShift = SingleShift || overrides.SingleShift,
     };
 }

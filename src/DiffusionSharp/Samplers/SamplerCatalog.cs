@@ -144,7 +144,7 @@ public static class SamplerCatalog
         ArgumentNullException.ThrowIfNull(basis);
         var entry = Get(samplerName);
         CheckServes(entry, basis.Formulation, basis.PredictionType);
-        SamplerOverrides.Check(entry.Name, entry.Capabilities, basis.KarrasSigmas, basis.Eta != 0, basis.TimestepSpacing is not null);
+        SamplerOverrides.Check(entry.Name, entry.Capabilities, basis.KarrasSigmas, basis.Eta != 0, basis.TimestepSpacing is not null, basis.SingleShift);
         return entry.Create(basis);
     }
 }

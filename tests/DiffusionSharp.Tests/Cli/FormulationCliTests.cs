@@ -48,6 +48,18 @@ public sealed class FormulationCliTests : IDisposable
         AssertBadInput(InProcessCli.Run("sample", "--model", run, "--sampler", "flow-heun", "--spacing", "trailing", "--out", Path.Combine(_dir, "h.png")),
             "--spacing: the flow-heun sampler has no timestep spacing");
         Assert.False(File.Exists(Path.Combine(_dir, "d.png")));
+
+        // And --single-shift samples it with the shift applied once (its run shifts by 2), but is refused for a DDPM sampler
+        var (single, singleOutput, singleError) = InProcessCli.Run("sample", "--model", run, "--ema", "--steps", "3", "--count", "2", "--single-shift",
+            "--out", Path.Combine(_dir, "s.png"));
+        Assert.True(single == DiffuseApp.Ok, singleError);
+        Assert.Contains("flow-euler 3 steps", singleOutput);
+        var ddpmRun = Path.Combine(_dir, "ddpm");
+        Assert.Equal(DiffuseApp.Ok, InProcessCli.Run("train", "--data", images, "--labels", labels, "--model", config, "--steps", "1", "--batch", "8",
+            "--sample-count", "2", "--sample-steps", "1", "--threads", "1", "--out", ddpmRun).Code);
+        AssertBadInput(InProcessCli.Run("sample", "--model", ddpmRun, "--sampler", "ddim", "--single-shift", "--out", Path.Combine(_dir, "x.png")),
+            "--single-shift: the ddim sampler has no flow shift (samplers that have: flow-euler, flow-heun)");
+        Assert.False(File.Exists(Path.Combine(_dir, "x.png")));
     }
 
     [Theory]
