@@ -26,15 +26,7 @@ public sealed class FormulationTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static TrainingOptions Quick(int steps, int batch) => new()
-    {
-        Steps = steps,
-        BatchSize = batch,
-        WarmupSteps = 0,
-        Decay = LearningRateDecay.Constant,
-        CheckpointEvery = 0,
-        Seed = 1,
-    };
+    private static TrainingOptions Quick(int steps, int batch) => QuickTraining.Options(steps, batch);
 
     /// <summary>The options of a named objective of the theories below.</summary>
     private static TrainingOptions Objective(string name, TrainingOptions options) => name switch

@@ -18,15 +18,7 @@ public sealed class TrainingObjectiveTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static TrainingOptions Quick(int steps, int batch) => new()
-    {
-        Steps = steps,
-        BatchSize = batch,
-        WarmupSteps = 0,
-        Decay = LearningRateDecay.Constant,
-        CheckpointEvery = 0,
-        Seed = 1,
-    };
+    private static TrainingOptions Quick(int steps, int batch) => QuickTraining.Options(steps, batch);
 
     [Fact]
     public void Should_train_a_class_conditional_model_on_64_digits_and_reload_it_with_its_classes()
