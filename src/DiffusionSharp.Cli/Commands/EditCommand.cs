@@ -85,8 +85,8 @@ public sealed class EditCommand : Command<EditCommand.Settings>
 
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
         var scheduler = pipeline.Scheduler;
-        if (s.Steps > scheduler.Schedule.NumTrainTimesteps)
-            throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {scheduler.Schedule.NumTrainTimesteps} training timesteps");
+        if (scheduler.Schedule is { } schedule && s.Steps > schedule.NumTrainTimesteps)
+            throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
         var config = pipeline.Unet.Config;
         using var image = ImageEditing.LoadImage(s.Image!, config);
         using var mask = s.Mask is null ? null : ImageEditing.LoadMask(s.Mask, s.Image!, config, s.KeepWhite);

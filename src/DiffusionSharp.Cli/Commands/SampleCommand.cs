@@ -57,6 +57,10 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         [DefaultValue(4)]
         public int TrajectorySamples { get; init; } = 4;
 
+        [CommandOption("--single-shift")]
+        [Description("Flow-matching samplers: apply the shift once, s*sigma/(1+(s-1)*sigma), instead of diffusers 0.30.3's twice (its issue #13243).")]
+        public bool SingleShift { get; init; }
+
         [CommandOption("--eval")]
         [Description("Score the samples with diffuse eval's FID-MNIST (28x28 grayscale models, --count >= 100).")]
         public bool Eval { get; init; }
@@ -85,10 +89,10 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         if (s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
         if (s.Sampler is not null) SamplerCatalog.Get(s.Sampler);
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
-        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
+        using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device, s.SingleShift);
         var (labels, count, nrow) = Labels(s, pipeline);
-        if (s.Steps > pipeline.Scheduler.Schedule.NumTrainTimesteps)
-            throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {pipeline.Scheduler.Schedule.NumTrainTimesteps} training timesteps");
+        if (pipeline.Scheduler.Schedule is { } schedule && s.Steps > schedule.NumTrainTimesteps)
+            throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
 
         var recorder = s.Trajectory is null ? null : new TrajectoryRecorder(s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)));
         var clock = System.Diagnostics.Stopwatch.StartNew();

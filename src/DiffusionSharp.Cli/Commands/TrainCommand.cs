@@ -90,13 +90,65 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public double WeightDecay { get; init; } = 1e-6;
 
         [CommandOption("--prediction-type <TYPE>")]
-        [Description("epsilon, v_prediction or sample.")]
-        [DefaultValue("epsilon")]
-        public string PredictionType { get; init; } = "epsilon";
+        [Description("ddpm: epsilon (default), v_prediction or sample; edm: epsilon (default) or v_prediction; flow: flow_prediction (the velocity, its only one).")]
+        public string? PredictionType { get; init; }
 
         [CommandOption("--snr-gamma <G>")]
-        [Description("Min-SNR-gamma loss weighting (5 is the paper's value); off by default.")]
+        [Description("ddpm: min-SNR-gamma loss weighting (5 is the paper's value); off by default.")]
         public double? SnrGamma { get; init; }
+
+        [CommandOption("--formulation <ddpm|flow|edm>")]
+        [Description("The training objective: ddpm (discrete diffusion), flow (rectified flow, as SD3/Flux) or edm (Karras et al. 2022). See docs/formulations.md.")]
+        [DefaultValue("ddpm")]
+        public string Formulation { get; init; } = "ddpm";
+
+        [CommandOption("--p2-gamma <G>")]
+        [Description("ddpm: P2 loss weighting (k + SNR)^-G (Choi et al. 2022; 1 in the paper); off by default.")]
+        public double? P2Gamma { get; init; }
+
+        [CommandOption("--p2-k <K>")]
+        [Description("ddpm: P2's k (default 1).")]
+        public double? P2K { get; init; }
+
+        [CommandOption("--sigma-density <NAME>")]
+        [Description("flow: how sigma is drawn: logit_normal (default), mode or uniform.")]
+        public string? SigmaDensity { get; init; }
+
+        [CommandOption("--logit-mean <M>")]
+        [Description("flow, logit_normal: the mean (default 0).")]
+        public double? LogitMean { get; init; }
+
+        [CommandOption("--logit-std <S>")]
+        [Description("flow, logit_normal: the standard deviation (default 1).")]
+        public double? LogitStd { get; init; }
+
+        [CommandOption("--mode-scale <S>")]
+        [Description("flow, mode: the scale (default 1.29).")]
+        public double? ModeScale { get; init; }
+
+        [CommandOption("--shift <S>")]
+        [Description("flow: the resolution shift of the sigmas, s*sigma/(1+(s-1)*sigma) (default 1 = none; SD3 uses 3).")]
+        public double? Shift { get; init; }
+
+        [CommandOption("--flow-weighting <NAME>")]
+        [Description("flow: the loss weighting: none (default), sigma_sqrt or cosmap.")]
+        public string? FlowWeighting { get; init; }
+
+        [CommandOption("--precondition-outputs")]
+        [Description("flow: regress x_0 through x - sigma*v instead of the velocity (SD3's option).")]
+        public bool PreconditionOutputs { get; init; }
+
+        [CommandOption("--p-mean <M>")]
+        [Description("edm: the mean of ln(sigma) during training (default -1.2).")]
+        public double? PMean { get; init; }
+
+        [CommandOption("--p-std <S>")]
+        [Description("edm: the standard deviation of ln(sigma) (default 1.2).")]
+        public double? PStd { get; init; }
+
+        [CommandOption("--sigma-data <S>")]
+        [Description("edm: the data's standard deviation the preconditioning assumes (default 0.5).")]
+        public double? SigmaData { get; init; }
 
         [CommandOption("--cond-drop <P>")]
         [Description("Label drop probability for classifier-free guidance (class-conditional only).")]
@@ -104,8 +156,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public double CondDrop { get; init; } = 0.1;
 
         [CommandOption("--beta-schedule <NAME>")]
-        [DefaultValue("linear")]
-        public string BetaSchedule { get; init; } = "linear";
+        [Description("ddpm: linear (default), scaled_linear, squaredcos_cap_v2 or sigmoid.")]
+        public string? BetaSchedule { get; init; }
 
         [CommandOption("--train-timesteps <T>")]
         [DefaultValue(1000)]
@@ -139,12 +191,12 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public int SampleCount { get; init; } = 64;
 
         [CommandOption("--sample-steps <N>")]
-        [Description("DDIM steps for the sample grids.")]
+        [Description("Sampler steps for the sample grids (DDIM for ddpm, the formulation's own sampler otherwise).")]
         [DefaultValue(50)]
         public int SampleSteps { get; init; } = 50;
 
         [CommandOption("--eval-every <K>")]
-        [Description("Every K steps, score --eval-count DDIM samples of the EMA model with FID-MNIST (28x28 grayscale models; class-conditional: every class equally often); written to eval.csv.")]
+        [Description("Every K steps, score --eval-count samples of the EMA model (sampled as the grids) with FID-MNIST (28x28 grayscale models; class-conditional: every class equally often); written to eval.csv.")]
         [DefaultValue(0)]
         public int EvalEvery { get; init; }
 
@@ -192,8 +244,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             GradClip = GradClip,
             EmaDecay = EmaDecay,
             Seed = Seed,
-            PredictionType = PredictionTypes.Parse(PredictionType, "--prediction-type"),
+            PredictionType = PredictionType is null ? Formulations().DefaultPredictionType : PredictionTypes.Parse(PredictionType, "--prediction-type"),
             SnrGamma = SnrGamma,
+            Formulation = Formulations(),
             CondDrop = CondDrop,
             CheckpointEvery = CheckpointEvery,
             KeepCheckpoints = Keep,
@@ -201,6 +254,24 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             SampleCount = SampleCount,
             SampleSteps = SampleSteps,
             MaxBadSteps = MaxBadSteps,
+        };
+
+        /// <summary>The formulation and the knobs given for it (the library checks that each belongs to it).</summary>
+        private FormulationOptions Formulations() => new()
+        {
+            Kind = FormulationKinds.Parse(Formulation, "FormulationOptions.Kind"),
+            P2Gamma = P2Gamma,
+            P2K = P2K,
+            Density = SigmaDensity is null ? null : SigmaDensities.Parse(SigmaDensity, "FormulationOptions.Density"),
+            LogitMean = LogitMean,
+            LogitStd = LogitStd,
+            ModeScale = ModeScale,
+            Shift = Shift,
+            FlowWeighting = FlowWeighting is null ? null : FlowWeightings.Parse(FlowWeighting, "FormulationOptions.FlowWeighting"),
+            PreconditionOutputs = PreconditionOutputs ? true : null,
+            PMean = PMean,
+            PStd = PStd,
+            SigmaData = SigmaData,
         };
     }
 
@@ -262,7 +333,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         }
         if (config.SampleSize is { } size && (data.Height != size || data.Width != size))
             throw new InvalidInputException($"--data images are {data.Width}x{data.Height} but the model's sample_size is {size}");
-        var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule, "--beta-schedule"));
+        if (s.BetaSchedule is not null && options.Formulation.Kind != FormulationKind.Ddpm)
+            throw new InvalidInputException($"--beta-schedule applies to the ddpm formulation only (got --formulation {options.Formulation.Kind.ToName()}, which has no beta schedule)");
+        var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule ?? "linear", "--beta-schedule"));
         schedule.Validate();
         if (!s.Overwrite && RunFolder.IsRun(s.Out!))
             throw new InvalidInputException($"--out: {s.Out} already holds a training run; pass --resume to continue it or --overwrite to replace it");
@@ -281,7 +354,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     private static void WriteSampleGrid(RunFolder run, Trainer trainer, IDenoiser ema, int step)
     {
         var o = trainer.Options;
-        using var pipeline = DiffusionPipeline.FromModel(ema, SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing));
+        using var pipeline = DiffusionPipeline.FromModel(ema, GridSampler(trainer));
         bool final = step >= o.Steps;
         using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4) : null;
         var (count, labels, columns) = GridLayout(pipeline.NumClasses, o.SampleCount);
@@ -293,23 +366,32 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         if (recorder is null) return;
         string trajectory = Path.Combine(run.SamplesDir, "reverse-process.png");
         recorder.Save(trajectory, pipeline.Scheduler.Name);
-        AnsiConsole.MarkupLineInterpolated($"wrote [green]{grid}[/] ({count} samples, DDIM {o.SampleSteps} steps, EMA weights) and [green]{trajectory}[/]");
+        AnsiConsole.MarkupLineInterpolated($"wrote [green]{grid}[/] ({count} samples, {GridSamplerName(trainer)} {o.SampleSteps} steps, EMA weights) and [green]{trajectory}[/]");
     }
 
-    /// <summary>Scores <paramref name="count"/> DDIM samples of the EMA model (a class-conditional one: every class equally often) and appends the scores to eval.csv.</summary>
+    /// <summary>Scores <paramref name="count"/> samples of the EMA model, drawn as the grids are (a class-conditional one: every class equally often), and appends the scores to eval.csv.</summary>
     private static void Evaluate(RunFolder run, Trainer trainer, IDenoiser ema, int step, int count, Evaluation.DigitEvaluation evaluation)
     {
         var o = trainer.Options;
         if (ema.Config.SampleShape is not [1, 28, 28])
             throw new InvalidInputException("--eval-every: FID-MNIST scores 28x28 grayscale digits; this model makes other images");
-        using var pipeline = DiffusionPipeline.FromModel(ema, SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing));
+        using var pipeline = DiffusionPipeline.FromModel(ema, GridSampler(trainer));
         using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 2, BalancedLabels(pipeline.NumClasses, count), batchSize: 100);
         var r = evaluation.Evaluate(images);
         string path = Path.Combine(run.Root, "eval.csv");
         if (!File.Exists(path)) File.WriteAllText(path, "step,samples,fid_mnist,mean_confidence,class_entropy\n");
         File.AppendAllText(path, FormattableString.Invariant($"{step},{r.SampleCount},{r.FidMnist:R},{r.MeanConfidence:R},{r.ClassEntropy:R}\n"));
-        Console.WriteLine(FormattableString.Invariant($"eval at step {step}: FID-MNIST {r.FidMnist:F2} ({r.SampleCount} DDIM-{o.SampleSteps} samples), confidence {r.MeanConfidence:F3}, class entropy {r.ClassEntropy:F3}"));
+        Console.WriteLine(FormattableString.Invariant($"eval at step {step}: FID-MNIST {r.FidMnist:F2} ({r.SampleCount} {GridSamplerName(trainer)}-{o.SampleSteps} samples), confidence {r.MeanConfidence:F3}, class entropy {r.ClassEntropy:F3}"));
     }
+
+    /// <summary>The sampler of the periodic grids and evaluations: DDIM (trailing) for ddpm, the run folder's own sampler for flow and edm.</summary>
+    private static IScheduler GridSampler(Trainer trainer) => trainer.Formulation.Kind == FormulationKind.Ddpm
+        ? SchedulerFactory.Create("ddim", trainer.Schedule, trainer.Options.PredictionType, TimestepSpacing.Trailing)
+        : SchedulerFactory.FromConfigJson(trainer.Formulation.PipelineScheduler().ConfigJson);
+
+    /// <summary>How the messages name <see cref="GridSampler"/>: DDIM, or the catalog name of the formulation's sampler.</summary>
+    private static string GridSamplerName(Trainer trainer) =>
+        trainer.Formulation.Kind == FormulationKind.Ddpm ? "DDIM" : SamplerCatalog.ForClass(trainer.Formulation.PipelineScheduler().ClassName).Name;
 
     /// <summary>
     /// The sample grids of a class-conditional model show every class equally: the count rounded up to a multiple of the

@@ -27,8 +27,8 @@ public static class SampleBenchmark
         {
             if (Steps < 1) throw InvalidInputException.For<Options>(nameof(Steps), $" must be at least 1 (got {Steps})");
             if (Batch < 1) throw InvalidInputException.For<Options>(nameof(Batch), $" must be at least 1 (got {Batch})");
-            if (Steps > Scheduler.Schedule.NumTrainTimesteps)
-                throw InvalidInputException.For<Options>(nameof(Steps), $" {Steps} exceeds the model's {Scheduler.Schedule.NumTrainTimesteps} training timesteps");
+            if (Scheduler.Schedule is { } schedule && Steps > schedule.NumTrainTimesteps)
+                throw InvalidInputException.For<Options>(nameof(Steps), $" {Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
         }
     }
 

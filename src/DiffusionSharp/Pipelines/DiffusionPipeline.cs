@@ -61,9 +61,10 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="karrasSigmas">Karras et al. 2022 noise levels (samplers with <c>use_karras_sigmas</c> only).</param>
     /// <param name="spacing">The inference timestep spacing; null keeps the folder's (or the sampler's) own.</param>
     /// <param name="device">Where the network runs (null = the CPU).</param>
+    /// <param name="singleShift">Flow-matching samplers: apply the shift once instead of diffusers 0.30.3's twice.</param>
     /// <exception cref="InvalidInputException">The folder is missing parts or they are malformed.</exception>
     public static DiffusionPipeline Load(string folder, bool useEma = false, string? samplerName = null, double eta = 0,
-        bool karrasSigmas = false, TimestepSpacing? spacing = null, Device? device = null)
+        bool karrasSigmas = false, TimestepSpacing? spacing = null, Device? device = null, bool singleShift = false)
     {
         if (!Directory.Exists(folder)) throw new InvalidInputException($"folder: {folder} does not exist", FolderProperty);
         string unetDir;
@@ -85,7 +86,7 @@ public sealed class DiffusionPipeline : IDisposable
         }
 
         string schedulerConfig = Path.Combine(folder, "scheduler", "scheduler_config.json");
-        var overrides = new SamplerOverrides { KarrasSigmas = karrasSigmas, TimestepSpacing = spacing, Eta = eta != 0 ? eta : null };
+        var overrides = new SamplerOverrides { KarrasSigmas = karrasSigmas, TimestepSpacing = spacing, Eta = eta != 0 ? eta : null, SingleShift = singleShift };
         IScheduler scheduler = File.Exists(schedulerConfig)
             ? SchedulerFactory.FromConfigFile(schedulerConfig, samplerName, overrides)
             : SchedulerFactory.FromSchedule(new NoiseScheduleConfig(NumTrainTimesteps: DefaultTrainTimesteps(unetDir)), samplerName, overrides);

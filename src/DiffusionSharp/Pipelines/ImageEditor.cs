@@ -149,7 +149,8 @@ public sealed class ImageEditor
     /// <summary>x_t ~ q(x_t | x_{t'}) for the jump t → t' of the step from <c>Timesteps[i]</c>: the forward process over one sampler step.</summary>
     private Tensor JumpBack(Tensor x, int i, Generator generator)
     {
-        var alphaBar = Scheduler.Schedule.AlphasCumprod;
+        // only the samplers that can resample (DDPM, DDIM) get here, and they have a beta schedule
+        var alphaBar = Scheduler.Schedule!.AlphasCumprod;
         int t = (int)Scheduler.Timesteps[i], landing = (int)Scheduler.PreviousTimestep(i);
         double alpha = alphaBar[t] / (landing >= 0 ? alphaBar[landing] : 1.0);
         var z = StepNoise.Resolve(null, generator, x);

@@ -78,12 +78,14 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
 
         // 3. the multistep update, of the highest order the history allows
         Tensor prevSample;
+        var (t, s0) = (Level(run.Sigmas[i + 1]), Level(run.Sigmas[i]));
         if (Options.SolverOrder == 1 || LowerOrderNums < 1 || lowerOrderFinal)
-            prevSample = FirstOrderUpdate(x0, sample, run.Sigmas[i + 1], run.Sigmas[i], noise);
+            prevSample = DpmSolverPlusPlus.FirstOrder(x0, sample, t, s0, noise);
         else if (Options.SolverOrder == 2 || LowerOrderNums < 2 || lowerOrderSecond)
-            prevSample = SecondOrderUpdate(sample, run.Sigmas[i + 1], run.Sigmas[i], run.Sigmas[i - 1], noise);
+            prevSample = DpmSolverPlusPlus.SecondOrder(Remembered(0), Remembered(1), sample, t, s0, Level(run.Sigmas[i - 1]), Options.SolverType, noise);
         else
-            prevSample = ThirdOrderUpdate(sample, run.Sigmas[i + 1], run.Sigmas[i], run.Sigmas[i - 1], run.Sigmas[i - 2]);
+            prevSample = DpmSolverPlusPlus.ThirdOrder(Remembered(0), Remembered(1), Remembered(2), sample, t, s0,
+                Level(run.Sigmas[i - 1]), Level(run.Sigmas[i - 2]));
 
         EndStep();
         return new SchedulerStepOutput(prevSample, x0.clone());
@@ -130,18 +132,8 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
     internal static DPMSolverMultistepScheduler FromConfig(SchedulerConfigReader r)
     {
         var schedule = r.NoiseSchedule();
-        var algorithm = r.String("algorithm_type", "dpmsolver++") switch
-        {
-            "dpmsolver++" or "deis" => DpmSolverAlgorithm.DpmSolverPlusPlus,
-            "sde-dpmsolver++" => DpmSolverAlgorithm.SdeDpmSolverPlusPlus,
-            var other => throw r.Invalid($"algorithm_type '{other}' is not supported (expected dpmsolver++ or sde-dpmsolver++)"),
-        };
-        var solverType = r.String("solver_type", "midpoint") switch
-        {
-            "midpoint" or "logrho" or "bh1" or "bh2" => DpmSolverType.Midpoint,
-            "heun" => DpmSolverType.Heun,
-            var other => throw r.Invalid($"solver_type '{other}' is not supported (expected midpoint or heun)"),
-        };
+        var algorithm = DpmSolverPlusPlus.ReadAlgorithm(r);
+        var solverType = DpmSolverPlusPlus.ReadSolverType(r);
         var finalSigmas = r.FinalSigmas(FinalSigmasType.Zero);
         var options = new DPMSolverMultistepOptions(
             schedule,
@@ -163,63 +155,10 @@ public sealed class DPMSolverMultistepScheduler : ExponentialIntegratorScheduler
         return new DPMSolverMultistepScheduler(options);
     }
 
-    /// <summary>First order: DDIM in λ (Lu et al. 2022b, eq. 5), or its SDE counterpart.</summary>
-    private Tensor FirstOrderUpdate(Tensor m0, Tensor sample, float sigmaNext, float sigmaCur, Tensor? noise)
+    /// <summary>The step's noise level: α_t, σ_t and λ_t of a VE noise level σ of the table.</summary>
+    private static NoiseLevel Level(float sigma)
     {
-        var (alphaT, sigmaT, lambdaT) = Coefficients(sigmaNext);
-        var (_, sigmaS, lambdaS) = Coefficients(sigmaCur);
-        double h = lambdaT - lambdaS;
-        if (noise is null)
-            return sample * (sigmaT / sigmaS) - m0 * (alphaT * (Math.Exp(-h) - 1.0));
-        return sample * (sigmaT / sigmaS * Math.Exp(-h))
-            + m0 * (alphaT * (1 - Math.Exp(-2.0 * h)))
-            + noise * (sigmaT * Math.Sqrt(1.0 - Math.Exp(-2.0 * h)));
-    }
-
-    /// <summary>Second-order multistep update (Lu et al. 2022b, algorithm 2), midpoint or Heun weighting of D_1.</summary>
-    private Tensor SecondOrderUpdate(Tensor sample, float sigmaNext, float sigmaCur, float sigmaPrev, Tensor? noise)
-    {
-        var (alphaT, sigmaT, lambdaT) = Coefficients(sigmaNext);
-        var (_, sigmaS0, lambdaS0) = Coefficients(sigmaCur);
-        var (_, _, lambdaS1) = Coefficients(sigmaPrev);
-        Tensor m0 = Remembered(0), m1 = Remembered(1);
-        double h = lambdaT - lambdaS0, h0 = lambdaS0 - lambdaS1;
-        double r0 = h0 / h;
-        using var d1 = (m0 - m1) * (1.0 / r0);
-        bool midpoint = Options.SolverType == DpmSolverType.Midpoint;
-        if (noise is null)
-        {
-            double c = alphaT * (Math.Exp(-h) - 1.0);
-            double c1 = midpoint ? -0.5 * c : alphaT * ((Math.Exp(-h) - 1.0) / h + 1.0);
-            return sample * (sigmaT / sigmaS0) - m0 * c + d1 * c1;
-        }
-        double e = alphaT * (1 - Math.Exp(-2.0 * h));
-        double e1 = midpoint ? 0.5 * e : alphaT * ((1.0 - Math.Exp(-2.0 * h)) / (-2.0 * h) + 1.0);
-        return sample * (sigmaT / sigmaS0 * Math.Exp(-h))
-            + m0 * e
-            + d1 * e1
-            + noise * (sigmaT * Math.Sqrt(1.0 - Math.Exp(-2.0 * h)));
-    }
-
-    /// <summary>Third-order multistep update (Lu et al. 2022a, algorithm 3, in data-prediction form).</summary>
-    private Tensor ThirdOrderUpdate(Tensor sample, float sigmaNext, float sigmaCur, float sigmaPrev, float sigmaPrev2)
-    {
-        var (alphaT, sigmaT, lambdaT) = Coefficients(sigmaNext);
-        var (_, sigmaS0, lambdaS0) = Coefficients(sigmaCur);
-        var (_, _, lambdaS1) = Coefficients(sigmaPrev);
-        var (_, _, lambdaS2) = Coefficients(sigmaPrev2);
-        Tensor m0 = Remembered(0), m1 = Remembered(1), m2 = Remembered(2);
-        double h = lambdaT - lambdaS0, h0 = lambdaS0 - lambdaS1, h1 = lambdaS1 - lambdaS2;
-        double r0 = h0 / h, r1 = h1 / h;
-        using var d10 = (m0 - m1) * (1.0 / r0);
-        using var d11 = (m1 - m2) * (1.0 / r1);
-        using var diff = d10 - d11;
-        using var d1 = d10 + diff * (r0 / (r0 + r1));
-        using var d2 = diff * (1.0 / (r0 + r1));
-        double eh = Math.Exp(-h) - 1.0;
-        return sample * (sigmaT / sigmaS0)
-            - m0 * (alphaT * eh)
-            + d1 * (alphaT * (eh / h + 1.0))
-            - d2 * (alphaT * ((eh + h) / (h * h) - 0.5));
+        var (alphaT, sigmaT, lambda) = Coefficients(sigma);
+        return new NoiseLevel(alphaT, sigmaT, lambda);
     }
 }

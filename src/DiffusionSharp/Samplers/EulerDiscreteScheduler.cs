@@ -14,7 +14,7 @@ namespace DiffusionSharp.Samplers;
 /// Notation (variable → paper): <c>sigma</c> → σ_i; <c>sigmaHat</c> → σ̂_i = σ_i·(γ_i + 1), the noise level after
 /// churn; <c>gamma</c> → γ_i = min(S_churn/N, √2 - 1) inside [S_tmin, S_tmax]; <c>predOriginal</c> → D(x̂; σ̂);
 /// <c>derivative</c> → d_i = (x̂ - D)/σ̂; <c>dt</c> → σ_{i+1} - σ̂_i. The sample is x = x_t/α_t, which is why
-/// <see cref="SigmaTimelineScheduler.InitNoiseSigma"/> is σ_max and <see cref="SigmaTimelineScheduler.ScaleModelInput"/> divides by sqrt(σ² + 1).
+/// <see cref="TimelineScheduler.InitNoiseSigma"/> is σ_max and <see cref="TimelineScheduler.ScaleModelInput"/> divides by sqrt(σ² + 1).
 /// </remarks>
 public sealed class EulerDiscreteScheduler : EulerFamilyScheduler
 {

@@ -36,10 +36,10 @@ public abstract class EulerFamilyScheduler : SigmaTimelineScheduler
         return sample / MathF.Sqrt(sigma * sigma + 1f);
     }
 
-    /// <summary>The VE forward process x_0 + σ·noise with σ of each batch item's timestep (diffusers' <c>add_noise</c>; call after <see cref="SigmaTimelineScheduler.SetTimesteps"/>).</summary>
+    /// <summary>The VE forward process x_0 + σ·noise with σ of each batch item's timestep (diffusers' <c>add_noise</c>; call after <see cref="TimelineScheduler.SetTimesteps"/>).</summary>
     /// <param name="originalSamples">x_0 [B, C, H, W].</param>
     /// <param name="noise">ε, same shape.</param>
-    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="SigmaTimelineScheduler.Timesteps"/>.</param>
+    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="TimelineScheduler.Timesteps"/>.</param>
     public override Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps)
     {
         using var sigma = Run.BatchSigmas(timesteps, missingIsLast: false, originalSamples);
@@ -49,11 +49,11 @@ public abstract class EulerFamilyScheduler : SigmaTimelineScheduler
 
     /// <summary>
     /// diffusers' <c>set_timesteps</c> of the three samplers: float32 timesteps for the spacing and their sigmas (float64
-    /// interpolation in the float32 table, rounded to float32), or Karras sigmas and their fractional timesteps; then the
-    /// final sigma.
+    /// interpolation in the float32 table, rounded to float32), or Karras sigmas and their fractional timesteps (float32,
+    /// or float64 as LMS keeps them); then the final sigma.
     /// </summary>
     private protected (double[] Timesteps, float[] Sigmas) BuildSigmas(int numInferenceSteps, int stepsOffset,
-        bool useKarras, double? sigmaMin, double? sigmaMax, float finalSigma)
+        bool useKarras, double? sigmaMin, double? sigmaMax, float finalSigma, bool float64KarrasTimesteps = false)
     {
         var timesteps = SigmaSchedules.FloatTimesteps(Spacing, SigmaTable.Length, numInferenceSteps, stepsOffset)
             .Select(v => (double)v).ToArray();
@@ -63,7 +63,8 @@ public abstract class EulerFamilyScheduler : SigmaTimelineScheduler
             // the Karras range defaults to the interpolated sigmas of the first and last timestep, not the table ends
             sigmas = SigmaSchedules.Karras(sigmaMin ?? sigmas[^1], sigmaMax ?? sigmas[0], numInferenceSteps);
             var logSigmas = SigmaSchedules.Log(SigmaTable);
-            timesteps = sigmas.Select(s => (double)(float)SigmaSchedules.SigmaToT(s, logSigmas)).ToArray();
+            timesteps = sigmas.Select(s => SigmaSchedules.SigmaToT(s, logSigmas))
+                .Select(t => float64KarrasTimesteps ? t : (float)t).ToArray();
         }
         return (timesteps, sigmas.Select(s => (float)s).Append(finalSigma).ToArray());
     }

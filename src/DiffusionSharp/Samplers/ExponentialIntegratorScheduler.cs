@@ -8,7 +8,7 @@ namespace DiffusionSharp.Samplers;
 /// What the multistep exponential-integrator samplers, <see cref="DPMSolverMultistepScheduler"/> and
 /// <see cref="UniPCMultistepScheduler"/>, share: diffusers builds their integer timesteps and float32 sigmas the same
 /// way; both step in the VP variable x_t = α_t·x_0 + σ_t·ε along λ_t = log(α_t/σ_t) from converted model outputs, keep
-/// the last few of those between steps (cleared by <see cref="SigmaTimelineScheduler.SetTimesteps"/>), need no input scaling, and start
+/// the last few of those between steps (cleared by <see cref="TimelineScheduler.SetTimesteps"/>), need no input scaling, and start
 /// mid-schedule and add noise alike. Only this library derives from it.
 /// </summary>
 /// <remarks>
@@ -18,32 +18,32 @@ namespace DiffusionSharp.Samplers;
 /// </remarks>
 public abstract class ExponentialIntegratorScheduler : SigmaTimelineScheduler
 {
-    private readonly Tensor?[] _history;
+    private readonly OutputHistory _history;
 
     /// <param name="options">The sampler's options, validated here.</param>
     /// <param name="solverOrder">How many converted model outputs to keep.</param>
     /// <exception cref="InvalidInputException">An option is out of range.</exception>
     private protected ExponentialIntegratorScheduler(ISamplerOptions options, int solverOrder) : base(options)
     {
-        _history = new Tensor?[solverOrder];
+        _history = new OutputHistory(solverOrder);
     }
 
     /// <inheritdoc />
     public override double InitNoiseSigma => 1.0;
 
     /// <summary>How many steps of this run have added to the history so far, capped at the solver order (diffusers' <c>lower_order_nums</c>).</summary>
-    private protected int LowerOrderNums { get; private set; }
+    private protected int LowerOrderNums => _history.Steps;
 
     /// <inheritdoc />
     public override Tensor ScaleModelInput(Tensor sample, double timestep) => sample.alias();
 
     /// <summary>
     /// The forward process at the run's noise levels: α_t·x_0 + σ_t·noise with the sigma of each batch item's timestep
-    /// (diffusers' <c>add_noise</c>; for image-to-image, call after <see cref="SigmaTimelineScheduler.SetTimesteps"/>).
+    /// (diffusers' <c>add_noise</c>; for image-to-image, call after <see cref="TimelineScheduler.SetTimesteps"/>).
     /// </summary>
     /// <param name="originalSamples">x_0 [B, C, H, W].</param>
     /// <param name="noise">ε, same shape.</param>
-    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="SigmaTimelineScheduler.Timesteps"/>.</param>
+    /// <param name="timesteps">One timestep per batch item, each an element of <see cref="TimelineScheduler.Timesteps"/>.</param>
     public override Tensor AddNoise(Tensor originalSamples, Tensor noise, IReadOnlyList<double> timesteps)
     {
         using var sigma = Run.BatchSigmas(timesteps, missingIsLast: true, originalSamples);
@@ -91,34 +91,20 @@ public abstract class ExponentialIntegratorScheduler : SigmaTimelineScheduler
     }
 
     /// <summary>Adds the newest converted model output to the history (which takes it over), dropping the oldest.</summary>
-    private protected void Remember(Tensor output)
-    {
-        _history[0]?.Dispose();
-        for (int k = 0; k < _history.Length - 1; k++) _history[k] = _history[k + 1];
-        _history[^1] = output.DetachFromDisposeScope();
-    }
+    private protected void Remember(Tensor output) => _history.Add(output);
 
     /// <summary>The converted model output <paramref name="stepsBack"/> steps before the newest one (0: the newest).</summary>
-    private protected Tensor Remembered(int stepsBack) => _history[^(stepsBack + 1)]
-        ?? throw new InvalidOperationException($"no model output {stepsBack} steps back");
+    private protected Tensor Remembered(int stepsBack) => _history[stepsBack];
 
     /// <summary>Ends a step: counts it towards the order the history allows and moves to the next timestep.</summary>
     private protected void EndStep()
     {
-        if (LowerOrderNums < _history.Length) LowerOrderNums++;
+        _history.CountStep();
         Run.Advance();
     }
 
     /// <summary>Disposes what the last run kept; a subclass that keeps more clears it too.</summary>
-    private protected virtual void ClearHistory()
-    {
-        for (int k = 0; k < _history.Length; k++)
-        {
-            _history[k]?.Dispose();
-            _history[k] = null;
-        }
-        LowerOrderNums = 0;
-    }
+    private protected virtual void ClearHistory() => _history.Clear();
 
     /// <summary>
     /// The config keys both samplers write first, in diffusers' order: the class, the training schedule, solver_order,

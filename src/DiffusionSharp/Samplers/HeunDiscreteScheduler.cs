@@ -8,7 +8,7 @@ namespace DiffusionSharp.Samplers;
 /// <summary>
 /// Heun's second-order method (Karras et al. 2022, algorithm 1 with S_churn = 0), compatible with diffusers'
 /// <c>HeunDiscreteScheduler</c>. Each of the N steps needs two model calls, so, as in diffusers, every timestep but
-/// the first appears twice in <see cref="SigmaTimelineScheduler.Timesteps"/> (2N - 1 entries) and the plain loop "predict, step" works
+/// the first appears twice in <see cref="TimelineScheduler.Timesteps"/> (2N - 1 entries) and the plain loop "predict, step" works
 /// unchanged: the first call of a pair takes an Euler step and remembers its slope, the second corrects it with the
 /// average slope. The last step, down to σ = 0, is a plain Euler step.
 /// </summary>

@@ -23,8 +23,11 @@ public interface IScheduler
     /// <summary>The name used on the command line (ddpm, ddim, dpmpp-2m, euler, unipc, ...).</summary>
     string Name { get; }
 
-    /// <summary>The training-time schedule table this sampler reads (never a private copy of the formula).</summary>
-    NoiseSchedule Schedule { get; }
+    /// <summary>
+    /// The training-time beta schedule this sampler reads (never a private copy of the formula); null for the samplers of
+    /// the continuous formulations (flow matching, EDM), which have none.
+    /// </summary>
+    NoiseSchedule? Schedule { get; }
 
     /// <summary>What the model predicts.</summary>
     PredictionType PredictionType { get; }
@@ -32,7 +35,7 @@ public interface IScheduler
     /// <summary>The timesteps of the current sampling run, in the order the loop visits them (descending). Integer-valued for DDPM, DDIM, DPM-Solver, UniPC and PNDM; float for Euler.</summary>
     IReadOnlyList<double> Timesteps { get; }
 
-    /// <summary>The standard deviation of the initial noise: 1 for DDPM/DDIM/DPM-Solver/UniPC, the largest sigma (or sqrt(sigma²+1)) for Euler-type samplers.</summary>
+    /// <summary>The standard deviation of the initial noise: 1 for DDPM/DDIM/DPM-Solver/UniPC and flow matching, the largest sigma (or sqrt(sigma²+1)) for Euler-type and EDM samplers.</summary>
     double InitNoiseSigma { get; }
 
     /// <summary>Chooses <paramref name="numInferenceSteps"/> timesteps and resets any multistep state.</summary>

@@ -41,6 +41,12 @@ public sealed record SamplerCapabilities
     /// <summary>The model outputs it can sample from.</summary>
     public IReadOnlyList<PredictionType> PredictionTypes { get; init; } = AllPredictionTypes;
 
-    /// <summary>The training formulations whose models it samples.</summary>
+    /// <summary>
+    /// The training formulations whose models it samples (<see cref="SamplerCatalog.Create"/> refuses the others). A
+    /// sampler's own config class belongs to the first.
+    /// </summary>
     public IReadOnlyList<FormulationKind> Formulations { get; init; } = DdpmOnly;
+
+    /// <summary>Whether it takes a timestep spacing (diffusers' <c>timestep_spacing</c>): the DDPM-family samplers do.</summary>
+    public bool HasTimestepSpacing => Formulations.Contains(FormulationKind.Ddpm);
 }

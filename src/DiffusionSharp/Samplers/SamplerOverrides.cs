@@ -21,6 +21,12 @@ public sealed record SamplerOverrides
     /// <summary>DDIM's noise scale eta (samplers that take it).</summary>
     public double? Eta { get; init; }
 
+    /// <summary>
+    /// Apply the flow shift once, σ' = s·σ/(1 + (s - 1)·σ), instead of diffusers 0.30.3's twice (diffusers issue #13243);
+    /// flow-matching samplers only.
+    /// </summary>
+    public bool SingleShift { get; init; }
+
     /// <summary>Karras sigmas after these overrides, for a sampler that has them (<paramref name="current"/>).</summary>
     public bool KarrasSigmasOr(bool current) => current || KarrasSigmas;
 
@@ -31,13 +37,19 @@ public sealed record SamplerOverrides
     public bool IsEmpty => Equals(None);
 
     /// <summary>Checks that the sampler called <paramref name="samplerName"/> has what these overrides set.</summary>
-    /// <exception cref="InvalidInputException">Karras sigmas or eta for a sampler without them; the message starts with the property and names the samplers that have it.</exception>
+    /// <exception cref="InvalidInputException">Karras sigmas, eta or a spacing for a sampler without them; the message starts with the property and names the samplers that have it.</exception>
     public void CheckFor(string samplerName, SamplerCapabilities capabilities) =>
-        Check(samplerName, capabilities, KarrasSigmas, Eta is { } eta && eta != 0);
+        Check(samplerName, capabilities, KarrasSigmas, Eta is { } eta && eta != 0, TimestepSpacing is not null, SingleShift);
 
-    /// <summary>The check of <see cref="CheckFor"/> for Karras sigmas and a non-zero eta.</summary>
-    internal static void Check(string samplerName, SamplerCapabilities capabilities, bool karrasSigmas, bool eta)
+    /// <summary>The check of <see cref="CheckFor"/> for Karras sigmas, a non-zero eta and a spacing.</summary>
+    internal static void Check(string samplerName, SamplerCapabilities capabilities, bool karrasSigmas, bool eta, bool spacing, bool singleShift = false)
     {
+        if (singleShift && !capabilities.Formulations.Contains(FormulationKind.Flow))
+            throw InvalidInputException.For<SamplerOverrides>(nameof(SingleShift),
+                $": the {samplerName} sampler has no flow shift (samplers that have: {string.Join(", ", SamplerCatalog.NamesFor(FormulationKind.Flow))})");
+        if (spacing && !capabilities.HasTimestepSpacing)
+            throw InvalidInputException.For<SamplerOverrides>(nameof(TimestepSpacing),
+                $": the {samplerName} sampler has no timestep spacing (its noise levels are its own; samplers that have: {string.Join(", ", SamplerCatalog.NamesWhere(c => c.HasTimestepSpacing))})");
         if (karrasSigmas && !capabilities.HasKarrasSigmas)
             throw InvalidInputException.For<SamplerOverrides>(nameof(KarrasSigmas),
                 $": the {samplerName} sampler has no Karras noise levels (samplers that have: {string.Join(", ", SamplerCatalog.NamesWhere(c => c.HasKarrasSigmas))})");

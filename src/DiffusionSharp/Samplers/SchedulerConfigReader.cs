@@ -20,8 +20,8 @@ namespace DiffusionSharp.Samplers;
 public sealed class SchedulerConfigReader
 {
     /// <summary>
-    /// Every key of the diffusers schedulers we know (DDPM, DDIM, PNDM, DPM-Solver, UniPC, Euler, Euler-ancestral, Heun; 0.30.3 and
-    /// the feature-off keys 0.35 added). A key in this set that the target scheduler does not read is ignored.
+    /// Every key of the diffusers schedulers we know (DDPM, DDIM, PNDM, DPM-Solver, UniPC, Euler, Euler-ancestral, Heun, LMS,
+    /// FlowMatchEuler, FlowMatchHeun, EDMEuler, EDMDPMSolver, LCM; 0.30.3 and the feature-off keys later versions added). A key in this set that the target scheduler does not read is ignored.
     /// </summary>
     public static IReadOnlySet<string> KnownDiffusersKeys { get; } = new HashSet<string>
     {
@@ -32,6 +32,11 @@ public sealed class SchedulerConfigReader
         "use_lu_lambdas", "final_sigmas_type", "lambda_min_clipped", "interpolation_type", "sigma_min", "sigma_max",
         "timestep_type", "use_beta_sigmas", "use_exponential_sigmas", "use_flow_sigmas", "flow_shift",
         "use_dynamic_shifting", "time_shift_type", "predict_x0", "disable_corrector", "solver_p",
+        // flow matching (FlowMatchEuler, FlowMatchHeun; 0.30.3 and the feature-off keys of later versions) and EDM
+        "shift", "base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len", "invert_sigmas", "shift_terminal",
+        "stochastic_sampling", "sigma_data", "sigma_schedule", "rho",
+        // LCM
+        "original_inference_steps", "timestep_scaling",
     };
 
     /// <summary>Keys early diffusers versions wrote and later ones ignore (<c>predict_epsilon</c> is read by <see cref="PredictionType"/>).</summary>

@@ -57,6 +57,9 @@ public static class SchedulerFactory
             var own = SamplerCatalog.ForClass(config.ClassName ?? throw config.Invalid("_class_name: missing, so the scheduler type is unknown"));
             var read = own.FromConfig(config);
             config.RejectUnknownKeys();
+            if (!read.Capabilities.PredictionTypes.Contains(read.PredictionType))
+                throw config.Invalid($"prediction_type '{read.PredictionType.ToDiffusersName()}' is not supported by {own.ClassName} " +
+                    $"(it takes {string.Join(", ", read.Capabilities.PredictionTypes.Select(p => p.ToDiffusersName()))})");
             return read;
         });
         return overrides.IsEmpty ? scheduler : scheduler.With(overrides);
@@ -113,5 +116,11 @@ public static class SchedulerFactory
 
     /// <summary>The config text of a sampler, indented, as diffusers writes <c>scheduler_config.json</c>.</summary>
     public static string ToConfigText(IScheduler scheduler) =>
-        scheduler.ToConfigJson().ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+        scheduler.ToConfigJson().ToJsonString(ConfigTextOptions);
+
+    // indented, and "dpmsolver++" written as such rather than with \u002B escapes
+    private static readonly System.Text.Json.JsonSerializerOptions ConfigTextOptions = new()
+    {
+        WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    };
 }

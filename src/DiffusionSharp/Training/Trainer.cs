@@ -43,7 +43,7 @@ public sealed class Trainer : IDisposable
         _seams = seams;
         var o = state.Options;
         CheckCompatible(model.Config, data);
-        _formulation = (seams.Formulation ?? DdpmFormulation.For)(o, state.Schedule);
+        _formulation = (seams.Formulation ?? Formulations.Create)(o, state.Schedule);
         _lossLog = new LossLog(run.LossCsvPath);
         _ema = new ExponentialMovingAverage(model, o.EmaDecay);
         _optimizer = torch.optim.AdamW(model.Module.parameters(), o.LearningRate, 0.9, 0.999, 1e-8, o.WeightDecay);
@@ -94,6 +94,7 @@ public sealed class Trainer : IDisposable
         NoiseScheduleConfig schedule, TrainingOptions options, TrainingSeams? seams = null)
     {
         options.Validate();
+        options = options with { Formulation = options.Formulation.WithDefaults() };
         schedule.Validate();
         var state = new TrainingState
         {

@@ -45,6 +45,9 @@ public sealed record TrainingOptions
     /// <summary>Min-SNR-gamma loss weighting (Hang et al. 2023); null = plain MSE. 5 is the paper's choice.</summary>
     public double? SnrGamma { get; init; }
 
+    /// <summary>The training objective (ddpm, flow or edm) and its knobs; ddpm by default.</summary>
+    public FormulationOptions Formulation { get; init; } = new();
+
     /// <summary>Probability of replacing a class label with the null class, for classifier-free guidance (conditional models only).</summary>
     public double CondDrop { get; init; } = 0.1;
 
@@ -79,12 +82,31 @@ public sealed record TrainingOptions
         if (GradClip < 0) throw InvalidInputException.For<TrainingOptions>(nameof(GradClip), $" must be 0 (off) or more (got {GradClip})");
         if (!(EmaDecay >= 0 && EmaDecay < 1)) throw InvalidInputException.For<TrainingOptions>(nameof(EmaDecay), $" must lie in [0, 1) (got {EmaDecay})");
         if (SnrGamma is { } g && !(g > 0)) throw InvalidInputException.For<TrainingOptions>(nameof(SnrGamma), $" must be positive (got {g})");
+        ValidateFormulation();
         if (!(CondDrop >= 0 && CondDrop < 1)) throw InvalidInputException.For<TrainingOptions>(nameof(CondDrop), $" must lie in [0, 1) (got {CondDrop})");
         if (CheckpointEvery < 0) throw InvalidInputException.For<TrainingOptions>(nameof(CheckpointEvery), $" must be 0 or more (got {CheckpointEvery})");
         if (KeepCheckpoints < 1) throw InvalidInputException.For<TrainingOptions>(nameof(KeepCheckpoints), $" must be at least 1 (got {KeepCheckpoints})");
         if (SampleEvery < 0) throw InvalidInputException.For<TrainingOptions>(nameof(SampleEvery), $" must be 0 or more (got {SampleEvery})");
         if (SampleCount < 1) throw InvalidInputException.For<TrainingOptions>(nameof(SampleCount), $" must be at least 1 (got {SampleCount})");
         if (MaxBadSteps < 1) throw InvalidInputException.For<TrainingOptions>(nameof(MaxBadSteps), $" must be at least 1 (got {MaxBadSteps})");
+    }
+
+    /// <summary>The formulation's knobs, and what of these options must fit it: min-SNR weighting and the prediction type.</summary>
+    private void ValidateFormulation()
+    {
+        Formulation.Validate();
+        var kind = Formulation.Kind;
+        if (SnrGamma is not null && kind != FormulationKind.Ddpm)
+            throw new InvalidInputException(
+                $"SnrGamma (min-SNR weighting) applies to the ddpm formulation only, which weights by SNR (got formulation {kind.ToName()}, " +
+                (kind == FormulationKind.Flow ? "whose weightings are FlowWeighting none, sigma_sqrt and cosmap)" : "whose loss weight is its own lambda(sigma))"),
+                $"{nameof(TrainingOptions)}.{nameof(SnrGamma)}", $"{nameof(FormulationOptions)}.{nameof(FormulationOptions.FlowWeighting)}");
+        if (SnrGamma is not null && Formulation.P2Gamma is not null)
+            throw new InvalidInputException("SnrGamma and P2Gamma are two loss weightings (min-SNR and P2); choose one",
+                $"{nameof(TrainingOptions)}.{nameof(SnrGamma)}", $"{nameof(FormulationOptions)}.{nameof(FormulationOptions.P2Gamma)}");
+        if (!Formulation.PredictionTypes.Contains(PredictionType))
+            throw InvalidInputException.For<TrainingOptions>(nameof(PredictionType),
+                $": the {kind.ToName()} formulation trains {string.Join(", ", Formulation.PredictionTypes.Select(p => p.ToDiffusersName()))} (got {PredictionType.ToDiffusersName()})");
     }
 }
 

@@ -79,7 +79,7 @@ public sealed class EditCommandTests : IDisposable
     [InlineData("--strength 1.5", "--strength must lie in (0, 1]")]
     [InlineData("--strength 0", "--strength must lie in (0, 1]")]
     [InlineData("--strength 0.1 --steps 5", "runs no step")]
-    [InlineData("--sampler lms", "unknown sampler 'lms' (known: ddpm, ddim, dpmpp-2m, dpmpp-2m-sde, dpmpp-3m, euler, euler-ancestral, heun)")]
+    [InlineData("--sampler plms", "unknown sampler 'plms' (known: ddpm, ddim, dpmpp-2m, dpmpp-2m-sde, dpmpp-3m, euler, euler-ancestral, heun, lms, flow-euler, flow-heun)")]
     [InlineData("--sampler pndm", "--sampler pndm cannot edit")]
     [InlineData("--resample 2", "--resample needs --mask")]
     [InlineData("--class 3", "--class: this model is unconditional")]

@@ -265,8 +265,8 @@ public sealed class ImageEditorTests
     [Fact]
     public void Should_name_the_known_samplers_for_an_unknown_or_unsuitable_one()
     {
-        var unknown = Assert.Throws<InvalidInputException>(() => ImageEditing.CreateScheduler(Ddpm(), "lms"));
-        Assert.Contains("unknown sampler 'lms'", unknown.Message);
+        var unknown = Assert.Throws<InvalidInputException>(() => ImageEditing.CreateScheduler(Ddpm(), "plms"));
+        Assert.Contains("unknown sampler 'plms'", unknown.Message);
         Assert.Contains("ddpm, ddim, dpmpp-2m", unknown.Message);
         Assert.Contains("cannot start mid-schedule", Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("pndm")).Message);
         Assert.Contains("--sampler unipc cannot edit", CliNames.ForUser(Assert.Throws<InvalidInputException>(() => ImageEditing.CheckSamplerName("unipc"))));

@@ -17,18 +17,39 @@ public sealed class SamplerContractTests
 
     public static TheoryData<string> EditingNames() => new(SamplerCatalog.NamesWhere(c => c.CanEdit));
 
-    private static IScheduler Create(string name, PredictionType predictionType = PredictionType.Epsilon) =>
-        SamplerCatalog.Create(name, new SamplerBasis(new NoiseScheduleConfig()) { PredictionType = predictionType });
+    /// <summary>The sampler over a basis of its own formulation (diffusers' defaults), with another prediction type if given.</summary>
+    private static IScheduler Create(string name, PredictionType? predictionType = null)
+    {
+        var basis = BasisFor(SamplerCatalog.Get(name).Capabilities.Formulations[0]);
+        return SamplerCatalog.Create(name, predictionType is { } type ? basis with { PredictionType = type } : basis);
+    }
+
+    /// <summary>A basis of <paramref name="kind"/>'s models with diffusers' defaults.</summary>
+    internal static SamplerBasis BasisFor(FormulationKind kind) => kind switch
+    {
+        FormulationKind.Flow => SamplerBasis.ForFlow(new FlowMatchSchedule()),
+        FormulationKind.Edm => SamplerBasis.ForEdm(new EdmSchedule()),
+        _ => new SamplerBasis(new NoiseScheduleConfig()),
+    };
+
+    /// <summary>A basis of the formulation of <paramref name="name"/> with options other than diffusers' defaults.</summary>
+    private static SamplerBasis NonDefaultBasis(string name) => SamplerCatalog.Get(name).Capabilities.Formulations[0] switch
+    {
+        FormulationKind.Flow => SamplerBasis.ForFlow(new FlowMatchSchedule(NumTrainTimesteps: 500, Shift: 3.0)),
+        FormulationKind.Edm => SamplerBasis.ForEdm(new EdmSchedule(SigmaMin: 0.01, SigmaData: 1.0, SigmaSchedule: EdmSigmaSchedule.Exponential),
+            PredictionType.VPrediction),
+        _ => new SamplerBasis(new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear))
+        {
+            PredictionType = PredictionType.VPrediction, TimestepSpacing = TimestepSpacing.Trailing,
+        },
+    };
 
     [Theory]
     [MemberData(nameof(AllNames))]
     public void Should_round_trip_its_config_json(string name)
     {
         // Given a sampler with non-default options
-        var scheduler = SamplerCatalog.Create(name, new SamplerBasis(new NoiseScheduleConfig(BetaStart: 0.00085, BetaEnd: 0.012, Schedule: BetaSchedule.ScaledLinear))
-        {
-            PredictionType = PredictionType.VPrediction, TimestepSpacing = TimestepSpacing.Trailing,
-        });
+        var scheduler = SamplerCatalog.Create(name, NonDefaultBasis(name));
 
         // When its config is written and read back
         var json = scheduler.ToConfigJson();
@@ -39,13 +60,16 @@ public sealed class SamplerContractTests
         Assert.Equal(scheduler.Name, again.Name);
     }
 
-    [Fact]
-    public void Should_write_the_same_keys_as_diffusers()
+    [Theory]
+    [InlineData("trajectories.json")]
+    [InlineData("trajectories_v2.json")]
+    public void Should_write_the_same_keys_as_diffusers(string file)
     {
-        foreach (var trajectory in Golden.Load("trajectories.json").GetProperty("trajectories").EnumerateArray())
+        foreach (var trajectory in Golden.Load(file).GetProperty("trajectories").EnumerateArray())
         {
             var config = GoldenTrajectory.Config(trajectory);
-            if (config["_class_name"]!.GetValue<string>() is "DDPMScheduler" or "DDIMScheduler") continue;
+            string className = config["_class_name"]!.GetValue<string>();
+            if (className is "DDPMScheduler" or "DDIMScheduler" || GoldenTrajectory.Unsupported.Contains(className)) continue;
             var written = SchedulerFactory.FromConfig(config).ToConfigJson();
             // diffusers adds _diffusers_version when it saves a config file; the golden files hold the in-memory config.
             Assert.Equal(SchedulerConfigWriter.DiffusersVersion, written["_diffusers_version"]?.GetValue<string>());
@@ -100,7 +124,40 @@ public sealed class SamplerContractTests
         Assert.Equal(entry.Capabilities.HasKarrasSigmas, scheduler.ToConfigJson().ContainsKey("use_karras_sigmas"));
         Assert.Equal(entry.Capabilities.HasKarrasSigmas, Accepts(() => scheduler.With(new SamplerOverrides { KarrasSigmas = true })));
         Assert.Equal(entry.Capabilities.TakesEta, Accepts(() => scheduler.With(new SamplerOverrides { Eta = 0.5 })));
-        Assert.Equal(entry.Capabilities.Formulations, [FormulationKind.Ddpm]);
+        Assert.Equal(entry.Capabilities.HasTimestepSpacing, Accepts(() => scheduler.With(new SamplerOverrides { TimestepSpacing = TimestepSpacing.Trailing })));
+
+        // And it serves exactly the formulations it lists (its config class belongs to the first), refusing the others by name
+        Assert.Equal(entry.Capabilities.Formulations[0], SamplerCatalog.FormulationOf(entry.ClassName));
+        foreach (var kind in FormulationKinds.All)
+        {
+            var basis = BasisFor(kind) with { PredictionType = entry.Capabilities.PredictionTypes[0] };
+            Assert.True(entry.Capabilities.Formulations.Contains(kind) == Accepts(() => SamplerCatalog.Create(name, basis)),
+                $"{name}: {kind} accepted contrary to its capabilities");
+        }
+    }
+
+    [Fact]
+    public void Should_refuse_a_sampler_of_another_formulation_naming_it_and_the_samplers_that_fit()
+    {
+        // Given a flow-matching model's scheduler config and an EDM one
+        var flow = new FlowMatchEulerDiscreteScheduler(new FlowMatchEulerDiscreteOptions()).ToConfigJson();
+        var edm = new EDMEulerScheduler(new EDMEulerOptions()).ToConfigJson();
+
+        // When a DDPM-family sampler is asked for over the flow one, and a flow sampler over the EDM one
+        var ddim = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfig(flow, "ddim"));
+        var heun = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfig(edm, "flow-heun"));
+
+        // Then each is one line naming the sampler, the formulation and the samplers that fit, about samplerName
+        Assert.Equal("samplerName: the ddim sampler cannot sample a model of the flow formulation (samplers for flow models: flow-euler, flow-heun)", ddim.Message);
+        Assert.StartsWith("samplerName: the flow-heun sampler cannot sample a model of the edm formulation (samplers for edm models: edm-euler, edm-dpmpp-2m", heun.Message);
+        Assert.Equal(SamplerCatalog.SamplerNameProperty, ddim.Property);
+
+        // And a sampler of the same formulation is built over the same noise levels
+        var flowHeun = Assert.IsType<FlowMatchHeunDiscreteScheduler>(SchedulerFactory.FromConfig(
+            new FlowMatchEulerDiscreteScheduler(new FlowMatchEulerDiscreteOptions(new FlowMatchSchedule(Shift: 3.0))).ToConfigJson(), "flow-heun"));
+        Assert.Equal(3.0, flowHeun.FlowSchedule.Shift);
+        var edmDpm = Assert.IsType<EDMDPMSolverMultistepScheduler>(SchedulerFactory.FromConfig(edm, "edm-dpmpp-2m"));
+        Assert.Equal(new EdmSchedule(), edmDpm.EdmSchedule);
     }
 
     [Theory]
@@ -147,7 +204,8 @@ public sealed class SamplerContractTests
         for (int i = 0; i < timesteps.Count - 1; i++)
         {
             double landing = scheduler.PreviousTimestep(i);
-            Assert.InRange(landing, 0, timesteps[i]);
+            // EDM's timesteps are ln(σ)/4, negative below σ = 1
+            Assert.InRange(landing, scheduler is EdmScheduler ? double.MinValue : 0, timesteps[i]);
             Assert.Equal(scheduler.Capabilities.CanResample ? timesteps[i] - 100 : timesteps[i + 1], landing);
         }
         Assert.True(scheduler.PreviousTimestep(timesteps.Count - 1) < 0);
@@ -172,9 +230,20 @@ public sealed class SamplerContractTests
         // When x_0 is noised to that timestep and scaled for the model
         var input = scheduler.ScaleModelInput(scheduler.AddNoise(x0, eps, [t, t]), t);
 
-        // Then the network sees what it was trained on: x_t = sqrt(ᾱ_t)·x_0 + sqrt(1 - ᾱ_t)·ε (eq. 4 of Ho et al. 2020)
-        double alphaBar = scheduler.Schedule.AlphaBar((int)t);
-        var expected = x0 * Math.Sqrt(alphaBar) + eps * Math.Sqrt(1 - alphaBar);
+        // Then the network sees what it was trained on: x_t = sqrt(ᾱ_t)·x_0 + sqrt(1 - ᾱ_t)·ε (eq. 4 of Ho et al. 2020), or
+        // for flow matching x_σ = (1 - σ)·x_0 + σ·ε
+        Tensor expected;
+        if (scheduler is FlowMatchScheduler flow)
+        {
+            double sigma = flow.Sigmas[begin];
+            Assert.Equal(sigma * 1000, t, 3);
+            expected = x0 * (1 - sigma) + eps * sigma;
+        }
+        else
+        {
+            double alphaBar = scheduler.Schedule!.AlphaBar((int)t);
+            expected = x0 * Math.Sqrt(alphaBar) + eps * Math.Sqrt(1 - alphaBar);
+        }
         Assert.True((input - expected).abs().max().item<float>() < 1e-5, $"{name}: max |model input - x_t| {(input - expected).abs().max().item<float>()}");
     }
 
@@ -195,8 +264,8 @@ public sealed class SamplerContractTests
             var config = new JsonObject { ["_class_name"] = className };
             Assert.Equal(className, SchedulerFactory.FromConfig(config).ToConfigJson()["_class_name"]!.GetValue<string>());
         }
-        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson("""{"_class_name": "LMSDiscreteScheduler"}"""));
-        Assert.StartsWith("_class_name: 'LMSDiscreteScheduler' is not supported", e.Message);
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerFactory.FromConfigJson("""{"_class_name": "KDPM2DiscreteScheduler"}"""));
+        Assert.StartsWith("_class_name: 'KDPM2DiscreteScheduler' is not supported", e.Message);
         Assert.Contains("UniPCMultistepScheduler", e.Message);
     }
 

@@ -139,7 +139,7 @@ public sealed class SamplerConvergenceTests(ITestOutputHelper output)
     /// </summary>
     private static (Tensor Final, Tensor Exact) Sample(IScheduler scheduler, int steps, bool stopBeforeLast = false)
     {
-        var config = scheduler.Schedule.Config;
+        var config = scheduler.Schedule!.Config;
         var sigmaTable = SigmaSchedules.SigmaTable(NoiseSchedule.Create(config).AlphasCumprod);
         scheduler.SetTimesteps(steps);
         var generator = new TorchSharp.torch.Generator(7);

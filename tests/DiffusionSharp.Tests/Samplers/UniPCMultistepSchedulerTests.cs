@@ -270,7 +270,7 @@ public sealed class UniPCMultistepSchedulerTests
         // Then it is UniPC over the same schedule and prediction type
         Assert.IsType<UniPCMultistepScheduler>(unipc);
         Assert.Equal(PredictionType.VPrediction, unipc.PredictionType);
-        Assert.Equal(ddpm.Schedule.AlphasCumprod.ToArray(), unipc.Schedule.AlphasCumprod.ToArray());
+        Assert.Equal(ddpm.Schedule!.AlphasCumprod.ToArray(), unipc.Schedule!.AlphasCumprod.ToArray());
         Assert.Equal("UniPCMultistepScheduler", SamplerCatalog.Get("unipc").ClassName);
     }
 

@@ -128,7 +128,7 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal("trailing", scheduler["timestep_spacing"]!.GetValue<string>());
         Assert.Equal("epsilon", scheduler["prediction_type"]!.GetValue<string>());
         using (var pipeline = DiffusionSharp.Pipelines.DiffusionPipeline.Load(root, useEma: true))
-            Assert.Equal(1000, pipeline.Scheduler.Schedule.NumTrainTimesteps);
+            Assert.Equal(1000, pipeline.Scheduler.Schedule!.NumTrainTimesteps);
 
         using var reloaded = UNet2DModel.FromPretrained(Path.Combine(root, "unet"));
         trainer.Model.Module.eval();

@@ -18,15 +18,7 @@ public sealed class TrainingObjectiveTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static TrainingOptions Quick(int steps, int batch) => new()
-    {
-        Steps = steps,
-        BatchSize = batch,
-        WarmupSteps = 0,
-        Decay = LearningRateDecay.Constant,
-        CheckpointEvery = 0,
-        Seed = 1,
-    };
+    private static TrainingOptions Quick(int steps, int batch) => QuickTraining.Options(steps, batch);
 
     [Fact]
     public void Should_train_a_class_conditional_model_on_64_digits_and_reload_it_with_its_classes()
@@ -143,31 +135,5 @@ public sealed class TrainingObjectiveTests : IDisposable
         public int NumClasses => inner.NumClasses;
         public IReadOnlyList<string> ClassNames => inner.ClassNames;
         public void FillBatch(ReadOnlySpan<int> indices, Span<float> images, Span<long> labels) => inner.FillBatch(indices, images, labels);
-    }
-
-    /// <summary>Unlabelled 8x8 images of horizontal stripes, one period per image.</summary>
-    private sealed class Stripes(int count) : IImageDataset
-    {
-        public int Count => count;
-        public int Channels => 1;
-        public int Height => 8;
-        public int Width => 8;
-        public int NumClasses => 0;
-        public IReadOnlyList<string> ClassNames => [];
-
-        public void FillBatch(ReadOnlySpan<int> indices, Span<float> images, Span<long> labels)
-        {
-            for (int n = 0; n < indices.Length; n++)
-                for (int y = 0; y < 8; y++)
-                    for (int x = 0; x < 8; x++)
-                        images[n * 64 + y * 8 + x] = (y / (1 + indices[n] % 4)) % 2 == 0 ? 1f : -1f;
-        }
-
-        public Tensor All()
-        {
-            var pixels = new float[count * 64];
-            FillBatch(Enumerable.Range(0, count).ToArray(), pixels, []);
-            return tensor(pixels, [count, 1, 8, 8]);
-        }
     }
 }
