@@ -110,8 +110,11 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
                 if (batch == 0) recorder?.Record(step);
             });
         });
-        var images = group is null ? shard! : SampleShards.GatherToRankZero(group, shard, count, s.Batch, pipeline.Denoiser.Config.SampleShape!);
-        shard?.Dispose();
+        Tensor? images = shard;
+        if (group is not null)
+        {
+            using (shard) images = SampleShards.GatherToRankZero(group, shard, count, s.Batch, pipeline.Denoiser.Config.SampleShape!);
+        }
         if (images is null) return DiffuseApp.Ok;
         using (images)
         {

@@ -18,7 +18,7 @@ namespace DiffusionSharp.Distributed;
 /// </remarks>
 internal sealed unsafe class MpiProcessGroup : IProcessGroup
 {
-    /// <summary>The libraries tried, in order: <c>DIFFUSE_MPI_LIBRARY</c> if set, then MPICH's and Intel MPI's sonames.</summary>
+    /// <summary>The libraries tried, in order, unless <c>DIFFUSE_MPI_LIBRARY</c> names the one to load: MPICH's and Intel MPI's sonames.</summary>
     private static readonly string[] Candidates = ["libmpich.so.12", "libmpi.so.12"];
     private static readonly object Gate = new();
     private static IntPtr s_library;
@@ -95,7 +95,7 @@ internal sealed unsafe class MpiProcessGroup : IProcessGroup
         lock (Gate)
         {
             if (s_library != IntPtr.Zero) return;
-            var names = Environment.GetEnvironmentVariable("DIFFUSE_MPI_LIBRARY") is { Length: > 0 } given ? [given, .. Candidates] : Candidates;
+            var names = Environment.GetEnvironmentVariable("DIFFUSE_MPI_LIBRARY") is { Length: > 0 } given ? [given] : Candidates;
             foreach (string name in names)
                 if (NativeLibrary.TryLoad(name, out s_library)) break;
             if (s_library == IntPtr.Zero)
