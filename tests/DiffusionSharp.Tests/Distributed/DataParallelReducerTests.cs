@@ -13,6 +13,7 @@ namespace DiffusionSharp.Tests.Distributed;
 [Collection(TorchGlobalState.Name)]
 public sealed class DataParallelReducerTests : IDisposable
 {
+    private static readonly object InitGate = new();
     private readonly string _dir = TestPaths.NewTempDir();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -34,14 +35,20 @@ public sealed class DataParallelReducerTests : IDisposable
         Func<int, long> initSeed, Func<DataParallelReducer, IGradientReducer>? wrap = null, CancellationToken localStop = default,
         int bucketBytes = DataParallelReducer.DefaultBucketBytes, string tag = "")
     {
-        torch.random.manual_seed(initSeed(group.Rank));
-        using var network = new TinyConv1d(new TinyConv1dConfig(2, 16));
+        TinyConv1d network;
+        lock (InitGate)
+        {
+            // torch's global generator is shared by the rank threads: seed and build one network at a time
+            torch.random.manual_seed(initSeed(group.Rank));
+            network = new TinyConv1d(new TinyConv1dConfig(2, 16));
+        }
+        using var owned = network;
         using var reducer = new DataParallelReducer(group, localStop, bucketBytes);
         var role = new ProcessRole(group.Rank, group.Count);
         var root = Path.Combine(_dir, $"{tag}rank{group.Rank}-{Guid.NewGuid():N}");
         var run = role.WritesFiles ? RunFolder.Create(root, overwrite: false) : RunFolder.At(root);
         var seams = new TrainingSeams(role, wrap?.Invoke(reducer) ?? reducer);
-        using var trainer = Trainer.Start(run, network, new Waves(64), new DataSpec("waves"), new NoiseScheduleConfig(), options, seams);
+        using var trainer = Trainer.Start(run, network, new Waves(64, frequencies: 5), new DataSpec("waves"), new NoiseScheduleConfig(), options, seams);
         var outcome = trainer.Train(cancellationToken: reducer.Stop);
         var weights = network.parameters().ToArray();
         var all = weights.SelectMany(p => p.detach().contiguous().data<float>().ToArray()).ToArray();
@@ -160,7 +167,7 @@ public sealed class DataParallelReducerTests : IDisposable
         using var network = new TinyConv1d(new TinyConv1dConfig(2, 16));
         using var reducer = new DataParallelReducer(new ThreadProcessGroup(1).Member(0));
         var run = RunFolder.Create(Path.Combine(_dir, "leak"), overwrite: false);
-        using var trainer = Trainer.Start(run, network, new Waves(64), new DataSpec("waves"), new NoiseScheduleConfig(), Options(6),
+        using var trainer = Trainer.Start(run, network, new Waves(64, frequencies: 5), new DataSpec("waves"), new NoiseScheduleConfig(), Options(6),
             new TrainingSeams(ProcessRole.Single, reducer));
         var live = new List<long>();
         trainer.StepHook = (_, _) => live.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
@@ -189,25 +196,5 @@ public sealed class DataParallelReducerTests : IDisposable
         public double ReduceLoss(double loss) => inner.ReduceLoss(loss);
         public void WeightsReady(IReadOnlyList<Tensor> weights) => inner.WeightsReady(weights);
         public void CheckpointReached(int step, IReadOnlyList<Tensor> weights) => inner.CheckpointReached(step, weights);
-    }
-
-    /// <summary>1-D samples [2, 16]: a sine and a cosine whose frequency depends on the index.</summary>
-    private sealed class Waves(int count) : IDataset
-    {
-        public int Count => count;
-        public IReadOnlyList<int> SampleShape => [2, 16];
-        public int NumClasses => 0;
-        public IReadOnlyList<string> ClassNames => [];
-
-        public void FillBatch(ReadOnlySpan<int> indices, Span<float> samples, Span<long> labels)
-        {
-            for (var b = 0; b < indices.Length; b++)
-                for (var j = 0; j < 16; j++)
-                {
-                    double phase = (1 + indices[b] % 5) * j * Math.PI / 16;
-                    samples[b * 32 + j] = (float)Math.Sin(phase);
-                    samples[b * 32 + 16 + j] = (float)Math.Cos(phase);
-                }
-        }
     }
 }

@@ -50,28 +50,19 @@ public sealed class ThreadProcessGroup
         public int LocalRank => rank;
         public int LocalCount => group.Count;
 
-        public void AllreduceSum(Span<float> values)
-        {
-            group._parts[rank] = values.ToArray();
-            group.Wait();
-            var sum = new float[values.Length];
-            for (int r = 0; r < group.Count; r++)
-            {
-                var part = (float[])group._parts[r]!;
-                for (int i = 0; i < sum.Length; i++) sum[i] += part[i];
-            }
-            group.Wait();
-            sum.CopyTo(values);
-        }
+        public void AllreduceSum(Span<float> values) => Sum(values);
 
-        public void AllreduceSum(Span<double> values)
+        public void AllreduceSum(Span<double> values) => Sum(values);
+
+        private void Sum<T>(Span<T> values) where T : System.Numerics.INumber<T>
         {
             group._parts[rank] = values.ToArray();
             group.Wait();
-            var sum = new double[values.Length];
+            var sum = new T[values.Length];
+            Array.Fill(sum, T.Zero);
             for (int r = 0; r < group.Count; r++)
             {
-                var part = (double[])group._parts[r]!;
+                var part = (T[])group._parts[r]!;
                 for (int i = 0; i < sum.Length; i++) sum[i] += part[i];
             }
             group.Wait();
