@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Text;
 
 namespace DiffusionSharp.Distributed;
 
@@ -158,7 +157,7 @@ internal sealed unsafe class MpiProcessGroup : IProcessGroup
         int length = name.Length;
         Check(MPI.Unsafe.MPI_Get_processor_name(name, ref length), "MPI_Get_processor_name");
         var mine = new byte[width];
-        Encoding.ASCII.GetBytes(Encoding.ASCII.GetString(name, 0, Math.Min(length, width - 1))).CopyTo(mine, 0);
+        name.AsSpan(0, Math.Clamp(length, 0, width - 1)).CopyTo(mine);
         var all = new byte[width * Count];
         var counts = Enumerable.Repeat(width, Count).ToArray();
         var offsets = Enumerable.Range(0, Count).Select(r => r * width).ToArray();

@@ -168,6 +168,19 @@ public sealed class MpiCliTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, resumed.Code);
     }
 
+    [MpiFact]
+    public void Should_benchmark_data_parallel_training_and_report_the_all_reduce()
+    {
+        var r = Launch(MpiLauncher.Ranks(2), ["bench", "train", "--model", TinyRun.WriteConfig(_dir), "--batch", "8", "--seconds", "1",
+            "--windows", "1", "--warmup-steps", "1", "--ceiling", "10", "--threads", "1", "--json"]);
+        Assert.Equal(0, r.Code);
+        using var json = System.Text.Json.JsonDocument.Parse(r.Stdout);
+        Assert.Equal(2, json.RootElement.GetProperty("processes").GetInt32());
+        Assert.Equal(1, json.RootElement.GetProperty("threads_per_process").GetInt32());
+        Assert.True(json.RootElement.GetProperty("allreduce_ms_per_step").GetDouble() > 0);
+        Assert.True(json.RootElement.GetProperty("images_per_second").GetDouble() > 0);
+    }
+
     [Fact]
     public void Should_name_mpich_when_a_launcher_started_the_process_but_no_mpi_library_loads()
     {
