@@ -106,7 +106,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="guidance">Classifier-free guidance scale w: eps = eps_uncond + w·(eps_cond - eps_uncond); 1 = plain conditional.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
-    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 on the CPU, in the model's data range.</returns>
     public Tensor Generate(int count, int steps, long seed, IReadOnlyList<long>? classLabels = null, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
@@ -146,7 +146,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs a condition.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
-    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 on the CPU, in the model's data range.</returns>
     public Tensor Generate(int count, int steps, long seed, Condition? condition, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null) =>
         GenerateRange(0, count, steps, seed, condition, guidance, batchSize, onStep);
@@ -191,7 +191,12 @@ public sealed class DiffusionPipeline : IDisposable
                     var batchCondition = condition?.Slice(start, b) ?? UnconditionalRows(b);
                     var loop = new SamplingLoop(Scheduler, ModelCall(batchCondition, condition is null ? 1.0 : guidance));
                     int batchIndex = index;
-                    Tensor Noise() => torch.stack(generators.Select(g => torch.randn(sampleShape, generator: g)));
+                    // Drawn on the CPU (a seed gives the same samples on every device), then moved to the network's device.
+                    Tensor Noise()
+                    {
+                        var drawn = torch.stack(generators.Select(g => torch.randn(sampleShape, generator: g)));
+                        return Denoiser.Device.type == DeviceType.CPU ? drawn : drawn.to(Denoiser.Device);
+                    }
                     var initialNoise = Noise();
                     batches.Add(loop.Denoise(initialNoise, steps, generator: null,
                         varianceNoise: Scheduler.Capabilities.Stochastic ? _ => Noise() : null,
@@ -202,7 +207,9 @@ public sealed class DiffusionPipeline : IDisposable
                     foreach (var g in generators) g.Dispose();
                 }
             }
-            return batches.Count == 1 ? batches[0].alias() : torch.cat(batches, 0);
+            var all = batches.Count == 1 ? batches[0].alias() : torch.cat(batches, 0);
+            if (all.device.type == DeviceType.CPU) return all;
+            using (all) return all.cpu();
         }
         finally
         {
@@ -255,7 +262,7 @@ public sealed class DiffusionPipeline : IDisposable
     }
 
     /// <summary>The unconditional input for <paramref name="rows"/> samples: the null class of a class-conditional model, none otherwise.</summary>
-    private Condition UnconditionalRows(int rows) => Denoiser.Config.Conditioning switch
+    internal Condition UnconditionalRows(int rows) => Denoiser.Config.Conditioning switch
     {
         ConditionKind.None => Condition.None(rows),
         ConditionKind.ClassLabel => new ClassLabelCondition(torch.full([rows], (long)NumClasses, dtype: ScalarType.Int64), NumClasses),
