@@ -13,7 +13,6 @@ namespace DiffusionSharp.Tests.Distributed;
 [Collection(TorchGlobalState.Name)]
 public sealed class DataParallelReducerTests : IDisposable
 {
-    private static readonly object InitGate = new();
     private readonly string _dir = TestPaths.NewTempDir();
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -35,14 +34,18 @@ public sealed class DataParallelReducerTests : IDisposable
         Func<int, long> initSeed, Func<DataParallelReducer, IGradientReducer>? wrap = null, CancellationToken localStop = default,
         int bucketBytes = DataParallelReducer.DefaultBucketBytes, string tag = "")
     {
-        TinyConv1d network;
-        lock (InitGate)
+        using var network = new TinyConv1d(new TinyConv1dConfig(2, 16));
+        // The initial weights come from a generator of this rank's own: torch's global one is shared with the other rank
+        // thread and with tests running in parallel.
+        using (torch.no_grad())
+        using (var init = new Generator((ulong)initSeed(group.Rank)))
         {
-            // torch's global generator is shared by the rank threads: seed and build one network at a time
-            torch.random.manual_seed(initSeed(group.Rank));
-            network = new TinyConv1d(new TinyConv1dConfig(2, 16));
+            foreach (var p in network.parameters())
+            {
+                using var drawn = torch.randn(p.shape, generator: init) * 0.2;
+                p.copy_(drawn);
+            }
         }
-        using var owned = network;
         using var reducer = new DataParallelReducer(group, localStop, bucketBytes);
         var role = new ProcessRole(group.Rank, group.Count);
         var root = Path.Combine(_dir, $"{tag}rank{group.Rank}-{Guid.NewGuid():N}");
