@@ -35,16 +35,32 @@ public static class DiffuseApp
     {
         using var signals = new StopSignals();
         bool verbose = args.Contains("--verbose");
+        int code;
+        try
+        {
+            DistributedJob.Detect();
+        }
+        catch (Exception e)
+        {
+            return Report(e, verbose, args);
+        }
+        if (DistributedJob.Rank > 0)
+        {
+            Console.SetOut(TextWriter.Null);
+            if (!DistributedJob.Shares(args)) return Ok;
+        }
         // Bind Spectre's console to the current standard output on every run (it would otherwise keep the first writer).
         AnsiConsole.Console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
         try
         {
-            return signals.ExitCode(Build().Run(args, signals.Token));
+            code = signals.ExitCode(Build().Run(args, signals.Token));
         }
         catch (Exception e)
         {
-            return signals.ExitCode(Report(e, verbose, args));
+            code = signals.ExitCode(Report(e, verbose, args));
         }
+        DistributedJob.End(code);
+        return code;
     }
 
     internal static CommandApp Build()
@@ -108,6 +124,7 @@ public static class DiffuseApp
 
     private static int Report(Exception e, bool verbose, string[] args)
     {
+        if (e is DistributedJob.SilentFailure silent) return silent.ExitCode;
         var (code, message) = e switch
         {
             InvalidInputException invalid => (BadInput, CliNames.ForUser(invalid)),
@@ -117,8 +134,9 @@ public static class DiffuseApp
             OperationCanceledException => (Interrupted, "interrupted"),
             _ => (InternalError, $"internal error: {e.GetType().Name}: {e.Message}"),
         };
+        if (!DistributedJob.Reports) return code;
         var err = Console.Error;
-        err.WriteLine($"diffuse: error: {FirstLine(message)}");
+        err.WriteLine($"diffuse: {(DistributedJob.Rank > 0 ? $"rank {DistributedJob.Rank}: " : "")}error: {FirstLine(message)}");
         if (verbose) err.WriteLine(e.ToString());
         else if (code == InternalError && e is not TorchUnavailableException) err.WriteLine("(run with --verbose for the stack trace)");
         return code;

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using DiffusionSharp.Distributed;
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Pipelines;
 using DiffusionSharp.Runtime;
@@ -85,29 +86,40 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
-        CliFiles.CheckWritable(s.Out, "--out");
-        if (s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
+        bool writes = DistributedJob.Rank == 0;
+        if (writes) CliFiles.CheckWritable(s.Out, "--out");
+        if (writes && s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
         if (s.Sampler is not null) SamplerCatalog.Get(s.Sampler);
-        var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        var group = DistributedJob.Join();
+        var device = TorchRuntime.Initialize(DistributedJob.Threads(s.Threads), s.Device);
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device, s.SingleShift);
         var (labels, count, nrow) = Labels(s, pipeline);
         if (pipeline.Scheduler.Schedule is { } schedule && s.Steps > schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
 
-        var recorder = s.Trajectory is null ? null : new TrajectoryRecorder(s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)));
+        // This rank's samples: a contiguous run of whole batches, so each batch holds the same samples whatever the rank count.
+        var (first, mine) = SampleShards.RangeOf(count, s.Batch, group?.Rank ?? 0, group?.Count ?? 1);
+        var recorder = s.Trajectory is null || !writes ? null : new TrajectoryRecorder(s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)));
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        Tensor images = null!;
+        Tensor? shard = null;
         AnsiConsole.Progress().AutoClear(true).Start(ctx =>
         {
-            int batches = (count + s.Batch - 1) / s.Batch;
-            var task = ctx.AddTask($"sampling {count} with {pipeline.Scheduler.Name}", maxValue: batches * (double)s.Steps);
-            images = pipeline.Generate(count, s.Steps, s.Seed, labels, s.Guidance, s.Batch, (batch, step) =>
+            if (mine == 0) return;
+            int batches = (mine + s.Batch - 1) / s.Batch;
+            var task = ctx.AddTask($"sampling {count}{(group is null ? "" : $" on {group.Count} ranks")} with {pipeline.Scheduler.Name}", maxValue: batches * (double)s.Steps);
+            shard = pipeline.GenerateRange(first, mine, s.Steps, s.Seed, labels?.Skip(first).Take(mine).ToArray(), s.Guidance, s.Batch, (batch, step) =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 task.Increment(1);
                 if (batch == 0) recorder?.Record(step);
             });
         });
+        Tensor? images = shard;
+        if (group is not null)
+        {
+            using (shard) images = SampleShards.GatherToRankZero(group, shard, count, s.Batch, pipeline.Denoiser.Config.SampleShape!);
+        }
+        if (images is null) return DiffuseApp.Ok;
         using (images)
         {
             double seconds = clock.Elapsed.TotalSeconds;

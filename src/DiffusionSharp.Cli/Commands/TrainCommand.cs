@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using DiffusionSharp.Data;
+using DiffusionSharp.Distributed;
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Models;
 using DiffusionSharp.Pipelines;
@@ -280,14 +281,20 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         StopSignals.StopCleanly();
         var options = settings.ToOptions();
         options.Validate();
-        var device = TorchRuntime.Initialize(settings.Threads, settings.Device);
+        if (DistributedJob.Launch is { } launch) new ProcessRole(launch.Rank, launch.Size).CheckBatch(options.BatchSize);
+        var group = DistributedJob.Join();
+        var role = group is null ? ProcessRole.Single : new ProcessRole(group.Rank, group.Count);
+        using var reducer = group is null ? null : new DataParallelReducer(group, cancellationToken);
+        var device = TorchRuntime.Initialize(DistributedJob.Threads(settings.Threads), settings.Device);
         torch.random.manual_seed(settings.Seed);
-        var trainer = settings.Resume ? ResumeRun(settings, device) : StartRun(settings, options, device);
+        var seams = new TrainingSeams(role, reducer, device);
+        var trainer = settings.Resume ? ResumeRun(settings, seams) : StartRun(settings, options, device, seams);
+        if (reducer is not null) cancellationToken = reducer.Stop;
         using (trainer)
         {
             var run = trainer.Run;
             trainer.SampleHook = (ema, step) => WriteSampleGrid(run, trainer, ema, step);
-            using var evaluation = settings.EvalEvery > 0 ? Evaluation.DigitEvaluation.Open() : null;
+            using var evaluation = settings.EvalEvery > 0 && role.WritesFiles ? Evaluation.DigitEvaluation.Open() : null;
             if (evaluation is not null)
                 trainer.StepHook = (ema, step) =>
                 {
@@ -296,9 +303,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var o = trainer.Options;
             var stats = ModelStats.Of(trainer.Model);
             AnsiConsole.MarkupLineInterpolated(
-                $"training [bold]{run.Root}[/]: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerSample:F2} GFLOPs/image, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads");
+                $"training [bold]{run.Root}[/]: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerSample:F2} GFLOPs/image, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads{(role.Count > 1 ? $" per rank, {role.Count} ranks (MPI) of {o.BatchSize / role.Count} images each" : "")}");
             var outcome = TrainingProgressView.Run(trainer, cancellationToken);
-            WriteLossPlot(run);
+            if (role.WritesFiles) WriteLossPlot(run);
             string how = outcome.Reason switch
             {
                 StopReason.Finished => "finished",
@@ -308,7 +315,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             };
             AnsiConsole.MarkupLineInterpolated(
                 $"{how}: step {outcome.Step}/{o.Steps} in {outcome.Elapsed:hh\\:mm\\:ss}, {outcome.SkippedSteps} skipped steps; run folder {run.Root}");
-            if (outcome.Reason is StopReason.TooManyBadSteps or StopReason.NonFiniteWeights)
+            if (outcome.Reason is StopReason.TooManyBadSteps or StopReason.NonFiniteWeights && role.WritesFiles)
                 Console.Error.WriteLine($"diffuse: error: training {how}");
             return outcome.Reason switch
             {
@@ -319,7 +326,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         }
     }
 
-    private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device)
+    private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
     {
         var config = ModelSpecs.Config(s.Model);
         var spec = new DataSpec(s.Data, s.ImageSize, s.Grayscale, s.Strict, s.Labels, s.Flip);
@@ -337,18 +344,19 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             throw new InvalidInputException($"--beta-schedule applies to the ddpm formulation only (got --formulation {options.Formulation.Kind.ToName()}, which has no beta schedule)");
         var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule ?? "linear", "--beta-schedule"));
         schedule.Validate();
-        if (!s.Overwrite && RunFolder.IsRun(s.Out!))
+        // Only the writer looks at --out: the other ranks wait for its weights, so a bad folder stops the job there.
+        if (seams.Role.WritesFiles && !s.Overwrite && RunFolder.IsRun(s.Out!))
             throw new InvalidInputException($"--out: {s.Out} already holds a training run; pass --resume to continue it or --overwrite to replace it");
-        var run = RunFolder.Create(s.Out!, s.Overwrite);
+        var run = seams.Role.WritesFiles ? RunFolder.Create(s.Out!, s.Overwrite) : RunFolder.At(s.Out!);
         var model = new UNet2DModel(config, device);
-        return Trainer.Start(run, model, data, spec, schedule, options);
+        return Trainer.Start(run, model, data, spec, schedule, options, seams);
     }
 
-    private static Trainer ResumeRun(Settings s, torch.Device device)
+    private static Trainer ResumeRun(Settings s, TrainingSeams seams)
     {
-        var run = RunFolder.Open(s.Out!);
+        var run = seams.Role.WritesFiles ? RunFolder.Open(s.Out!) : RunFolder.At(s.Out!);
         if (s.Steps is < 1) throw new InvalidInputException($"--steps must be at least 1 (got {s.Steps})");
-        return Trainer.Resume(run, s.Steps, new TrainingSeams(ProcessRole.Single, Device: device));
+        return Trainer.Resume(run, s.Steps, seams);
     }
 
     private static void WriteSampleGrid(RunFolder run, Trainer trainer, IDenoiser ema, int step)

@@ -48,8 +48,11 @@ public static class TrainBenchmark
     /// <param name="Profile">Mean time per phase of a step, or empty.</param>
     /// <param name="SkippedSteps">Steps with a non-finite loss or gradient (skipped, as training does).</param>
     /// <param name="Machine">Where it ran.</param>
+    /// <param name="Processes">Processes training data-parallel (1 = alone); <paramref name="Batch"/> is the global batch.</param>
+    /// <param name="AllreduceMsPerStep">Mean milliseconds per step in the gradient all-reduce over the timed windows (0 alone).</param>
     public sealed record Result(string Model, long Parameters, int Batch, int[] ImageShape, string Data, double GFlopsPerImage,
-        WindowTiming Timing, PerformanceCeiling Ceiling, MemoryUse Memory, IReadOnlyList<PhaseTime> Profile, int SkippedSteps, MachineInfo Machine)
+        WindowTiming Timing, PerformanceCeiling Ceiling, MemoryUse Memory, IReadOnlyList<PhaseTime> Profile, int SkippedSteps, MachineInfo Machine,
+        int Processes = 1, double AllreduceMsPerStep = 0)
     {
         /// <summary>Median images per second.</summary>
         public double ImagesPerSecond => Batch / Timing.MedianSecondsPerUnit;
@@ -60,13 +63,22 @@ public static class TrainBenchmark
         /// <summary>Achieved GFLOP/s, counting forward + backward as 3x the forward FLOPs (backward computes two gradients per layer).</summary>
         public double AchievedGFlopsPerSecond => 3 * GFlopsPerImage * ImagesPerSecond;
 
-        /// <summary>Achieved / ceiling.</summary>
-        public double Efficiency => Ceiling.EfficiencyOf(AchievedGFlopsPerSecond);
+        /// <summary>Achieved / ceiling (the ceiling of one process, measured by each, times the processes).</summary>
+        public double Efficiency => Ceiling.EfficiencyOf(AchievedGFlopsPerSecond / Processes);
     }
 
     /// <summary>Builds the model and a trainer, warms up, measures, and optionally profiles.</summary>
     /// <exception cref="InvalidInputException">Invalid options (e.g. a batch larger than the dataset).</exception>
-    public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default)
+    public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, CancellationToken cancellationToken = default) =>
+        Run(options, plan, ceiling, group: null, cancellationToken);
+
+    /// <summary>
+    /// The benchmark of data-parallel training when <paramref name="group"/> is given: every process runs the same
+    /// steps on its shard of the global batch, with the gradient all-reduce (<see cref="Distributed.DataParallelReducer"/>),
+    /// and rank 0's clock ends the windows for all.
+    /// </summary>
+    public static Result Run(Options options, WindowPlan plan, PerformanceCeiling ceiling, Distributed.IProcessGroup? group,
+        CancellationToken cancellationToken = default)
     {
         BenchmarkSetup.Check(options, plan, ceiling);
         var config = options.Config;
@@ -85,28 +97,39 @@ public static class TrainBenchmark
             SampleEvery = 0,
         };
         var schedule = new NoiseScheduleConfig((config as UNet2DConfig)?.NumTrainTimesteps ?? 1000);
-        var folder = Directory.CreateTempSubdirectory("diffuse-bench-train-");
+        var role = group is null ? ProcessRole.Single : new ProcessRole(group.Rank, group.Count);
+        var folder = role.WritesFiles ? Directory.CreateTempSubdirectory("diffuse-bench-train-") : null;
+        using var reducer = group is null ? null : new Distributed.DataParallelReducer(group, cancellationToken);
         try
         {
             torch.random.manual_seed(0);
             using var model = config.Build(options.Device);
             var stats = ModelStats.Of(model);
-            using var trainer = Trainer.Start(RunFolder.Create(folder.FullName, overwrite: false), model, data,
-                new DataSpec(dataName), schedule, training);
+            var run = folder is null ? RunFolder.At(Path.Combine(Path.GetTempPath(), "diffuse-bench-train-rank")) : RunFolder.Create(folder.FullName, overwrite: false);
+            using var trainer = Trainer.Start(run, model, data, new DataSpec(dataName), schedule, training, new TrainingSeams(role, reducer));
             int skipped = 0;
             void Unit() => skipped += trainer.StepForBenchmark(1);
             WindowTimer.Warmup(Unit, plan, cancellationToken);
             var start = MemoryUse.Snapshot();
             var rss = new List<long?>();
-            var timing = WindowTimer.Measure(Unit, plan, () => rss.Add(ProcessMemory.CurrentRssBytes()), cancellationToken);
+            var (reducedBefore, stepsBefore) = (reducer?.AllreduceTime ?? TimeSpan.Zero, reducer?.Steps ?? 0);
+            Func<bool, bool>? goOn = group is null ? null : more =>
+            {
+                Span<byte> decision = [(byte)(more ? 1 : 0)];
+                group.Broadcast(decision, 0);
+                return decision[0] == 1;
+            };
+            var timing = WindowTimer.Measure(Unit, plan, () => rss.Add(ProcessMemory.CurrentRssBytes()), goOn, cancellationToken);
+            double allreduceMs = reducer is null || reducer.Steps == stepsBefore ? 0
+                : (reducer.AllreduceTime - reducedBefore).TotalMilliseconds / (reducer.Steps - stepsBefore);
             var memory = MemoryUse.Since(start, rss);
             var profile = options.ProfileSteps > 0 ? Profile(trainer, options.ProfileSteps, cancellationToken) : [];
             return new Result(options.Name, stats.ParameterCount, options.Batch, shape.ToArray(), dataName, stats.GFlopsPerSample,
-                timing, ceiling, memory, profile, skipped, MachineInfo.Current());
+                timing, ceiling, memory, profile, skipped, MachineInfo.Current(), role.Count, allreduceMs);
         }
         finally
         {
-            folder.Delete(recursive: true);
+            folder?.Delete(recursive: true);
         }
     }
 

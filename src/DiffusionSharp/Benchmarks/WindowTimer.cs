@@ -22,7 +22,15 @@ public static class WindowTimer
     /// <see cref="WindowPlan.WindowSeconds"/> have passed (at least once). Call <see cref="Warmup"/> first.
     /// <paramref name="afterWindow"/>, when given, runs after each window, outside its time (e.g. to read the RSS).
     /// </summary>
-    public static WindowTiming Measure(Action unit, WindowPlan plan, Action? afterWindow = null, CancellationToken cancellationToken = default)
+    public static WindowTiming Measure(Action unit, WindowPlan plan, Action? afterWindow = null, CancellationToken cancellationToken = default) =>
+        Measure(unit, plan, afterWindow, goOn: null, cancellationToken);
+
+    /// <summary>
+    /// <see cref="Measure(Action, WindowPlan, Action?, CancellationToken)"/> where <paramref name="goOn"/>, when given, turns
+    /// this process's "the window is not over yet" into the decision every process of a distributed benchmark takes
+    /// together (rank 0's clock decides), so they all run the same units.
+    /// </summary>
+    public static WindowTiming Measure(Action unit, WindowPlan plan, Action? afterWindow, Func<bool, bool>? goOn, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(unit);
         ArgumentNullException.ThrowIfNull(plan);
@@ -38,7 +46,7 @@ public static class WindowTimer
                 unit();
                 units++;
             }
-            while (clock.Elapsed.TotalSeconds < plan.WindowSeconds);
+            while (goOn is null ? clock.Elapsed.TotalSeconds < plan.WindowSeconds : goOn(clock.Elapsed.TotalSeconds < plan.WindowSeconds));
             windows.Add(new TimedWindow(units, clock.Elapsed.TotalSeconds));
             afterWindow?.Invoke();
         }

@@ -97,11 +97,12 @@ public sealed class DiffusionPipeline : IDisposable
     }
 
     /// <summary>
-    /// Generates <paramref name="count"/> samples, <paramref name="batchSize"/> at a time, from one seeded CPU generator.
+    /// Generates <paramref name="count"/> samples, <paramref name="batchSize"/> at a time; sample i's noise depends only on
+    /// (<paramref name="seed"/>, i), so the batch size does not change the images.
     /// </summary>
     /// <param name="count">How many samples.</param>
     /// <param name="steps">Sampler steps.</param>
-    /// <param name="seed">Seed of the generator that draws x_T and every stochastic step's noise.</param>
+    /// <param name="seed">The seed of the set (see <see cref="GenerateRange(int, int, int, long, Condition?, double, int, Action{int, SamplingStep}?)"/>).</param>
     /// <param name="classLabels">For a conditional model, the class of each image (length <paramref name="count"/>); null for unconditional sampling (a conditional model then gets its null class).</param>
     /// <param name="guidance">Classifier-free guidance scale w: eps = eps_uncond + w·(eps_cond - eps_uncond); 1 = plain conditional.</param>
     /// <param name="batchSize">Samples per network batch.</param>
@@ -110,27 +111,66 @@ public sealed class DiffusionPipeline : IDisposable
     public Tensor Generate(int count, int steps, long seed, IReadOnlyList<long>? classLabels = null, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
+        return GenerateRange(0, count, steps, seed, classLabels, guidance, batchSize, onStep);
+    }
+
+    /// <summary>
+    /// Generates samples <paramref name="first"/>..first+count-1 of the set <paramref name="seed"/> defines, with class labels
+    /// (or none): see <see cref="GenerateRange(int, int, int, long, Condition?, double, int, Action{int, SamplingStep}?)"/>.
+    /// </summary>
+    /// <param name="first">Index of the first sample in the set.</param>
+    /// <param name="count">How many samples.</param>
+    /// <param name="steps">Sampler steps.</param>
+    /// <param name="seed">The seed of the set.</param>
+    /// <param name="classLabels">The class of each generated sample (<paramref name="count"/> of them), or null.</param>
+    /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs class labels.</param>
+    /// <param name="batchSize">Samples per network batch.</param>
+    /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
+    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    public Tensor GenerateRange(int first, int count, int steps, long seed, IReadOnlyList<long>? classLabels, double guidance = 1.0,
+        int batchSize = 64, Action<int, SamplingStep>? onStep = null)
+    {
         CheckConditioning(classLabels, guidance, count);
         using var condition = classLabels is null ? null
             : new ClassLabelCondition(torch.tensor(classLabels.ToArray(), dtype: ScalarType.Int64), NumClasses);
-        return Generate(count, steps, seed, condition, guidance, batchSize, onStep);
+        return GenerateRange(first, count, steps, seed, condition, guidance, batchSize, onStep);
     }
 
     /// <summary>
     /// Generates <paramref name="count"/> samples under any condition (class labels, embeddings), <paramref name="batchSize"/>
-    /// at a time, from one seeded CPU generator.
+    /// at a time: samples 0..count-1 of the set <paramref name="seed"/> defines (see <see cref="GenerateRange(int, int, int, long, Condition?, double, int, Action{int, SamplingStep}?)"/>).
     /// </summary>
     /// <param name="count">How many samples.</param>
     /// <param name="steps">Sampler steps.</param>
-    /// <param name="seed">Seed of the generator that draws x_T and every stochastic step's noise.</param>
+    /// <param name="seed">The seed; sample i's noise depends only on (seed, i).</param>
     /// <param name="condition">One row per sample; null = unconditional (a conditional model's null value, or none).</param>
     /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs a condition.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
     /// <returns>[count, C, ...] float32 on the CPU, in the model's data range.</returns>
     public Tensor Generate(int count, int steps, long seed, Condition? condition, double guidance = 1.0,
+        int batchSize = 64, Action<int, SamplingStep>? onStep = null) =>
+        GenerateRange(0, count, steps, seed, condition, guidance, batchSize, onStep);
+
+    /// <summary>
+    /// Generates samples <paramref name="first"/>..first+count-1 of the set <paramref name="seed"/> defines,
+    /// <paramref name="batchSize"/> at a time. Sample i's initial noise x_T and the noise of its stochastic steps come from
+    /// its own CPU generator, seeded by (seed, i) alone, so the set does not depend on how it is cut into batches or
+    /// shared between processes (sharded sampling gathers bit-identical results).
+    /// </summary>
+    /// <param name="first">Index of the first sample in the set.</param>
+    /// <param name="count">How many samples.</param>
+    /// <param name="steps">Sampler steps.</param>
+    /// <param name="seed">The seed of the set.</param>
+    /// <param name="condition">One row per generated sample (<paramref name="count"/> rows); null = unconditional.</param>
+    /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs a condition.</param>
+    /// <param name="batchSize">Samples per network batch.</param>
+    /// <param name="onStep">Called after each step of each batch, with the batch index (0 = the range's first batch).</param>
+    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    public Tensor GenerateRange(int first, int count, int steps, long seed, Condition? condition, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
         if (count < 1) throw new InvalidInputException($"count must be at least 1 (got {count})", "DiffusionPipeline.count");
         if (batchSize < 1) throw new InvalidInputException($"batchSize must be at least 1 (got {batchSize})", "DiffusionPipeline.batchSize");
         if (condition is not null && condition.BatchSize != count) throw new ArgumentException("one condition row per sample is required", nameof(condition));
@@ -138,21 +178,37 @@ public sealed class DiffusionPipeline : IDisposable
             throw new InvalidInputException("guidance needs a condition: guidance steers towards one", GuidanceProperty);
         var shape = Denoiser.Config.SampleShape
             ?? throw new InvalidInputException("config.json: sample_size is null; the sample size is unknown");
-        using var generator = new Generator((ulong)seed);
+        long[] sampleShape = [.. shape.Select(d => (long)d)];
         var batches = new List<Tensor>();
         try
         {
             for (int start = 0, index = 0; start < count; start += batchSize, index++)
             {
                 int b = Math.Min(batchSize, count - start);
-                using var scope = torch.NewDisposeScope();
-                var batchCondition = condition?.Slice(start, b) ?? UnconditionalRows(b);
-                var loop = new SamplingLoop(Scheduler, ModelCall(batchCondition, condition is null ? 1.0 : guidance));
-                int batchIndex = index;
-                batches.Add(loop.Sample([b, .. shape.Select(d => (long)d)], steps, generator,
-                    onStep is null ? null : s => onStep(batchIndex, s), Denoiser.Device).MoveToOuterDisposeScope());
+                var generators = Enumerable.Range(first + start, b).Select(i => new Generator(SampleSeed(seed, i))).ToArray();
+                try
+                {
+                    using var scope = torch.NewDisposeScope();
+                    var batchCondition = condition?.Slice(start, b) ?? UnconditionalRows(b);
+                    var loop = new SamplingLoop(Scheduler, ModelCall(batchCondition, condition is null ? 1.0 : guidance));
+                    int batchIndex = index;
+                    // Drawn on the CPU (a seed gives the same samples on every device), then moved to the network's device.
+                    Tensor Noise()
+                    {
+                        var drawn = torch.stack(generators.Select(g => torch.randn(sampleShape, generator: g)));
+                        return Denoiser.Device.type == DeviceType.CPU ? drawn : drawn.to(Denoiser.Device);
+                    }
+                    var initialNoise = Noise();
+                    batches.Add(loop.Denoise(initialNoise, steps, generator: null,
+                        varianceNoise: Scheduler.Capabilities.Stochastic ? _ => Noise() : null,
+                        onStep: onStep is null ? null : s => onStep(batchIndex, s)).MoveToOuterDisposeScope());
+                }
+                finally
+                {
+                    foreach (var g in generators) g.Dispose();
+                }
             }
-            var all = torch.cat(batches, 0);
+            var all = batches.Count == 1 ? batches[0].alias() : torch.cat(batches, 0);
             if (all.device.type == DeviceType.CPU) return all;
             using (all) return all.cpu();
         }
@@ -161,6 +217,12 @@ public sealed class DiffusionPipeline : IDisposable
             foreach (var t in batches) t.Dispose();
         }
     }
+
+    /// <summary>The seed of sample <paramref name="index"/>'s generator in the set of <paramref name="seed"/>.</summary>
+    public static ulong SampleSeed(long seed, int index) => Data.SplitMix64.Hash((ulong)seed, (ulong)index, SampleNoiseStream);
+
+    /// <summary>Tells the per-sample noise streams apart from other uses of the same seed.</summary>
+    private const ulong SampleNoiseStream = 0x73616D706C65UL;
 
     /// <summary>
     /// The network call for the sampling loop with class labels (or none): see <see cref="ModelCall(Condition, double)"/>.

@@ -19,4 +19,17 @@ public sealed record ProcessRole(int Rank, int Count)
 
     /// <summary>This process's rows of every batch.</summary>
     public DataShard Shard => new(Rank, Count);
+
+    /// <summary>
+    /// Checks that a global batch of <paramref name="batchSize"/> splits evenly over the processes, so every process's
+    /// shard has the same size and the mean of their mean losses is the batch's mean loss.
+    /// </summary>
+    /// <exception cref="InvalidInputException">It does not (property <c>TrainingOptions.BatchSize</c>).</exception>
+    public void CheckBatch(int batchSize)
+    {
+        if (batchSize % Count != 0)
+            throw new InvalidInputException(
+                $"BatchSize {batchSize} does not split over {Count} processes: the global batch must be a multiple of the process count",
+                "TrainingOptions.BatchSize");
+    }
 }

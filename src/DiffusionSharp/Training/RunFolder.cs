@@ -74,6 +74,12 @@ public sealed class RunFolder
         return created;
     }
 
+    /// <summary>
+    /// The run folder at <paramref name="root"/> as a process that does not write sees it (another rank of a
+    /// data-parallel run): nothing is created, checked or read.
+    /// </summary>
+    public static RunFolder At(string root) => new(root);
+
     /// <summary>Opens an existing run to resume it.</summary>
     /// <exception cref="InvalidInputException">The folder is not a run or has no complete checkpoint.</exception>
     public static RunFolder Open(string root)

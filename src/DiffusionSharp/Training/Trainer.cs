@@ -43,6 +43,7 @@ public sealed class Trainer : IDisposable
         _seams = seams;
         var o = state.Options;
         CheckCompatible(model.Config, data);
+        seams.Role.CheckBatch(o.BatchSize);
         _formulation = (seams.Formulation ?? Formulations.Create)(o, state.Schedule);
         _lossLog = new LossLog(run.LossCsvPath);
         _ema = new ExponentialMovingAverage(model, o.EmaDecay);
@@ -110,6 +111,7 @@ public sealed class Trainer : IDisposable
             run.WritePipeline(model.Config.ClassName, schedulerClass, schedulerConfig);
             trainer._lossLog.Create();
         }
+        trainer.WeightsReady();
         return trainer;
     }
 
@@ -129,6 +131,7 @@ public sealed class Trainer : IDisposable
         var data = state.Data.Open(model.Config.SampleShape is [_, var side, ..] ? side : 32);
         var trainer = new Trainer(run, model, data, state, seams);
         trainer.RestoreFrom(checkpoint);
+        trainer.WeightsReady();
         return trainer;
     }
 
@@ -304,6 +307,7 @@ public sealed class Trainer : IDisposable
     /// </summary>
     private bool TryCheckpoint(double trainingSeconds)
     {
+        _seams.Reducer?.CheckpointReached(_state.Step, Weights());
         if (!WeightsFinite()) return false;
         _state = _state with { TrainingSeconds = trainingSeconds, WrittenUtc = DateTime.UtcNow, Loader = _loader.GetState() };
         if (!Role.WritesFiles) return true;
@@ -314,6 +318,12 @@ public sealed class Trainer : IDisposable
         CheckpointHook?.Invoke(path, _state.Step);
         return true;
     }
+
+    /// <summary>Every tensor of the network and of the EMA copy, parameters then buffers: what the reducer's weight hooks see.</summary>
+    private Tensor[] Weights() =>
+        [.. _model.Module.parameters(), .. _model.Module.buffers(), .. _ema.Model.Module.parameters(), .. _ema.Model.Module.buffers()];
+
+    private void WeightsReady() => _seams.Reducer?.WeightsReady(Weights());
 
     private bool WeightsFinite()
     {

@@ -29,7 +29,15 @@ internal sealed partial class DiffuseProcess : IDisposable
     }
 
     /// <summary>Starts <c>diffuse ARGS</c> in <paramref name="workDir"/> (the CLI at <paramref name="dllPath"/>, default <see cref="DllPath"/>).</summary>
-    public static DiffuseProcess Start(string workDir, IEnumerable<string> args, string? dllPath = null)
+    public static DiffuseProcess Start(string workDir, IEnumerable<string> args, string? dllPath = null) =>
+        Start(workDir, args, launcher: [], dllPath: dllPath);
+
+    /// <summary>
+    /// Starts <c>LAUNCHER… diffuse ARGS</c> (e.g. <c>mpiexec.mpich -n 2</c>) in <paramref name="workDir"/>, every process
+    /// with SIGINT at its default action; <paramref name="environment"/> is added to the child's environment.
+    /// </summary>
+    public static DiffuseProcess Start(string workDir, IEnumerable<string> args, IReadOnlyList<string> launcher,
+        IReadOnlyDictionary<string, string>? environment = null, string? dllPath = null)
     {
         var info = new ProcessStartInfo
         {
@@ -42,12 +50,19 @@ internal sealed partial class DiffuseProcess : IDisposable
         // the child would inherit that and no Ctrl+C could reach it (env execs dotnet: same process id).
         info.FileName = "env";
         info.ArgumentList.Add("--default-signal=INT");
+        if (launcher.Count > 0)
+        {
+            foreach (var word in launcher) info.ArgumentList.Add(word);
+            info.ArgumentList.Add("env");
+            info.ArgumentList.Add("--default-signal=INT");
+        }
         info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(dllPath ?? DllPath);
         foreach (var a in args) info.ArgumentList.Add(a);
         // Plain lines, no colours: the output is parsed.
         info.Environment["NO_COLOR"] = "1";
         info.Environment["TERM"] = "dumb";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         var p = new DiffuseProcess(new Process { StartInfo = info, EnableRaisingEvents = true });
         p._process.OutputDataReceived += (_, e) => p.OnLine(e.Data, p._stdout);
         p._process.ErrorDataReceived += (_, e) => p.OnLine(e.Data, p._stderr);

@@ -36,10 +36,12 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         plan.Validate();
         var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile, s.MicroBatch);
         options.Validate();
-        options = options with { Device = TorchRuntime.Initialize(s.Threads, s.Device) };
+        if (DistributedJob.Launch is { } launch) new Training.ProcessRole(launch.Rank, launch.Size).CheckBatch(options.Batch);
+        var group = DistributedJob.Join();
+        options = options with { Device = TorchRuntime.Initialize(DistributedJob.Threads(s.Threads), s.Device) };
         var ceiling = s.MeasureCeiling(cancellationToken);
-        if (!s.Json) AnsiConsole.MarkupLine(Esc($"training {s.Model}, batch {options.Batch}: {plan.Warmup} warm-up steps, then {plan.Windows} windows over {plan.Seconds:G} s{(s.Profile > 0 ? $", then {s.Profile} profiled steps" : "")} ..."));
-        var r = TrainBenchmark.Run(options, plan, ceiling, cancellationToken);
+        if (!s.Json) AnsiConsole.MarkupLine(Esc($"training {s.Model}, batch {options.Batch}{(group is null ? "" : $" over {group.Count} ranks (MPI)")}: {plan.Warmup} warm-up steps, then {plan.Windows} windows over {plan.Seconds:G} s{(s.Profile > 0 ? $", then {s.Profile} profiled steps" : "")} ..."));
+        var r = TrainBenchmark.Run(options, plan, ceiling, group, cancellationToken);
         if (s.Json)
         {
             WriteJson(new
@@ -59,6 +61,9 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
                 Memory = Memory(r.Memory),
                 LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),
                 r.SkippedSteps,
+                r.Processes,
+                ThreadsPerProcess = TorchSharp.torch.get_num_threads(),
+                r.AllreduceMsPerStep,
                 Timing = Timing(r.Timing, "step"),
                 Profile = r.Profile.Select(p => new { p.Phase, p.Ms, p.Share }).ToArray(),
                 Machine = Machine(r.Machine),
@@ -70,6 +75,8 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         table.AddRow("forward GFLOPs/image", Esc(F(r.GFlopsPerImage)));
         table.AddRow("[bold]images/s (median)[/]", Esc(F(r.ImagesPerSecond)));
         table.AddRow("ms per step (median)", Esc(F(r.MsPerStep)));
+        if (r.Processes > 1)
+            table.AddRow("data-parallel", Esc($"{r.Processes} ranks x {TorchSharp.torch.get_num_threads()} thread(s), all-reduce {F(r.AllreduceMsPerStep)} ms per step"));
         AddTiming(table, r.Timing, "step", 1e3, "ms per step");
         AddEfficiency(table, r.AchievedGFlopsPerSecond, r.Ceiling, r.Efficiency, "forward + backward = 3x forward FLOPs");
         AddMemory(table, r.Memory, "over the windows");
