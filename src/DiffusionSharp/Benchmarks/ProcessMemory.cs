@@ -7,8 +7,14 @@ public static class ProcessMemory
 {
     private const string StatusPath = "/proc/self/status";
 
-    /// <summary>Peak resident set size in bytes since the process started (<c>VmHWM</c>): native libtorch memory included.</summary>
-    public static long? PeakRssBytes() => Read("VmHWM:");
+    /// <summary>Peak resident set size in bytes since the process started (<c>VmHWM</c>): native libtorch memory included.
+    /// The kernel updates VmHWM lazily (per-thread RSS counters are folded in later), so it can briefly read below
+    /// VmRSS; the larger of the two is returned.</summary>
+    public static long? PeakRssBytes()
+    {
+        long? hwm = Read("VmHWM:"), rss = Read("VmRSS:");
+        return hwm is null ? null : Math.Max(hwm.Value, rss ?? 0);
+    }
 
     /// <summary>Current resident set size in bytes (<c>VmRSS</c>).</summary>
     public static long? CurrentRssBytes() => Read("VmRSS:");
