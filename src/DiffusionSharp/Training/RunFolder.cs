@@ -51,6 +51,12 @@ public sealed class RunFolder
     /// </summary>
     public static bool IsRun(string folder) => Directory.Exists(Path.Combine(folder, "training_state"));
 
+    /// <summary>
+    /// A view of the run in <paramref name="root"/> for reading only (another process may be training in it): unlike
+    /// <see cref="Open"/>, it checks nothing and cleans nothing up.
+    /// </summary>
+    public static RunFolder At(string root) => new(root);
+
     /// <summary>Prepares a new run folder.</summary>
     /// <exception cref="InvalidInputException">The folder holds a run and <paramref name="overwrite"/> is false, or it holds something else.</exception>
     public static RunFolder Create(string root, bool overwrite)
