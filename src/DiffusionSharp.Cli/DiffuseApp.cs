@@ -91,6 +91,9 @@ public static class DiffuseApp
             config.AddCommand<EditCommand>("edit")
                 .WithDescription("Edit an image with a trained model: image-to-image (SDEdit) or, with --mask, inpainting (RePaint).")
                 .WithExample("edit", "--model", "runs/mnist", "--image", "digit.png", "--strength", "0.6", "--out", "edited.png");
+            config.AddCommand<StudioCommand>("studio")
+                .WithDescription("Watch diffusion in the browser: the forward process, generation step by step, training runs live.")
+                .WithExample("studio", "--models", "models", "--runs", "runs", "--port", "7860");
             config.AddBranch("bench", bench =>
             {
                 bench.SetDescription("Measure speed and memory: table by default, one JSON object with --json.");
