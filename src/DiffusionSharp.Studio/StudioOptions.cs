@@ -41,6 +41,12 @@ public sealed record StudioOptions
     /// <summary>Step events buffered per client; when a client reads slower, the generation waits for it.</summary>
     public int StepQueueCapacity { get; init; } = 8;
 
+    /// <summary>
+    /// Each connection's socket send buffer, in bytes (the kernel's part of what a slow client makes the server hold;
+    /// Linux doubles it). With <see cref="StepQueueCapacity"/> and Kestrel's 64 KiB response buffer it bounds a client's queue.
+    /// </summary>
+    public int SendBufferBytes { get; init; } = 256 * 1024;
+
     /// <summary>The largest upload, in bytes.</summary>
     public long MaxUploadBytes { get; init; } = 4L << 20;
 
@@ -83,7 +89,7 @@ public sealed record StudioOptions
         if (File.Exists(RunsRoot)) throw InvalidInputException.For<StudioOptions>(nameof(RunsRoot), $": {RunsRoot} is a file, not a folder");
         foreach (var (name, value) in new[] { (nameof(MaxSteps), MaxSteps), (nameof(MaxCount), MaxCount), (nameof(BatchSize), BatchSize),
                      (nameof(StepQueueCapacity), StepQueueCapacity), (nameof(MaxUploads), MaxUploads), (nameof(MaxImageSide), MaxImageSide),
-                     (nameof(MaxSampleSide), MaxSampleSide), (nameof(MaxTrainTimesteps), MaxTrainTimesteps) })
+                     (nameof(MaxSampleSide), MaxSampleSide), (nameof(MaxTrainTimesteps), MaxTrainTimesteps), (nameof(SendBufferBytes), SendBufferBytes) })
             if (value < 1) throw InvalidInputException.For<StudioOptions>(name, $" must be at least 1 (got {value})");
         if (MaxQueuedGenerations < 0) throw InvalidInputException.For<StudioOptions>(nameof(MaxQueuedGenerations), $" must be 0 or more (got {MaxQueuedGenerations})");
         if (MaxQueuedForwardRequests < 1) throw InvalidInputException.For<StudioOptions>(nameof(MaxQueuedForwardRequests), $" must be at least 1 (got {MaxQueuedForwardRequests})");

@@ -30,6 +30,9 @@ internal sealed class StudioServices : IDisposable
     /// <summary>Runs generations one at a time; admits <see cref="StudioOptions.MaxQueuedGenerations"/> more to wait.</summary>
     public TorchWorker GenerationWorker { get; }
 
+    /// <summary>The networks loaded on the generation thread (the two used last).</summary>
+    public Generation.NetworkCache Networks { get; } = new(2);
+
     /// <summary>Computes x_t for the Forward page, beside a running generation.</summary>
     public TorchWorker ForwardWorker { get; }
 
@@ -44,6 +47,7 @@ internal sealed class StudioServices : IDisposable
         Stopping.Cancel();
         GenerationWorker.Dispose();
         ForwardWorker.Dispose();
+        Networks.Dispose();
         UploadSlots.Dispose();
         Stopping.Dispose();
     }

@@ -69,7 +69,7 @@ internal static class GenerateEndpoints
         });
         using var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, s.Stopping.Token);
         int ahead = s.GenerationWorker.Admitted;
-        var run = s.GenerationWorker.TryRun(() => Run(job, channel.Writer, clock, s.Verbose, cancel.Token))
+        var run = s.GenerationWorker.TryRun(() => Run(job, s.Networks, channel.Writer, clock, s.Verbose, cancel.Token))
             ?? throw new StudioRequestException(StatusCodes.Status429TooManyRequests,
                 $"busy: one generation runs at a time and {s.Options.MaxQueuedGenerations} may wait; all {s.GenerationWorker.Capacity} places are taken, try again when one ends");
         try
@@ -91,11 +91,11 @@ internal static class GenerateEndpoints
     }
 
     /// <summary>Runs the job on the tensor thread; every outcome ends the stream, an error as an error event.</summary>
-    private static bool Run(GenerationJob job, ChannelWriter<GenerationEvent> writer, Stopwatch clock, bool verbose, CancellationToken token)
+    private static bool Run(GenerationJob job, NetworkCache networks, ChannelWriter<GenerationEvent> writer, Stopwatch clock, bool verbose, CancellationToken token)
     {
         try
         {
-            job.Run(e => Post(writer, e, token), clock, token);
+            job.Run(networks, e => Post(writer, e, token), clock, token);
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {

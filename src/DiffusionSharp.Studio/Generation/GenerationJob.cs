@@ -6,8 +6,9 @@ using DiffusionSharp.Pipelines;
 namespace DiffusionSharp.Studio.Generation;
 
 /// <summary>
-/// One generation, run on the studio's tensor thread: the one place the studio loads a pipeline and generates, through
-/// the library's own <see cref="DiffusionPipeline.Load"/> and <see cref="DiffusionPipeline.Generate(int, int, long, IReadOnlyList{long}?, double, int, Action{int, Samplers.SamplingStep}?)"/>
+/// One generation, run on the studio's tensor thread: the one place the studio builds a pipeline and generates, through
+/// the library's own halves of <see cref="DiffusionPipeline.Load"/> (<see cref="DiffusionPipeline.LoadScheduler"/>, the
+/// network of <see cref="DiffusionPipeline.NetworkFolder"/>) and <see cref="DiffusionPipeline.Generate(int, int, long, IReadOnlyList{long}?, double, int, Action{int, Samplers.SamplingStep}?)"/>
 /// with <c>diffuse sample</c>'s options, so that its final grid is that command's PNG byte for byte.
 /// </summary>
 /// <param name="Request">The checked request.</param>
@@ -23,27 +24,38 @@ internal sealed record GenerationJob(GenerateRequest Request, string Folder, str
     /// </summary>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     /// <exception cref="InvalidInputException">The model or an option is refused by the library.</exception>
-    public void Run(Action<GenerationEvent> post, Stopwatch clock, CancellationToken token)
+    public void Run(NetworkCache networks, Action<GenerationEvent> post, Stopwatch clock, CancellationToken token)
     {
         token.ThrowIfCancellationRequested();
         var r = Request;
         double loadStart = clock.Elapsed.TotalMilliseconds;
-        using var pipeline = DiffusionPipeline.Load(Folder, r.Ema, r.Sampler, r.Eta, r.Karras, r.TimestepSpacing);
+        // DiffusionPipeline.Load's two halves, the network kept between runs.
+        var scheduler = DiffusionPipeline.LoadScheduler(Folder, r.Ema, r.Sampler, r.Eta, r.Karras, r.TimestepSpacing);
+        using var pipeline = DiffusionPipeline.FromModel(networks.Get(DiffusionPipeline.NetworkFolder(Folder, r.Ema)), scheduler);
         var (labels, count, nrow) = SampleClasses.Resolve(r.Class, r.Count, pipeline.NumClasses, r.Guidance);
         int batches = (count + BatchSize - 1) / BatchSize;
         post(new StartEvent(pipeline.Scheduler.Name, r.Steps, count, nrow, batches, Command(), clock.Elapsed.TotalMilliseconds - loadStart));
         double last = clock.Elapsed.TotalMilliseconds;
-        using var images = pipeline.Generate(count, r.Steps, r.Seed, labels, r.Guidance, BatchSize, (batch, step) =>
+        try
         {
+            using var images = pipeline.Generate(count, r.Steps, r.Seed, labels, r.Guidance, BatchSize, (batch, step) =>
+            {
+                token.ThrowIfCancellationRequested();
+                byte[] xt = ImageGrid.ToPng(step.Sample, nrow, scale: 1);
+                byte[]? x0 = step.PredOriginalSample is { } p ? ImageGrid.ToPng(p, nrow, scale: 1) : null;
+                double now = clock.Elapsed.TotalMilliseconds;
+                post(new StepEvent(batch, step.Index, step.Count, step.Timestep, now - last, now, xt, x0));
+                last = clock.Elapsed.TotalMilliseconds;
+            });
             token.ThrowIfCancellationRequested();
-            byte[] xt = ImageGrid.ToPng(step.Sample, nrow, scale: 1);
-            byte[]? x0 = step.PredOriginalSample is { } p ? ImageGrid.ToPng(p, nrow, scale: 1) : null;
-            double now = clock.Elapsed.TotalMilliseconds;
-            post(new StepEvent(batch, step.Index, step.Count, step.Timestep, now - last, now, xt, x0));
-            last = clock.Elapsed.TotalMilliseconds;
-        });
-        token.ThrowIfCancellationRequested();
-        post(new DoneEvent(count, clock.Elapsed.TotalSeconds, ImageGrid.ToPng(images, nrow)));
+            post(new DoneEvent(count, clock.Elapsed.TotalSeconds, ImageGrid.ToPng(images, nrow)));
+        }
+        finally
+        {
+            // A multistep sampler keeps its last run's history until SetTimesteps (its contract): free it now, as the
+            // scheduler is dropped with the pipeline.
+            scheduler.SetTimesteps(1);
+        }
     }
 
     /// <summary>The <c>diffuse sample</c> command with the same options.</summary>

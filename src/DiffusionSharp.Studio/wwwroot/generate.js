@@ -14,7 +14,7 @@ function onModel() {
   if (m && m.numClasses > 0) {
     for (let c = 0; c < m.numClasses; c++) cls.add(new Option(String(c), String(c)));
     cls.add(new Option("all (one row per class)", "all"));
-    cls.value = "3";
+    cls.value = m.numClasses > 3 ? "3" : "0";
   }
   $("ema").disabled = !(m && m.hasEma);
   $("ema").checked = !!(m && m.hasEma);
