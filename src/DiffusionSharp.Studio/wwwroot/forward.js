@@ -110,7 +110,9 @@ for (const p of panels) {
 }
 slider.addEventListener("input", update);
 for (const id of ["source", "digit", "sample", "upload"]) $(id).addEventListener("change", chooseSource);
+$("digit").addEventListener("input", chooseSource); // typing a digit shows it at once, as the slider does
 $("seed").addEventListener("change", update);
 window.addEventListener("resize", update);
 await Promise.all(panels.map(loadSchedule));
 update();
+document.body.dataset.ready = "1"; // listeners attached: tests wait for this
