@@ -20,7 +20,7 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         public string? Image { get; init; }
 
         [CommandOption("--strength <S>")]
-        [Description("In (0, 1]: how far into the noise the image goes before denoising; small keeps it, 1 starts from pure noise.")]
+        [Description("In (0, 1]]: how far into the noise the image goes before denoising; small keeps it, 1 starts from pure noise.")]
         [DefaultValue(0.6)]
         public double Strength { get; init; } = 0.6;
 

@@ -25,7 +25,7 @@ public sealed class NoiseCommand : Command<NoiseCommand.Settings>
         public string Image { get; init; } = "mnist:0";
 
         [CommandOption("--timesteps <LIST>")]
-        [Description("Comma-separated timesteps to show, each in [0, T-1].")]
+        [Description("Comma-separated timesteps to show, each in [[0, T-1]].")]
         [DefaultValue("0,100,250,500,999")]
         public string Timesteps { get; init; } = "0,100,250,500,999";
 

@@ -38,7 +38,7 @@ public sealed class ScheduleCommand : Command<ScheduleCommand.Settings>
         public bool RescaleZeroSnr { get; init; }
 
         [CommandOption("--json")]
-        [Description("Print {\"betas\": [...], \"alphas_cumprod\": [...]} on stdout instead of the table.")]
+        [Description("Print {\"betas\": [[...]], \"alphas_cumprod\": [[...]]} on stdout instead of the table.")]
         public bool Json { get; init; }
 
         [CommandOption("--compare <NAMES>")]

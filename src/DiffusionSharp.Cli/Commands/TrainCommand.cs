@@ -134,6 +134,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public int SampleEvery { get; init; }
 
         [CommandOption("--sample-count <N>")]
+        [Description("Images in each sample grid; class-conditional models: rounded up to a multiple of the classes, one column per class.")]
         [DefaultValue(64)]
         public int SampleCount { get; init; } = 64;
 
@@ -143,7 +144,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public int SampleSteps { get; init; } = 50;
 
         [CommandOption("--eval-every <K>")]
-        [Description("Every K steps, score --eval-count DDIM samples of the EMA model with FID-MNIST (28x28 grayscale models); written to eval.csv.")]
+        [Description("Every K steps, score --eval-count DDIM samples of the EMA model with FID-MNIST (28x28 grayscale models; class-conditional: every class equally often); written to eval.csv.")]
         [DefaultValue(0)]
         public int EvalEvery { get; init; }
 
@@ -283,25 +284,26 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         using var pipeline = DiffusionPipeline.FromModel(ema, SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing));
         bool final = step >= o.Steps;
         using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4) : null;
-        using var images = pipeline.Generate(o.SampleCount, o.SampleSteps, o.Seed + 1, ClassRows(pipeline, o.SampleCount),
-            batchSize: o.SampleCount, onStep: recorder is null ? null : (_, s) => recorder.Record(s));
+        var (count, labels, columns) = GridLayout(pipeline.NumClasses, o.SampleCount);
+        using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels,
+            batchSize: count, onStep: recorder is null ? null : (_, s) => recorder.Record(s));
         Directory.CreateDirectory(run.SamplesDir);
         string grid = Path.Combine(run.SamplesDir, $"step-{step:D7}.png");
-        ImageGrid.SavePng(images, grid);
+        ImageGrid.SavePng(images, grid, columns);
         if (recorder is null) return;
         string trajectory = Path.Combine(run.SamplesDir, "reverse-process.png");
         recorder.Save(trajectory, pipeline.Scheduler.Name);
-        AnsiConsole.MarkupLineInterpolated($"wrote [green]{grid}[/] ({o.SampleCount} samples, DDIM {o.SampleSteps} steps, EMA weights) and [green]{trajectory}[/]");
+        AnsiConsole.MarkupLineInterpolated($"wrote [green]{grid}[/] ({count} samples, DDIM {o.SampleSteps} steps, EMA weights) and [green]{trajectory}[/]");
     }
 
-    /// <summary>Scores <paramref name="count"/> DDIM samples of the EMA model (null class if conditional) and appends the scores to eval.csv.</summary>
+    /// <summary>Scores <paramref name="count"/> DDIM samples of the EMA model (a class-conditional one: every class equally often) and appends the scores to eval.csv.</summary>
     private static void Evaluate(RunFolder run, Trainer trainer, IDenoiser ema, int step, int count, Evaluation.DigitEvaluation evaluation)
     {
         var o = trainer.Options;
         if (ema.Config.SampleShape is not [1, 28, 28])
             throw new InvalidInputException("--eval-every: FID-MNIST scores 28x28 grayscale digits; this model makes other images");
         using var pipeline = DiffusionPipeline.FromModel(ema, SchedulerFactory.Create("ddim", trainer.Schedule, o.PredictionType, TimestepSpacing.Trailing));
-        using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 2, batchSize: 100);
+        using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 2, BalancedLabels(pipeline.NumClasses, count), batchSize: 100);
         var r = evaluation.Evaluate(images);
         string path = Path.Combine(run.Root, "eval.csv");
         if (!File.Exists(path)) File.WriteAllText(path, "step,samples,fid_mnist,mean_confidence,class_entropy\n");
@@ -309,9 +311,20 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         Console.WriteLine(FormattableString.Invariant($"eval at step {step}: FID-MNIST {r.FidMnist:F2} ({r.SampleCount} DDIM-{o.SampleSteps} samples), confidence {r.MeanConfidence:F3}, class entropy {r.ClassEntropy:F3}"));
     }
 
-    /// <summary>For a class-conditional model the periodic grids show one row per class: labels 0, 0, ..., 1, 1, ....</summary>
-    private static long[]? ClassRows(DiffusionPipeline pipeline, int count) =>
-        pipeline.NumClasses == 0 ? null : Enumerable.Range(0, count).Select(i => (long)i * pipeline.NumClasses / count).ToArray();
+    /// <summary>
+    /// The sample grids of a class-conditional model show every class equally: the count rounded up to a multiple of the
+    /// class count, one column per class, so each row reads 0, 1, ..., K-1.
+    /// </summary>
+    private static (int Count, long[]? Labels, int? Columns) GridLayout(int classes, int count)
+    {
+        if (classes == 0) return (count, null, null);
+        int rounded = (count + classes - 1) / classes * classes;
+        return (rounded, BalancedLabels(classes, rounded), classes);
+    }
+
+    /// <summary>Labels 0, 1, ..., K-1, 0, 1, ... for a class-conditional model (every class equally often); null when unconditional.</summary>
+    private static long[]? BalancedLabels(int classes, int count) =>
+        classes == 0 ? null : Enumerable.Range(0, count).Select(i => (long)(i % classes)).ToArray();
 
     private static void WriteLossPlot(RunFolder run)
     {

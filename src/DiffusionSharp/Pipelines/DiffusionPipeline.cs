@@ -120,7 +120,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="guidance">Classifier-free guidance scale w: eps = eps_uncond + w·(eps_cond - eps_uncond); 1 = plain conditional.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
-    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 on the CPU, in the model's data range.</returns>
     public Tensor Generate(int count, int steps, long seed, IReadOnlyList<long>? classLabels = null, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
@@ -141,7 +141,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs a condition.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
-    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 on the CPU, in the model's data range.</returns>
     public Tensor Generate(int count, int steps, long seed, Condition? condition, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
@@ -164,9 +164,11 @@ public sealed class DiffusionPipeline : IDisposable
                 var loop = new SamplingLoop(Scheduler, ModelCall(batchCondition, condition is null ? 1.0 : guidance));
                 int batchIndex = index;
                 batches.Add(loop.Sample([b, .. shape.Select(d => (long)d)], steps, generator,
-                    onStep is null ? null : s => onStep(batchIndex, s)).MoveToOuterDisposeScope());
+                    onStep is null ? null : s => onStep(batchIndex, s), Denoiser.Device).MoveToOuterDisposeScope());
             }
-            return torch.cat(batches, 0);
+            var all = torch.cat(batches, 0);
+            if (all.device.type == DeviceType.CPU) return all;
+            using (all) return all.cpu();
         }
         finally
         {
@@ -213,7 +215,7 @@ public sealed class DiffusionPipeline : IDisposable
     }
 
     /// <summary>The unconditional input for <paramref name="rows"/> samples: the null class of a class-conditional model, none otherwise.</summary>
-    private Condition UnconditionalRows(int rows) => Denoiser.Config.Conditioning switch
+    internal Condition UnconditionalRows(int rows) => Denoiser.Config.Conditioning switch
     {
         ConditionKind.None => Condition.None(rows),
         ConditionKind.ClassLabel => new ClassLabelCondition(torch.full([rows], (long)NumClasses, dtype: ScalarType.Int64), NumClasses),

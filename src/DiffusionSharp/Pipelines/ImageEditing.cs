@@ -1,3 +1,4 @@
+using DiffusionSharp.Conditioning;
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Models;
 using DiffusionSharp.Samplers;
@@ -121,9 +122,12 @@ public static class ImageEditing
             throw new InvalidInputException(
                 "guidance: this model is unconditional (no num_class_embeds in its config.json); there is no class to guide towards",
                 nameof(ImageEditing) + "." + nameof(guidance));
-        pipeline.CheckConditioning(classLabels, guidance, (int)image.shape[0]);
-        using var labels = classLabels is null ? null : tensor(classLabels.ToArray(), dtype: ScalarType.Int64);
-        var editor = new ImageEditor(scheduler ?? pipeline.Scheduler, pipeline.ModelCall(labels, guidance));
+        int rows = (int)image.shape[0];
+        pipeline.CheckConditioning(classLabels, guidance, rows);
+        // No labels: a class-conditional model edits unconditionally, with its null class (as Generate samples).
+        using var condition = classLabels is null ? pipeline.UnconditionalRows(rows)
+            : new ClassLabelCondition(tensor(classLabels.ToArray(), dtype: ScalarType.Int64), pipeline.NumClasses);
+        var editor = new ImageEditor(scheduler ?? pipeline.Scheduler, pipeline.ModelCall(condition, guidance));
         using var generator = new Generator((ulong)seed);
         return editor.Edit(image, options, generator, mask, onStep);
     }

@@ -84,7 +84,7 @@ public sealed class ImageEditor
         Tensor sample, noised;
         using (NewDisposeScope())
         {
-            var noise = randn(image.shape, generator: generator);
+            var noise = StepNoise.Resolve(null, generator, image);
             sample = (options.Strength >= 1.0
                 ? noise * Scheduler.InitNoiseSigma
                 : AddNoise(image, noise, timesteps[begin])).MoveToOuterDisposeScope();
@@ -141,7 +141,7 @@ public sealed class ImageEditor
         // the sigma-based samplers' add_noise reads the sigma of the step the run has advanced to, whatever the timestep
         double landing = i == Scheduler.Timesteps.Count - 1 ? -1 : Scheduler.PreviousTimestep(i);
         if (landing < 0) return where(repaint, stepped, image);
-        using var z = randn(image.shape, generator: generator);
+        using var z = StepNoise.Resolve(null, generator, image);
         using var known = AddNoise(image, z, landing);
         return where(repaint, stepped, known);
     }
@@ -152,7 +152,7 @@ public sealed class ImageEditor
         var alphaBar = Scheduler.Schedule.AlphasCumprod;
         int t = (int)Scheduler.Timesteps[i], landing = (int)Scheduler.PreviousTimestep(i);
         double alpha = alphaBar[t] / (landing >= 0 ? alphaBar[landing] : 1.0);
-        var z = randn(x.shape, generator: generator);
+        var z = StepNoise.Resolve(null, generator, x);
         return x * Math.Sqrt(alpha) + z * Math.Sqrt(1 - alpha);
     }
 }

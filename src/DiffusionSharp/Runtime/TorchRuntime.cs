@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using TorchSharp;
 
 namespace DiffusionSharp.Runtime;
@@ -76,6 +77,7 @@ public static class TorchRuntime
 
     private static void EnsureLoaded()
     {
+        ProbeNativeLibrary();
         try
         {
             torch.InitializeDeviceType(DeviceType.CPU);
@@ -86,12 +88,40 @@ public static class TorchRuntime
         }
     }
 
-    private static string Diagnose(Exception e)
+    /// <summary>
+    /// Loads the application's copy of libLibTorchSharp.so before TorchSharp does, so that a library the loader refuses
+    /// is reported with the loader's own reason. TorchSharp's message does not carry that reason, and after a failed load
+    /// it copies every libtorch binary from the NuGet cache into a folder beside the application.
+    /// </summary>
+    private static void ProbeNativeLibrary()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        string? path = new[]
+        {
+            Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native", NativeLibraryFile),
+            Path.Combine(AppContext.BaseDirectory, NativeLibraryFile),
+        }.FirstOrDefault(File.Exists);
+        if (path is null) return;
+        try
+        {
+            NativeLibrary.Load(path);
+        }
+        catch (DllNotFoundException e)
+        {
+            throw new TorchUnavailableException(Diagnose(e, path), e);
+        }
+    }
+
+    private const string NativeLibraryFile = "libLibTorchSharp.so";
+
+    private static string Diagnose(Exception e, string? path = null)
     {
         string all = string.Join(" | ", Chain(e).Select(x => x.Message));
         if (all.Contains("GLIBCXX", StringComparison.Ordinal))
-            return "TorchSharp's native library did not load: this system's libstdc++ is older than the GCC 13 one it was built against "
-                + "(GLIBCXX_3.4.32 not found). Build with 'dotnet build' or 'dotnet publish' from this repository, which marks that requirement weak in the output copy.";
+            return $"TorchSharp's native library {path ?? NativeLibraryFile} did not load: this system's libstdc++ is older than the GCC 13 one "
+                + "it was built against (GLIBCXX_3.4.32 not found). DiffusionSharp's build step marks that requirement weak in the build "
+                + "output (the repository's Directory.Build.targets, or the DiffusionSharp package's build targets); this copy was not "
+                + "patched: build or publish the application with 'dotnet build' / 'dotnet publish' instead of copying the file.";
         return "TorchSharp's native library did not load (" + Chain(e).Last().Message.Split('\n')[0].Trim()
             + "). Likely cause: the libtorch-cpu runtime files are missing from the output folder or this is not a linux-x64 machine.";
     }

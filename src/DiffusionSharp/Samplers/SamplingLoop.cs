@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace DiffusionSharp.Samplers;
@@ -27,15 +28,20 @@ public sealed class SamplingLoop
     /// <summary>The sampler.</summary>
     public IScheduler Scheduler { get; }
 
-    /// <summary>Draws x_T = <c>randn(shape, generator)</c> on the CPU and denoises it in <paramref name="numInferenceSteps"/> steps.</summary>
+    /// <summary>
+    /// Draws x_T = <c>randn(shape, generator)</c> on the CPU (so a seed gives the same samples on every device), moves it
+    /// to <paramref name="device"/> and denoises it there in <paramref name="numInferenceSteps"/> steps.
+    /// </summary>
     /// <param name="shape">[B, C, H, W].</param>
     /// <param name="numInferenceSteps">The number of steps, 1..T.</param>
     /// <param name="generator">The CPU generator for the initial and the per-step noise.</param>
     /// <param name="onStep">Called after every step.</param>
-    /// <returns>The samples [B, C, H, W] float32, in the model's data range (e.g. [-1, 1]).</returns>
-    public Tensor Sample(long[] shape, int numInferenceSteps, Generator generator, Action<SamplingStep>? onStep = null)
+    /// <param name="device">Where the sample lives during the run (the network's device); null = the CPU.</param>
+    /// <returns>The samples [B, C, H, W] float32, in the model's data range (e.g. [-1, 1]), on <paramref name="device"/>.</returns>
+    public Tensor Sample(long[] shape, int numInferenceSteps, Generator generator, Action<SamplingStep>? onStep = null, Device? device = null)
     {
-        using var initialNoise = randn(shape, generator: generator);
+        using var drawn = randn(shape, generator: generator);
+        using var initialNoise = device is null || device.type == DeviceType.CPU ? drawn.alias() : drawn.to(device);
         return Denoise(initialNoise, numInferenceSteps, generator, onStep: onStep);
     }
 

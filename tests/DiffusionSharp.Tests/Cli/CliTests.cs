@@ -233,6 +233,24 @@ public sealed class CliTests : IDisposable
         Assert.StartsWith("5,100,", evalRows[1]);
     }
 
+    [Fact]
+    public void Should_draw_one_column_per_class_in_the_sample_grid_of_a_class_conditional_run()
+    {
+        // Given a 2-step class-conditional run asked for a 4-image grid
+        var (images, labels) = TinyData.WriteMnistSubset(_dir, 32);
+        var config = Path.Combine(_dir, "tiny.json");
+        File.WriteAllText(config, TinyData.TinyUNet().ToJson());
+        var run = Path.Combine(_dir, "cond-run");
+        var result = CliRunner.Run("train", "--data", images, "--labels", labels, "--model", config, "--class-conditional", "--steps", "2",
+            "--batch", "8", "--checkpoint-every", "0", "--sample-count", "4", "--sample-steps", "1", "--threads", "1", "--out", run);
+        Assert.True(result.ExitCode == 0, result.StdErr);
+
+        // Then the grid holds every class once: 4 rounded up to the 10 digits, in one row of 10 columns
+        Assert.Contains("(10 samples, DDIM 1 steps", result.StdOut);
+        var (width, height) = PngSize(Path.Combine(run, "samples", "step-0000002.png"));
+        Assert.InRange((double)width / height, 9.0, 10.0); // 10 cells and 11 gaps across, 1 cell and 2 gaps down
+    }
+
     private string TrainTinyRun()
     {
         var root = Path.Combine(_dir, "run");

@@ -1,3 +1,5 @@
+using TorchSharp;
+using DiffusionSharp.Conditioning;
 using DiffusionSharp.Cli;
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Pipelines;
@@ -82,6 +84,14 @@ public sealed class ImageEditingTests : IDisposable
             using var edited = conditional.Edit(x0, options, 0, classLabels: [3], guidance: 2);
             Assert.Equal(2, edited.ModelCalls);
             Assert.True(edited.Image.isfinite().all().item<bool>());
+
+            // no class given: a class-conditional model edits with its null class (10), as sampling does
+            using var unlabelled = conditional.Edit(x0, options, 0);
+            using var nullClass = new ClassLabelCondition(tensor(new long[] { 10 }), 10);
+            using var generator = new Generator(0);
+            using var withNullClass = new ImageEditor(conditional.Scheduler, conditional.ModelCall(nullClass, 1.0)).Edit(x0, options, generator);
+            Assert.Equal(2, unlabelled.ModelCalls);
+            Assert.True(unlabelled.Image.equal(withNullClass.Image).all().item<bool>());
         }
         finally
         {

@@ -28,8 +28,8 @@ internal sealed partial class DiffuseProcess : IDisposable
         }
     }
 
-    /// <summary>Starts <c>diffuse ARGS</c> in <paramref name="workDir"/>.</summary>
-    public static DiffuseProcess Start(string workDir, IEnumerable<string> args)
+    /// <summary>Starts <c>diffuse ARGS</c> in <paramref name="workDir"/> (the CLI at <paramref name="dllPath"/>, default <see cref="DllPath"/>).</summary>
+    public static DiffuseProcess Start(string workDir, IEnumerable<string> args, string? dllPath = null)
     {
         var info = new ProcessStartInfo
         {
@@ -43,7 +43,7 @@ internal sealed partial class DiffuseProcess : IDisposable
         info.FileName = "env";
         info.ArgumentList.Add("--default-signal=INT");
         info.ArgumentList.Add("dotnet");
-        info.ArgumentList.Add(DllPath);
+        info.ArgumentList.Add(dllPath ?? DllPath);
         foreach (var a in args) info.ArgumentList.Add(a);
         // Plain lines, no colours: the output is parsed.
         info.Environment["NO_COLOR"] = "1";
@@ -58,9 +58,13 @@ internal sealed partial class DiffuseProcess : IDisposable
     }
 
     /// <summary>Runs to the end (or fails the test after <paramref name="timeout"/>).</summary>
-    public static (int ExitCode, string Stdout, string Stderr) Run(string workDir, TimeSpan timeout, params string[] args)
+    public static (int ExitCode, string Stdout, string Stderr) Run(string workDir, TimeSpan timeout, params string[] args) =>
+        RunApp(DllPath, workDir, timeout, args);
+
+    /// <summary>As <see cref="Run"/>, for the CLI assembly at <paramref name="dllPath"/>.</summary>
+    public static (int ExitCode, string Stdout, string Stderr) RunApp(string dllPath, string workDir, TimeSpan timeout, params string[] args)
     {
-        using var p = Start(workDir, args);
+        using var p = Start(workDir, args, dllPath);
         var code = p.WaitForExit(timeout);
         return (code, p.Stdout, p.Stderr);
     }
