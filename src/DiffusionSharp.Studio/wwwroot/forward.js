@@ -110,7 +110,7 @@ for (const p of panels) {
 }
 slider.addEventListener("input", update);
 for (const id of ["source", "digit", "sample", "upload"]) $(id).addEventListener("change", chooseSource);
-$("digit").addEventListener("input", chooseSource); // typing a digit shows it at once, as the slider does
+$("digit").addEventListener("input", () => { if ($("digit").value !== "") chooseSource(); }); // a typed digit shows at once
 $("seed").addEventListener("change", update);
 window.addEventListener("resize", update);
 await Promise.all(panels.map(loadSchedule));
