@@ -84,6 +84,13 @@ public static class CliNames
         ["StudioOptions.Port"] = "--port",
         ["StudioOptions.Token"] = "--token",
         ["StudioOptions.MaxQueuedGenerations"] = "--max-queue",
+        ["StudioBenchmark.Options.Runs"] = "--runs",
+        ["StudioBenchmark.Options.Model"] = "--model",
+        ["GenerateRequest.Steps"] = "--steps",
+        ["GenerateRequest.Count"] = "--count",
+        ["GenerateRequest.Guidance"] = "--guidance",
+        ["GenerateRequest.Ema"] = "--ema",
+        ["GenerateRequest.Model"] = "--model",
     };
 
     public static string Rename(string message)
