@@ -104,7 +104,7 @@ public static class DiffuseApp
                 bench.AddCommand<BenchForwardCommand>("forward").WithDescription("Milliseconds per forward pass under inference mode.")
                     .WithExample("bench", "forward", "--model", "cifar10-ddpm", "--batch", "1");
                 bench.AddCommand<BenchStudioCommand>("studio").WithDescription("Time from Generate to the first step image, and per step, through a studio on the loopback.")
-                    .WithExample("bench", "studio", "--model", "models/mnist-tiny-cond", "--ema", "--class", "7", "--guidance", "3", "--json");
+                    .WithExample("bench", "studio", "--model", "models/mnist-tiny-cond", "--ema", "--steps", "20", "--class", "7", "--guidance", "3", "--json");
                 bench.AddCommand<BenchConvCommand>("conv").WithDescription("GFLOP/s of a dense 3x3 convolution: the practical ceiling.");
             });
         });

@@ -23,8 +23,12 @@ public static class StudioBenchmark
     /// <param name="Count">Images per generation.</param>
     /// <param name="Class">A class, <c>all</c>, or null.</param>
     /// <param name="Guidance">Classifier-free guidance weight.</param>
+    /// <param name="Seed">The seed of every run.</param>
+    /// <param name="Eta">DDIM's noise scale.</param>
+    /// <param name="Karras">Karras noise levels.</param>
+    /// <param name="Spacing">Timestep spacing, or null for the folder's own.</param>
     /// <param name="Runs">Generations after the first (the model already loaded).</param>
-    public sealed record Options(string Model, bool Ema, string? Sampler, int Steps, int Count, string? Class, double Guidance, int Runs)
+    public sealed record Options(string Model, bool Ema, string? Sampler, int Steps, int Count, string? Class, double Guidance, long Seed, double Eta, bool Karras, string? Spacing, int Runs)
     {
         /// <exception cref="InvalidInputException">A value is out of range or the model folder is missing.</exception>
         public void Validate()
@@ -65,7 +69,8 @@ public static class StudioBenchmark
         string folder = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Model));
         string id = Path.GetFileName(folder), root = Path.GetDirectoryName(folder)!;
         var options = new StudioOptions { ModelsRoot = root, RunsRoot = root, Port = 0 };
-        var request = new GenerateRequest { Model = id, Ema = o.Ema, Sampler = o.Sampler, Steps = o.Steps, Count = o.Count, Class = o.Class, Guidance = o.Guidance };
+        var request = new GenerateRequest { Model = id, Ema = o.Ema, Sampler = o.Sampler, Steps = o.Steps, Count = o.Count, Class = o.Class, Guidance = o.Guidance,
+            Seed = o.Seed, Eta = o.Eta, Karras = o.Karras, Spacing = o.Spacing };
         if (!ModelInfo.IsModelFolder(folder)) throw InvalidInputException.For<Options>(nameof(Options.Model), $": {o.Model} is not a diffusion model folder (no unet/ or config.json)");
         request.Check(ModelInfo.Read(id, folder), options);
 

@@ -10,36 +10,17 @@ namespace DiffusionSharp.Cli.Commands.Bench;
 /// <summary><c>diffuse bench studio</c>: time from Generate to the first step image, and per step, as the Generate page sees them.</summary>
 public sealed class BenchStudioCommand : Command<BenchStudioCommand.Settings>
 {
-    public sealed class Settings : CommonSettings
+    /// <summary><c>diffuse sample</c>'s sampling options, plus how many images and runs.</summary>
+    public sealed class Settings : DenoiseSettings
     {
-        [CommandOption("--model <FOLDER>")]
-        [Description("A diffusion model folder (a pipeline or run folder, or a UNet2DModel folder).")]
-        [DefaultValue("models/mnist-tiny-cond")]
-        public string Model { get; init; } = "models/mnist-tiny-cond";
-
-        [CommandOption("--ema")]
-        [Description("Use the EMA weights (unet_ema/).")]
-        public bool Ema { get; init; }
-
-        [CommandOption("--sampler <NAME>")]
-        [Description("A sampler (default: the folder's own).")]
-        public string? Sampler { get; init; }
-
-        [CommandOption("--steps <N>")]
-        [DefaultValue(20)]
-        public int Steps { get; init; } = 20;
-
         [CommandOption("--count <N>")]
         [Description("Images per generation.")]
         [DefaultValue(16)]
         public int Count { get; init; } = 16;
 
         [CommandOption("--class <N|all>")]
+        [Description("A class, or all (one row of each), for a class-conditional model.")]
         public string? Class { get; init; }
-
-        [CommandOption("--guidance <W>")]
-        [DefaultValue(1.0)]
-        public double Guidance { get; init; } = 1.0;
 
         [CommandOption("--runs <N>")]
         [Description("Generations timed after the first one (which loads the model).")]
@@ -54,7 +35,7 @@ public sealed class BenchStudioCommand : Command<BenchStudioCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
-        var options = new StudioBenchmark.Options(s.Model, s.Ema, s.Sampler, s.Steps, s.Count, s.Class, s.Guidance, s.Runs);
+        var options = new StudioBenchmark.Options(s.Model!, s.Ema, s.Sampler, s.Steps, s.Count, s.Class, s.Guidance, s.Seed, s.Eta, s.Karras, s.Spacing, s.Runs);
         options.Validate();
         TorchRuntime.Initialize(s.Threads, s.Device);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"generating {s.Count} images in {s.Steps} steps through a studio on the loopback, 1 + {s.Runs} times ..."));
