@@ -1,5 +1,3 @@
-using System.Text.RegularExpressions;
-
 namespace DiffusionSharp.Cli;
 
 /// <summary>
@@ -94,6 +92,20 @@ public static class CliNames
         ["ImageEditing.mask"] = "--mask",
         ["ImageEditing.image"] = "--image",
         ["ImageEditing.guidance"] = "--guidance",
+        // diffuse studio
+        ["StudioOptions.ModelsRoot"] = "--models",
+        ["StudioOptions.RunsRoot"] = "--runs",
+        ["StudioOptions.Host"] = "--host",
+        ["StudioOptions.Port"] = "--port",
+        ["StudioOptions.Token"] = "--token",
+        ["StudioOptions.MaxQueuedGenerations"] = "--max-queue",
+        ["StudioBenchmark.Options.Runs"] = "--runs",
+        ["StudioBenchmark.Options.Model"] = "--model",
+        ["GenerateRequest.Steps"] = "--steps",
+        ["GenerateRequest.Count"] = "--count",
+        ["GenerateRequest.Guidance"] = "--guidance",
+        ["GenerateRequest.Ema"] = "--ema",
+        ["GenerateRequest.Model"] = "--model",
     };
 
     public static string Rename(string message)
@@ -110,15 +122,5 @@ public static class CliNames
     /// that an option sets, the first whole-word occurrence of its member name (for the first, the message's leading
     /// name) replaced by its flag.
     /// </summary>
-    public static string ForUser(InvalidInputException e)
-    {
-        string message = e.Message;
-        foreach (string property in e.Properties)
-        {
-            if (FlagOf(property) is not { } flag) continue;
-            var member = Regex.Match(message, $@"(?<![\w-]){Regex.Escape(InvalidInputException.MemberOf(property))}(?![\w-])");
-            if (member.Success) message = string.Concat(message.AsSpan(0, member.Index), flag, message.AsSpan(member.Index + member.Length));
-        }
-        return message;
-    }
+    public static string ForUser(InvalidInputException e) => e.MessageWith(FlagOf);
 }

@@ -107,6 +107,9 @@ public static class DiffuseApp
             config.AddCommand<EditCommand>("edit")
                 .WithDescription("Edit an image with a trained model: image-to-image (SDEdit) or, with --mask, inpainting (RePaint).")
                 .WithExample("edit", "--model", "runs/mnist", "--image", "digit.png", "--strength", "0.6", "--out", "edited.png");
+            config.AddCommand<StudioCommand>("studio")
+                .WithDescription("Watch diffusion in the browser: the forward process, generation step by step, training runs live.")
+                .WithExample("studio", "--models", "models", "--runs", "runs", "--port", "7860");
             config.AddBranch("bench", bench =>
             {
                 bench.SetDescription("Measure speed and memory: table by default, one JSON object with --json.");
@@ -116,6 +119,8 @@ public static class DiffuseApp
                     .WithExample("bench", "sample", "--model", "mnist-small", "--sampler", "ddim", "--steps", "50", "--batch", "64");
                 bench.AddCommand<BenchForwardCommand>("forward").WithDescription("Milliseconds per forward pass under inference mode.")
                     .WithExample("bench", "forward", "--model", "cifar10-ddpm", "--batch", "1");
+                bench.AddCommand<BenchStudioCommand>("studio").WithDescription("Time from Generate to the first step image, and per step, through a studio on the loopback.")
+                    .WithExample("bench", "studio", "--model", "models/mnist-tiny-cond", "--ema", "--steps", "20", "--class", "7", "--guidance", "3", "--json");
                 bench.AddCommand<BenchConvCommand>("conv").WithDescription("GFLOP/s of a dense 3x3 convolution: the practical ceiling.");
             });
         });

@@ -1,3 +1,5 @@
+using System.Text.RegularExpressions;
+
 namespace DiffusionSharp;
 
 /// <summary>
@@ -40,6 +42,25 @@ public sealed class InvalidInputException : Exception
 
     /// <summary>The member name of a <c>Type.Member</c> property: the part after its last dot.</summary>
     public static string MemberOf(string property) => property[(property.LastIndexOf('.') + 1)..];
+
+    /// <summary>
+    /// The message as a user of a front end (the CLI's flags, the studio's form fields) reads it: for each property the
+    /// exception names (<see cref="Properties"/>) that <paramref name="nameOf"/> knows, the first whole-word occurrence
+    /// of its member name (for the first, the message's leading name) replaced by the front end's name.
+    /// </summary>
+    /// <param name="nameOf">The front end's name of a <c>Type.Member</c> property, or null when it has none.</param>
+    public string MessageWith(Func<string, string?> nameOf)
+    {
+        ArgumentNullException.ThrowIfNull(nameOf);
+        string message = Message;
+        foreach (string property in Properties)
+        {
+            if (nameOf(property) is not { } name) continue;
+            var member = Regex.Match(message, $@"(?<![\w-]){Regex.Escape(MemberOf(property))}(?![\w-])");
+            if (member.Success) message = string.Concat(message.AsSpan(0, member.Index), name, message.AsSpan(member.Index + member.Length));
+        }
+        return message;
+    }
 
     /// <summary>An error about <c>{Type}.{member}</c>: the message is <c>member</c> followed by <paramref name="rest"/>.</summary>
     /// <remarks>A nested type is named with its declaring type (<c>TrainBenchmark.Options.Batch</c>).</remarks>

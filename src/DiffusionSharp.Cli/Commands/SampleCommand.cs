@@ -146,24 +146,6 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         return DiffuseApp.Ok;
     }
 
-    private static (long[]? Labels, int Count, int? Nrow) Labels(Settings s, DiffusionPipeline pipeline)
-    {
-        if (s.Class is null)
-        {
-            if (s.Guidance != 1.0) throw new InvalidInputException("--guidance needs --class (guidance steers towards a class)");
-            return (null, s.Count, s.Nrow);
-        }
-        if (pipeline.NumClasses == 0) throw new InvalidInputException("--class: this model is unconditional (its config.json has no num_class_embeds)");
-        if (s.Class == "all")
-        {
-            int perClass = Math.Max(1, s.Count / pipeline.NumClasses);
-            var all = Enumerable.Range(0, pipeline.NumClasses).SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray();
-            return (all, all.Length, perClass);
-        }
-        if (!int.TryParse(s.Class, NumberStyles.None, CultureInfo.InvariantCulture, out int label))
-            throw new InvalidInputException($"--class: '{s.Class}' is not a class number or 'all'");
-        if (label >= pipeline.NumClasses)
-            throw new InvalidInputException($"--class: {label} is out of range; this model knows classes 0..{pipeline.NumClasses - 1}");
-        return (Enumerable.Repeat((long)label, s.Count).ToArray(), s.Count, s.Nrow);
-    }
+    private static (long[]? Labels, int Count, int? Nrow) Labels(Settings s, DiffusionPipeline pipeline) =>
+        SampleClasses.Resolve(s.Class, s.Count, pipeline.NumClasses, s.Guidance, s.Nrow);
 }

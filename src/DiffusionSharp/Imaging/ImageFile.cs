@@ -53,6 +53,24 @@ public static class ImageFile
     }
 
     /// <summary>
+    /// Decodes image bytes (an upload, say) as <see cref="LoadPixels"/> reads a file, with the same checks against
+    /// hostile headers, and refuses images of more than <paramref name="maxPixels"/> pixels before decoding them.
+    /// </summary>
+    /// <param name="bytes">The encoded image: PNG, JPEG, WebP, BMP or GIF.</param>
+    /// <param name="source">What the bytes are, for the error message (e.g. <c>upload 'digit.png'</c>).</param>
+    /// <param name="grayscale">Convert to 1 channel; otherwise 3 channels RGB.</param>
+    /// <param name="size">Resize the shorter side to this and centre-crop to size x size; null keeps the image's size.</param>
+    /// <param name="maxPixels">The largest width x height accepted.</param>
+    /// <exception cref="InvalidInputException">Not a readable image, or too large.</exception>
+    public static PixelImage DecodePixels(byte[] bytes, string source, bool grayscale = false, int? size = null, long maxPixels = SkiaImages.MaxPixels)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        if (size is < 1) throw new InvalidInputException($"image size: expected ≥ 1, found {size}");
+        return SkiaImages.TryDecode(bytes, grayscale, size, maxPixels, out var error)
+            ?? throw new InvalidInputException($"{source}: expected a PNG or JPEG image, found {error}");
+    }
+
+    /// <summary>
     /// Reads an image file as a float32 CPU tensor <c>[C, H, W]</c> in [-1, 1]; C = 1 with <paramref name="grayscale"/>, else 3.
     /// See <see cref="LoadPixels"/> for the options.
     /// </summary>

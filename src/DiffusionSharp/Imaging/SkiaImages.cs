@@ -37,6 +37,16 @@ internal static class SkiaImages
             error = e.Message;
             return null;
         }
+        return TryDecode(bytes, grayscale, size, MaxPixels, out error);
+    }
+
+    /// <summary>
+    /// Decodes image bytes as <see cref="TryDecode(string, bool, int?, out string?)"/> does a file, refusing images above
+    /// <paramref name="maxPixels"/> before anything is allocated for them.
+    /// </summary>
+    public static PixelImage? TryDecode(byte[] bytes, bool grayscale, int? size, long maxPixels, out string? error)
+    {
+        error = null;
         if (bytes.Length == 0)
         {
             error = "empty file";
@@ -52,9 +62,9 @@ internal static class SkiaImages
         using (codec)
         {
             var (w, h) = (codec.Info.Width, codec.Info.Height);
-            if (w < 1 || h < 1 || (long)w * h > MaxPixels)
+            if (w < 1 || h < 1 || (long)w * h > Math.Min(maxPixels, MaxPixels))
             {
-                error = $"unsupported image size {w}x{h} (expected 1 to {MaxPixels} pixels)";
+                error = $"unsupported image size {w}x{h} (expected 1 to {Math.Min(maxPixels, MaxPixels)} pixels)";
                 return null;
             }
             if ((long)w * h > SmallImagePixels + MaxPixelsPerFileByte * bytes.Length)

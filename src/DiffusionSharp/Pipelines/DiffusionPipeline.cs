@@ -66,34 +66,49 @@ public sealed class DiffusionPipeline : IDisposable
     public static DiffusionPipeline Load(string folder, bool useEma = false, string? samplerName = null, double eta = 0,
         bool karrasSigmas = false, TimestepSpacing? spacing = null, Device? device = null, bool singleShift = false)
     {
-        if (!Directory.Exists(folder)) throw new InvalidInputException($"folder: {folder} does not exist", FolderProperty);
-        string unetDir;
-        bool isPipeline = File.Exists(Path.Combine(folder, "model_index.json")) || Directory.Exists(Path.Combine(folder, "unet"));
-        if (isPipeline)
-        {
-            unetDir = Path.Combine(folder, useEma ? "unet_ema" : "unet");
-            if (!Directory.Exists(unetDir))
-                throw new InvalidInputException($"folder: {folder} has no {(useEma ? "unet_ema" : "unet")}/ folder{(useEma ? " (load it without EMA)" : "")}", FolderProperty);
-        }
-        else if (File.Exists(Path.Combine(folder, UNet2DModel.ConfigFileName)))
-        {
-            if (useEma) throw new InvalidInputException($"useEma: {folder} is a bare model folder with no EMA weights", "DiffusionPipeline.useEma");
-            unetDir = folder;
-        }
-        else
-        {
-            throw new InvalidInputException($"folder: {folder} is neither a diffusers pipeline folder (model_index.json, unet/) nor a model folder (config.json)", FolderProperty);
-        }
-
-        string schedulerConfig = Path.Combine(folder, "scheduler", "scheduler_config.json");
-        var overrides = new SamplerOverrides { KarrasSigmas = karrasSigmas, TimestepSpacing = spacing, Eta = eta != 0 ? eta : null, SingleShift = singleShift };
-        IScheduler scheduler = File.Exists(schedulerConfig)
-            ? SchedulerFactory.FromConfigFile(schedulerConfig, samplerName, overrides)
-            : SchedulerFactory.FromSchedule(new NoiseScheduleConfig(NumTrainTimesteps: DefaultTrainTimesteps(unetDir)), samplerName, overrides);
-
+        string unetDir = NetworkFolder(folder, useEma);
+        var scheduler = LoadScheduler(folder, useEma, samplerName, eta, karrasSigmas, spacing, singleShift);
         var denoiser = Denoisers.FromPretrained(unetDir, device);
         denoiser.Module.eval();
         return new DiffusionPipeline(denoiser, scheduler, folder, useEma);
+    }
+
+    /// <summary>
+    /// The folder <see cref="Load"/> reads the network from: <c>unet/</c> or <c>unet_ema/</c> of a pipeline folder, or a
+    /// bare model folder itself. Load it with <see cref="Denoisers.FromPretrained"/> (and <c>eval()</c>) to reuse it over
+    /// several runs with <see cref="FromModel"/> and <see cref="LoadScheduler"/>.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The folder is missing parts, or a bare model folder is asked for EMA weights.</exception>
+    public static string NetworkFolder(string folder, bool useEma = false)
+    {
+        if (!Directory.Exists(folder)) throw new InvalidInputException($"folder: {folder} does not exist", FolderProperty);
+        bool isPipeline = File.Exists(Path.Combine(folder, "model_index.json")) || Directory.Exists(Path.Combine(folder, "unet"));
+        if (isPipeline)
+        {
+            string unetDir = Path.Combine(folder, useEma ? "unet_ema" : "unet");
+            if (!Directory.Exists(unetDir))
+                throw new InvalidInputException($"folder: {folder} has no {(useEma ? "unet_ema" : "unet")}/ folder{(useEma ? " (load it without EMA)" : "")}", FolderProperty);
+            return unetDir;
+        }
+        if (File.Exists(Path.Combine(folder, UNet2DModel.ConfigFileName)))
+        {
+            if (useEma) throw new InvalidInputException($"useEma: {folder} is a bare model folder with no EMA weights", "DiffusionPipeline.useEma");
+            return folder;
+        }
+        throw new InvalidInputException($"folder: {folder} is neither a diffusers pipeline folder (model_index.json, unet/) nor a model folder (config.json)", FolderProperty);
+    }
+
+    /// <summary>The sampler <see cref="Load"/> builds for these options (see its parameters).</summary>
+    /// <exception cref="InvalidInputException">The folder or its scheduler config is malformed, or an option does not fit the sampler.</exception>
+    public static IScheduler LoadScheduler(string folder, bool useEma = false, string? samplerName = null, double eta = 0,
+        bool karrasSigmas = false, TimestepSpacing? spacing = null, bool singleShift = false)
+    {
+        string unetDir = NetworkFolder(folder, useEma);
+        string schedulerConfig = Path.Combine(folder, "scheduler", "scheduler_config.json");
+        var overrides = new SamplerOverrides { KarrasSigmas = karrasSigmas, TimestepSpacing = spacing, Eta = eta != 0 ? eta : null, SingleShift = singleShift };
+        return File.Exists(schedulerConfig)
+            ? SchedulerFactory.FromConfigFile(schedulerConfig, samplerName, overrides)
+            : SchedulerFactory.FromSchedule(new NoiseScheduleConfig(NumTrainTimesteps: DefaultTrainTimesteps(unetDir)), samplerName, overrides);
     }
 
     /// <summary>

@@ -57,15 +57,29 @@ public sealed class LossLog
     /// <summary>The losses recorded in a <c>loss.csv</c>, by step.</summary>
     /// <remarks>Malformed rows (e.g. a line torn by a crash) are left out.</remarks>
     public static IReadOnlyList<(int Step, double Loss)> Read(string path) =>
-        File.ReadLines(path).Skip(1).Select(ParseRow).OfType<(int Step, double Loss)>().ToList();
+        ReadRows(path).Select(r => (r.Step, r.Loss)).ToList();
 
-    private static (int Step, double Loss)? ParseRow(string line)
+    /// <summary>
+    /// The rows of a <c>loss.csv</c> with their learning rates, also while a training process appends to it: a last line
+    /// without its newline (being written, or torn by a crash) and malformed rows are left out.
+    /// </summary>
+    /// <returns>(step, loss or NaN for a skipped step, learning rate), in file order.</returns>
+    public static IReadOnlyList<(int Step, double Loss, double LearningRate)> ReadRows(string path)
+    {
+        string text;
+        using (var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete)))
+            text = reader.ReadToEnd();
+        int end = text.LastIndexOf('\n');
+        return text[..Math.Max(0, end)].Split('\n').Skip(1).Select(ParseRow).OfType<(int Step, double Loss, double LearningRate)>().ToList();
+    }
+
+    private static (int Step, double Loss, double LearningRate)? ParseRow(string line)
     {
         var p = line.Split(',');
         if (p.Length != 3 || !int.TryParse(p[0], NumberStyles.None, CultureInfo.InvariantCulture, out int step)) return null;
-        if (p[1] == "nan") return (step, double.NaN);
-        if (!double.TryParse(p[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double loss)
-            || !double.TryParse(p[2], NumberStyles.Float, CultureInfo.InvariantCulture, out _)) return null;
-        return (step, loss);
+        if (!double.TryParse(p[2], NumberStyles.Float, CultureInfo.InvariantCulture, out double lr)) return null;
+        if (p[1] == "nan") return (step, double.NaN, lr);
+        if (!double.TryParse(p[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double loss)) return null;
+        return (step, loss, lr);
     }
 }

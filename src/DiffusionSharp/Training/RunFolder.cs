@@ -51,6 +51,13 @@ public sealed class RunFolder
     /// </summary>
     public static bool IsRun(string folder) => Directory.Exists(Path.Combine(folder, "training_state"));
 
+    /// <summary>
+    /// A view of the run in <paramref name="root"/> for a process that does not write it (a reader while another process
+    /// trains in it, or another rank of a data-parallel run): unlike <see cref="Open"/>, it creates, checks and cleans up
+    /// nothing.
+    /// </summary>
+    public static RunFolder At(string root) => new(root);
+
     /// <summary>Prepares a new run folder.</summary>
     /// <exception cref="InvalidInputException">The folder holds a run and <paramref name="overwrite"/> is false, or it holds something else.</exception>
     public static RunFolder Create(string root, bool overwrite)
@@ -73,12 +80,6 @@ public sealed class RunFolder
         Directory.CreateDirectory(created.TrainingStateDir);
         return created;
     }
-
-    /// <summary>
-    /// The run folder at <paramref name="root"/> as a process that does not write sees it (another rank of a
-    /// data-parallel run): nothing is created, checked or read.
-    /// </summary>
-    public static RunFolder At(string root) => new(root);
 
     /// <summary>Opens an existing run to resume it.</summary>
     /// <exception cref="InvalidInputException">The folder is not a run or has no complete checkpoint.</exception>

@@ -36,6 +36,24 @@ public sealed class ImageFileTests : IDisposable
     }
 
     [Fact]
+    public void Should_decode_image_bytes_as_a_file_is_read_and_refuse_more_pixels_than_allowed()
+    {
+        // Given the PNG bytes of a 5 x 7 RGB image
+        var pixels = Enumerable.Range(0, 3 * 5 * 7).Select(i => (byte)(i * 11 % 256)).ToArray();
+        byte[] png = ImageFile.ToPng(new PixelImage(3, 5, 7, pixels));
+
+        // When decoded from memory, with room for it and then with a limit below its 35 pixels
+        var decoded = ImageFile.DecodePixels(png, "upload");
+        var e = Assert.Throws<InvalidInputException>(() => ImageFile.DecodePixels(png, "upload", maxPixels: 34));
+
+        // Then the pixels are the file's, and the too-large image is refused naming the source and its size
+        Assert.Equal(pixels, decoded.Pixels);
+        Assert.StartsWith("upload: ", e.Message);
+        Assert.Contains("7x5", e.Message);
+        Assert.Contains("upload: ", Assert.Throws<InvalidInputException>(() => ImageFile.DecodePixels([1, 2, 3], "upload")).Message);
+    }
+
+    [Fact]
     public void Should_clamp_values_outside_minus_one_to_one()
     {
         using var tensor = torch.tensor(new float[] { -3f, -1f, 0f, 1f, 4f, float.NaN }, [1, 1, 6]);

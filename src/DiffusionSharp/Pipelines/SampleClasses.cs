@@ -1,0 +1,45 @@
+using System.Globalization;
+
+namespace DiffusionSharp.Pipelines;
+
+/// <summary>
+/// Which classes a sampling run draws, from the text a user gives: none (unconditional), one class for every image
+/// (<c>"3"</c>), or every class in turn (<c>"all"</c>: ⌊count / classes⌋ images of each, one grid row per class).
+/// <c>diffuse sample --class</c> and the studio's Generate page read it the same way, so the same options give the same images.
+/// </summary>
+public static class SampleClasses
+{
+    /// <summary>The spelling of "one row per class".</summary>
+    public const string All = "all";
+
+    /// <summary>The labels, the image count and the images per grid row of a run.</summary>
+    /// <param name="classSpec">null (no class), a class number, or <see cref="All"/>.</param>
+    /// <param name="count">The images asked for (with <see cref="All"/>: at least one per class is drawn).</param>
+    /// <param name="numClasses">The model's real classes (<see cref="DiffusionPipeline.NumClasses"/>); 0 when unconditional.</param>
+    /// <param name="guidance">The guidance scale; other than 1 it needs a class.</param>
+    /// <param name="nrow">The images per grid row asked for, or null; with <see cref="All"/> it is the images per class.</param>
+    /// <returns>One label per image (null without a class), the number of images, the images per grid row (null = default).</returns>
+    /// <exception cref="InvalidInputException">Guidance without a class, a class for an unconditional model, or a class that is not one of the model's.</exception>
+    public static (long[]? Labels, int Count, int? Nrow) Resolve(string? classSpec, int count, int numClasses, double guidance, int? nrow = null)
+    {
+        const string condition = DiffusionPipeline.ConditionProperty;
+        if (classSpec is null)
+        {
+            if (guidance != 1.0)
+                throw new InvalidInputException("guidance needs condition (guidance steers towards a class)", DiffusionPipeline.GuidanceProperty, condition);
+            return (null, count, nrow);
+        }
+        if (numClasses == 0) throw new InvalidInputException("condition: this model is unconditional (its config.json has no num_class_embeds)", condition);
+        if (classSpec == All)
+        {
+            int perClass = Math.Max(1, count / numClasses);
+            var all = Enumerable.Range(0, numClasses).SelectMany(c => Enumerable.Repeat((long)c, perClass)).ToArray();
+            return (all, all.Length, perClass);
+        }
+        if (!int.TryParse(classSpec, NumberStyles.None, CultureInfo.InvariantCulture, out int label))
+            throw new InvalidInputException($"condition: '{classSpec}' is not a class number or '{All}'", condition);
+        if (label >= numClasses)
+            throw new InvalidInputException($"condition: {label} is out of range; this model knows classes 0..{numClasses - 1}", condition);
+        return (Enumerable.Repeat((long)label, count).ToArray(), count, nrow);
+    }
+}
