@@ -132,9 +132,12 @@ public sealed class MpiCliTests(ITestOutputHelper output) : IDisposable
         int code = p.WaitForExit(TimeSpan.FromSeconds(60));
         output.WriteLine($"exit {code}\n{p.Stdout}\n{p.Stderr}");
 
-        // Then every rank stopped after checkpointing its last step (130 from each), and the run resumes on one process
-        Assert.Equal(130, code);
+        // Then every rank stopped after checkpointing its last step, and the run resumes on one process. Each rank exits
+        // 130 (as a single process does, see the signal tests); what MPICH's launcher reports after forwarding Ctrl+C is
+        // its own: 130 usually, 0 in about one run of five here (Hydra 4.0.2), never another code.
+        Assert.True(code is 130 or 0, $"exit {code}");
         Assert.Contains("interrupted; checkpoint saved", OneLine(p.Stdout));
+        Assert.DoesNotContain("BAD TERMINATION", p.Stdout + p.Stderr);
         string run = Path.Combine(_dir, "stopped");
         int last = TinyRun.Checkpoints(run)[^1].Step;
         Assert.Equal(last, TinyRun.LossSteps(run)[^1]);
