@@ -9,7 +9,7 @@ namespace DiffusionSharp.Models.Blocks;
 /// Its attention norm uses <c>attn_norm_num_groups</c>, falling back to <c>norm_num_groups</c> with the default time shift and to
 /// no norm at all with <c>scale_shift</c>, exactly as diffusers.
 /// </summary>
-public sealed class UNetMidBlock2D : nn.Module<Tensor, Tensor, Tensor>
+public sealed class UNetMidBlock2D : nn.Module<Tensor, Tensor?, Tensor>
 {
     [ComponentName(Name = "attentions")] private readonly ModuleList<Attention> _attentions;
     [ComponentName(Name = "resnets")] private readonly ModuleList<ResnetBlock2D> _resnets;
@@ -29,8 +29,8 @@ public sealed class UNetMidBlock2D : nn.Module<Tensor, Tensor, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>[B, C, H, W] to [B, C, H, W].</summary>
-    public override Tensor forward(Tensor hidden, Tensor temb)
+    /// <summary>[B, C, H, W] to [B, C, H, W]; <paramref name="temb"/> is [B, temb_channels], or null in a VAE (no time embedding).</summary>
+    public override Tensor forward(Tensor hidden, Tensor? temb)
     {
         hidden = _resnets[0].call(hidden, temb);
         if (_attentions.Count > 0) hidden = _attentions[0].call(hidden);
