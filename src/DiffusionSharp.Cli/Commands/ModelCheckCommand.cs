@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using DiffusionSharp.Models;
+using DiffusionSharp.Models.Autoencoders;
 using DiffusionSharp.Runtime;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -20,11 +21,11 @@ public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--model <FOLDER>")]
-        [Description("A UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors) or a pipeline folder with unet/.")]
+        [Description("A UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors), a pipeline folder with unet/, or an AutoencoderKL / AutoencoderTiny folder (chosen by _class_name).")]
         public string? Model { get; init; }
 
         [CommandOption("--reference <SAFETENSORS>")]
-        [Description("Tensors sample, timestep, optional class_labels, and the expected output.")]
+        [Description("Tensors sample, timestep, optional class_labels, and the expected output (an autoencoder: sample and output = forward(sample)).")]
         public string? Reference { get; init; }
 
         [CommandOption("--tolerance <ATOL>")]
@@ -46,8 +47,17 @@ public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
     {
         CliFiles.CheckExists(s.Reference!, "--reference");
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
-        using var model = Denoisers.FromPretrained(s.Model!, device);
-        var result = ModelCheck.Run(model, s.Reference!);
+        ModelCheckResult result;
+        if (AutoencoderLoader.IsAutoencoderFolder(s.Model!))
+        {
+            using var autoencoder = AutoencoderLoader.FromPretrained(s.Model!, device);
+            result = AutoencoderCheck.Run(autoencoder, s.Reference!);
+        }
+        else
+        {
+            using var model = Denoisers.FromPretrained(s.Model!, device);
+            result = ModelCheck.Run(model, s.Reference!);
+        }
         bool ok = result.MaxAbsError <= s.Tolerance;
         string Fmt(double v) => v.ToString("0.###e+0", CultureInfo.InvariantCulture);
         var table = new Table().AddColumns("quantity", "value");

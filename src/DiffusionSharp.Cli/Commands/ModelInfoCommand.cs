@@ -13,7 +13,7 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--model <PRESET|FOLDER|CONFIG>")]
-        [Description("A preset (mnist-tiny, mnist-small, cifar10-ddpm), a UNet2DModel or pipeline folder, or a config.json.")]
+        [Description("A preset (mnist-tiny, mnist-small, cifar10-ddpm), a UNet2DModel or pipeline folder, or a config.json; or an autoencoder preset (kl-rgb64-f4) or AutoencoderKL / AutoencoderTiny folder.")]
         public string? Model { get; init; }
 
         [CommandOption("--json")]
@@ -30,6 +30,7 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
     {
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
         string model = s.Model!;
+        if (AutoencoderInfo.Handles(model)) return AutoencoderInfo.Print(model, device, s.Json);
         string? weightsFolder = WeightsFolder(model);
         IDenoiserConfig config;
         ModelStats stats;

@@ -17,14 +17,15 @@ public static class AutoencoderLoader
     public static IReadOnlyList<string> ClassNames { get; } = [AutoencoderKLConfig.ClassName, AutoencoderTinyConfig.ClassName];
 
     /// <summary>
-    /// Whether <paramref name="folder"/> (or its <c>vae/</c>) holds a <c>config.json</c> whose <c>_class_name</c> is an autoencoder
-    /// class (implemented or not: <c>AutoencoderKL…</c>, <c>AutoencoderTiny</c>, <c>VQModel</c>…), so callers can route it here.
+    /// Whether <paramref name="folder"/> holds a <c>config.json</c> whose <c>_class_name</c> names an autoencoder class (implemented or
+    /// not: <c>AutoencoderKL</c>, <c>AutoencoderTiny</c>, <c>AutoencoderKLTemporalDecoder</c>, <c>VQModel</c>, ...), so callers can route
+    /// it here. A pipeline folder (no config.json of its own) is not one, though its <c>vae/</c> is.
     /// </summary>
     public static bool IsAutoencoderFolder(string folder)
     {
         if (string.IsNullOrEmpty(folder) || !Directory.Exists(folder)) return false;
-        var configPath = ConfigPathIn(folder);
-        if (configPath is null) return false;
+        var configPath = Path.Combine(folder, UNet2DModel.ConfigFileName);
+        if (!File.Exists(configPath)) return false;
         var name = ReadClassName(configPath);
         return name is not null && (name.StartsWith("Autoencoder", StringComparison.Ordinal) || name == "VQModel");
     }
@@ -42,6 +43,10 @@ public static class AutoencoderLoader
                 $"{configPath}: _class_name {(other is null ? "missing" : $"'{other}'")} is not an autoencoder this library implements (known: {string.Join(", ", ClassNames)})"),
         };
     }
+
+    /// <summary>The weights file of an autoencoder folder (or of a pipeline folder's <c>vae/</c>).</summary>
+    /// <exception cref="InvalidInputException">As <see cref="FromPretrained"/> for a folder without config or weights.</exception>
+    public static string ResolveWeightsPath(string folder) => ResolveFolder(folder).WeightsPath;
 
     /// <summary>The config and weights paths of a model folder or of a pipeline folder's <c>vae/</c>.</summary>
     /// <exception cref="InvalidInputException">No folder, no config.json, no safetensors weights (a pickle checkpoint is refused by name).</exception>
