@@ -123,6 +123,31 @@ public sealed class AutoencoderGoldenTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public void Should_MatchStableDiffusionPipelineDecode_When_DecodingFinalLatentsOfGoldenChain()
+    {
+        // README §12 steps 7: scaled_latents = latents / 0.18215, image = vae.decode(scaled_latents); image tolerance atol 1e-3.
+        var chain = Path.Combine(TestPaths.Golden, "sd_chain");
+        using var model = AutoencoderLoader.FromPretrained(chain);
+        var io = SafetensorsFile.Load(Path.Combine(chain, "chain.safetensors"));
+        try
+        {
+            using var mode = inference_mode();
+            using var scope = NewDisposeScope();
+            var kl = Assert.IsType<AutoencoderKL>(model);
+            AssertClose("scaled_latents", kl.UnscaleLatents(io["final_latents"]), io["scaled_latents"]);
+            var image = model.LatentsToImage(io["final_latents"]);
+            Assert.Equal(io["image"].shape, image.shape);
+            var err = (image - io["image"]).abs().max().item<float>();
+            output.WriteLine($"pipeline image max abs err {err:E2}");
+            Assert.True(err <= 1e-3, $"image: max abs error {err} > 1e-3");
+        }
+        finally
+        {
+            foreach (var t in io.Values) t.Dispose();
+        }
+    }
+
     [Theory]
     [InlineData("vae_kl", 658_375)]
     [InlineData("vae_tiny", 155_079)]
