@@ -47,7 +47,7 @@ public sealed class DiagonalGaussianDistribution : IDisposable
     {
         ArgumentNullException.ThrowIfNull(generator);
         using var scope = NewDisposeScope();
-        var noise = randn(Mean.shape, dtype: ScalarType.Float32, generator: generator).to(Mean.dtype, Mean.device);
+        var noise = randn(Mean.shape, dtype: ScalarType.Float32, device: CPU, generator: generator).to(Mean.dtype, Mean.device);
         return Sample(noise).MoveToOuterDisposeScope();
     }
 
