@@ -20,11 +20,11 @@ public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--model <FOLDER>")]
-        [Description("A UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors) or a pipeline folder with unet/.")]
+        [Description("A UNet2DModel or UNet2DConditionModel folder (config.json + diffusion_pytorch_model.safetensors) or a pipeline folder with unet/.")]
         public string? Model { get; init; }
 
         [CommandOption("--reference <SAFETENSORS>")]
-        [Description("Tensors sample, timestep, optional class_labels, and the expected output.")]
+        [Description("Tensors sample, timestep, optional class_labels, encoder_hidden_states (+ optional encoder_attention_mask) for a UNet2DConditionModel, and the expected output.")]
         public string? Reference { get; init; }
 
         [CommandOption("--tolerance <ATOL>")]
