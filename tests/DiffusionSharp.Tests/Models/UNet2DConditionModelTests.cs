@@ -163,6 +163,30 @@ public sealed class UNet2DConditionModelTests : IDisposable
     }
 
     [Fact]
+    public void Should_NotLeakTensors_When_RunningForwardWithAMaskInAScope()
+    {
+        // Given a model and inputs (one warm-up call)
+        using var model = Build(Micro(linear: true), 13);
+        using var _ = inference_mode();
+        using var x = randn(1, 4, 8, 8);
+        using var t = tensor(10L);
+        using var context = randn(1, 5, 16);
+        using var mask = ones(1, 5);
+        using (var warm = model.forward(x, t, context, mask, null)) { }
+        var before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        // When it runs three times, each in its own scope
+        for (var i = 0; i < 3; i++)
+        {
+            using var scope = NewDisposeScope();
+            model.forward(x, t, context, mask, null);
+        }
+
+        // Then no tensor outlives its scope
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Should_LowerTheLoss_When_TrainingOnFixedEmbeddings()
     {
         // Given 8 latents, each with its own fixed random embedding sequence, and a tiny model
