@@ -21,11 +21,11 @@ public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--model <FOLDER>")]
-        [Description("A UNet2DModel folder (config.json + diffusion_pytorch_model.safetensors), a pipeline folder with unet/, or an AutoencoderKL / AutoencoderTiny folder (chosen by _class_name).")]
+        [Description("A network folder, chosen by its config: UNet2DModel, UNet2DConditionModel, UNet1DModel, AutoencoderKL / AutoencoderTiny (_class_name), a CLIP text encoder (model_type) or a CLIP tokenizer folder (vocab.json); or a pipeline folder with unet/.")]
         public string? Model { get; init; }
 
         [CommandOption("--reference <SAFETENSORS>")]
-        [Description("Tensors sample, timestep, optional class_labels, and the expected output (an autoencoder: sample and output = forward(sample)).")]
+        [Description("The reference in the golden io format: a U-Net's sample, timestep, optional class_labels, encoder_hidden_states (+ optional encoder_attention_mask) for a UNet2DConditionModel, and the expected output; an autoencoder's sample and output = forward(sample); a text encoder's input_ids and outputs; a tokenizer's tokens.json.")]
         public string? Reference { get; init; }
 
         [CommandOption("--tolerance <ATOL>")]

@@ -181,11 +181,15 @@ public static class SafetensorsFile
         }
         Span<byte> lenBytes = stackalloc byte[8];
         stream.ReadExactly(lenBytes);
-        if (lenBytes[0] == (byte)'P' && lenBytes[1] == (byte)'K' || lenBytes[0] == 0x80)
+        var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
+        // A zip starts with "PK", a pickle with 0x80 and its protocol (2-5); read as a header length either is far longer than
+        // the file. A real safetensors header may also begin with byte 0x80 (a length of 0x..80 bytes, e.g. 56,192), so the
+        // magic bytes alone do not decide.
+        bool pickleMagic = lenBytes[0] == (byte)'P' && lenBytes[1] == (byte)'K' || lenBytes[0] == 0x80 && lenBytes[1] is >= 2 and <= 5;
+        if (pickleMagic && headerLength > (ulong)fileLength - 8)
         {
             throw new InvalidInputException($"{path}: this is a PyTorch pickle/zip checkpoint, not safetensors; pickle files can execute arbitrary code when loaded, so only safetensors is accepted");
         }
-        var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lenBytes);
         if (headerLength > MaxHeaderBytes)
         {
             throw new InvalidInputException($"{path}: safetensors header length {headerLength} bytes exceeds the limit of {MaxHeaderBytes} bytes (corrupt or not a safetensors file)");

@@ -20,6 +20,7 @@ public static class Denoisers
     public static IReadOnlyList<Entry> All { get; } =
     [
         new(UNet2DConfig.ClassName, path => UNet2DConfig.Load(path), (folder, device) => UNet2DModel.FromPretrained(folder, device)),
+        new(UNet2DConditionConfig.ClassName, path => UNet2DConditionConfig.Load(path), (folder, device) => UNet2DConditionModel.FromPretrained(folder, device)),
     ];
 
     /// <summary>

@@ -7,6 +7,7 @@ namespace DiffusionSharp.Models;
 /// <summary>
 /// Runs a model on a reference input and compares with the reference output, for <c>diffuse model check</c>.
 /// The reference is a safetensors file with <c>sample</c> [B, C, ...], <c>timestep</c> [B] (or scalar), optional <c>class_labels</c> [B],
+/// for a UNet2DConditionModel <c>encoder_hidden_states</c> [B, L, D] and optional <c>encoder_attention_mask</c> [B, L],
 /// <c>output</c> (or <c>output_fp32</c>) and optionally <c>intermediate.&lt;module&gt;</c> activations, the layout of the golden <c>io.safetensors</c>.
 /// </summary>
 public static class ModelCheck
@@ -26,7 +27,11 @@ public static class ModelCheck
                 throw new InvalidInputException($"{referencePath}: reference lacks tensor '{key}' (expected sample, timestep, output, optional class_labels)");
             }
         }
-        var names = header.Names.Where(n => n is "sample" or "timestep" or "class_labels" || n == outputKey || n.StartsWith("intermediate.", StringComparison.Ordinal));
+        if (model is UNet2DConditionModel && !header.Tensors.ContainsKey("encoder_hidden_states"))
+        {
+            throw new InvalidInputException($"{referencePath}: reference lacks tensor 'encoder_hidden_states', which a UNet2DConditionModel attends to");
+        }
+        var names = header.Names.Where(n => n is "sample" or "timestep" or "class_labels" or "encoder_hidden_states" or "encoder_attention_mask" || n == outputKey || n.StartsWith("intermediate.", StringComparison.Ordinal));
         var reference = SafetensorsFile.Load(header, names);
         try
         {
@@ -48,9 +53,13 @@ public static class ModelCheck
             Tensor output;
             try
             {
-                output = model is UNet2DModel unet
-                    ? unet.Trace(sample, timestep, labels, intermediates)
-                    : model.Forward(sample, timestep, condition);
+                output = model switch
+                {
+                    UNet2DModel unet => unet.Trace(sample, timestep, labels, intermediates),
+                    UNet2DConditionModel cond => cond.Trace(sample, timestep, reference["encoder_hidden_states"].to_type(ScalarType.Float32).to(model.Device),
+                        reference.GetValueOrDefault("encoder_attention_mask")?.to(model.Device), labels?.to(model.Device), intermediates),
+                    _ => model.Forward(sample, timestep, condition),
+                };
             }
             catch (ArgumentException e)
             {
