@@ -45,6 +45,7 @@ public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         CliFiles.CheckExists(s.Reference!, "--reference");
+        if (TextModelCheck.TryRun(s) is int textCode) return textCode;
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
         using var model = Denoisers.FromPretrained(s.Model!, device);
         var result = ModelCheck.Run(model, s.Reference!);
