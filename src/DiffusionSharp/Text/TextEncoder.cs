@@ -57,7 +57,19 @@ public sealed class TextEncoder : IDisposable
     }
 
     /// <summary>The encoding of the empty prompt, float <c>[L, D]</c>; computed once and owned by this encoder.</summary>
-    public Tensor NullHidden => _nullHidden ??= EncodeHidden([""]).squeeze(0).DetachFromDisposeScope();
+    public Tensor NullHidden
+    {
+        get
+        {
+            if (_nullHidden is null)
+            {
+                using var rows = EncodeHidden([""]);
+                using var row = rows.squeeze(0);
+                _nullHidden = row.clone().DetachFromDisposeScope();
+            }
+            return _nullHidden;
+        }
+    }
 
     /// <summary>Encodes prompts in batches of at most <see cref="MaxBatch"/>, in inference mode.</summary>
     /// <param name="prompts">B prompts.</param>
@@ -93,7 +105,7 @@ public sealed class TextEncoder : IDisposable
 
     /// <summary>
     /// Encodes prompts into an <see cref="EmbeddingCondition"/>: <c>Hidden</c> <c>[B, L, D]</c>, no mask, and
-    /// <see cref="NullHidden"/> as its unconditional value.
+    /// <see cref="NullHidden"/> as its unconditional value (owned by this encoder: dispose the condition first).
     /// </summary>
     public EmbeddingCondition Encode(IReadOnlyList<string> prompts, Action<PromptTruncation>? onTruncated = null) =>
         new(EncodeHidden(prompts, onTruncated), null, NullHidden);

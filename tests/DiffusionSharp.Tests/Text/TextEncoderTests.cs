@@ -55,4 +55,21 @@ public sealed class TextEncoderTests
         Assert.True(uncond.Hidden.eq(empty).all().item<bool>());
         Assert.False(condition.Hidden.eq(empty).all().item<bool>());
     }
+
+    [Fact]
+    public void Should_LeaveNoTensorAlive_When_ConditionAndOutputAreDisposed()
+    {
+        // Given an encoder whose null value already exists, and the number of live tensors on this thread
+        using var encoder = Load(2);
+        _ = encoder.NullHidden;
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+        // When prompts are encoded in three batches, and the model is called with hidden states, and all is disposed
+        encoder.Encode(["a", "b", "c", "d", "e"]).Dispose();
+        using (var ids = tensor(new long[] { 49406, 320, 49407 }, [1, 3]))
+            encoder.Model.Encode(ids, outputHiddenStates: true).Dispose();
+
+        // Then the count is back where it started
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
 }
