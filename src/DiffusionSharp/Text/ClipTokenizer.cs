@@ -170,7 +170,7 @@ public sealed class ClipTokenizer
 
     private static Dictionary<string, int> ReadVocab(string path)
     {
-        var text = File.ReadAllText(path);
+        var text = JsonFile.ReadText(path, "vocabulary file");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(text, JsonFile.DocumentOptions); }
         catch (JsonException e) { throw new InvalidInputException($"{path}:{(e.LineNumber ?? 0) + 1}: not valid JSON: {e.Message}", e); }
@@ -192,7 +192,13 @@ public sealed class ClipTokenizer
     /// <summary>The merges as transformers reads them: the first line (<c>#version</c>) skipped, at most <see cref="MaxMerges"/>.</summary>
     private static List<string> ReadMerges(string path, Dictionary<string, int> vocab)
     {
-        var lines = File.ReadAllText(path).Trim().Split('\n');
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException($"{path}: cannot read the merges file ({e.Message})", e);
+        }
+        var lines = text.Trim().Split('\n');
         var merges = new List<string>(Math.Min(lines.Length, MaxMerges));
         var first = lines.Length > 0 && lines[0].StartsWith("#version", StringComparison.Ordinal) ? 1 : 0;
         for (var i = first; i < lines.Length && merges.Count < MaxMerges; i++)

@@ -85,4 +85,16 @@ public sealed class ClipTokenizerInputTests : IDisposable
         Assert.Single(tokens, t => t.EndsWith("</w>", StringComparison.Ordinal));
         Assert.EndsWith("b</w>", tokens[^1]);
     }
+
+    [Fact]
+    public void Should_SplitLikeOpenAiRegex_When_SpecialTokenFollowsPunctuation()
+    {
+        // openai's regex tries <|endoftext|> only where a match starts: after "!!" the punctuation run "!!<|" wins, so
+        // "!!<|endoftext|>" is the three words "!!<|", "endoftext", "|>" and no end-of-text id.
+        var tokenizer = ClipTokenizer.FromPretrained(_dir);
+        var words = new[] { "!!<|", "endoftext", "|>" }.SelectMany(tokenizer.Encode).ToList();
+        Assert.Equal(words, tokenizer.Encode("!!<|endoftext|>"));
+        Assert.DoesNotContain(tokenizer.EosTokenId, words);
+        Assert.Equal([tokenizer.EosTokenId], tokenizer.Encode("<|endoftext|>"));
+    }
 }
