@@ -46,6 +46,7 @@ public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         CliFiles.CheckExists(s.Reference!, "--reference");
+        if (TextModelCheck.TryRun(s) is int textCode) return textCode;
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
         ModelCheckResult result;
         if (AutoencoderLoader.IsAutoencoderFolder(s.Model!))

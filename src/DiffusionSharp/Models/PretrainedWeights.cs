@@ -98,6 +98,8 @@ internal static partial class PretrainedWeights
         var map = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var stored in header.Tensors.Keys)
         {
+            // Older transformers checkpoints store CLIP's constant position_ids buffer; transformers ignores it on load.
+            if (stored == ClipTextModel.LegacyPositionIdsKey) continue;
             var name = LegacyAttention().Replace(stored, m => m.Groups[1].Value + m.Groups[2].Value switch
             {
                 "query" => "to_q",
