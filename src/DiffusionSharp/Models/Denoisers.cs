@@ -20,6 +20,7 @@ public static class Denoisers
     public static IReadOnlyList<Entry> All { get; } =
     [
         new(UNet2DConfig.ClassName, path => UNet2DConfig.Load(path), (folder, device) => UNet2DModel.FromPretrained(folder, device)),
+        new(UNet1DConfig.ClassName, path => UNet1DConfig.Load(path), (folder, device) => UNet1DModel.FromPretrained(folder, device)),
     ];
 
     /// <summary>

@@ -48,9 +48,12 @@ public static class ModelCheck
             Tensor output;
             try
             {
-                output = model is UNet2DModel unet
-                    ? unet.Trace(sample, timestep, labels, intermediates)
-                    : model.Forward(sample, timestep, condition);
+                output = model switch
+                {
+                    UNet2DModel unet => unet.Trace(sample, timestep, labels, intermediates),
+                    UNet1DModel unet1d when labels is null => unet1d.Trace(sample, timestep, intermediates),
+                    _ => model.Forward(sample, timestep, condition),
+                };
             }
             catch (ArgumentException e)
             {
