@@ -1,9 +1,9 @@
 namespace DiffusionSharp.Data;
 
 /// <summary>
-/// Finds the data shipped with DiffusionSharp (the 10,000 MNIST test digits under <c>data/mnist</c>) at run time:
-/// first beside the application (<c>&lt;app&gt;/data/mnist</c>, where the CLI build copies it), then in each parent
-/// folder of the application (a repository checkout).
+/// Finds the data shipped with DiffusionSharp (the 10,000 MNIST test digits under <c>data/mnist</c>, the 2,000 spoken digits
+/// under <c>data/spoken-digits</c>) at run time: first beside the application (<c>&lt;app&gt;/data/...</c>, where the CLI build
+/// copies it), then in each parent folder of the application (a repository checkout).
 /// </summary>
 public static class BundledData
 {
@@ -27,18 +27,34 @@ public static class BundledData
     /// <summary>Full path of the bundled MNIST labels.</summary>
     public static string MnistLabelsPath => Path.Combine(MnistDirectory, MnistLabelsFileName);
 
+    /// <summary>The bundled spoken-digits folder (WAV files and <c>metadata.jsonl</c>, an <see cref="AudioFolderDataset"/>).</summary>
+    /// <exception cref="InvalidInputException">No <c>data/spoken-digits</c> with its metadata beside or above the application.</exception>
+    public static string SpokenDigitsDirectory => FoundSpokenDigitsDirectory.Value
+        ?? throw new InvalidInputException(
+            $"bundled spoken digits not found: expected data/spoken-digits/{AudioFolderDataset.MetadataFileName} beside or above {AppContext.BaseDirectory}");
+
+    private static readonly Lazy<string?> FoundSpokenDigitsDirectory = new(() => FindSpokenDigitsDirectory(AppContext.BaseDirectory));
+
+    /// <summary>The first <c>data/spoken-digits</c> holding a <c>metadata.jsonl</c>, looking in <paramref name="startDirectory"/> and its parents; null when none.</summary>
+    public static string? FindSpokenDigitsDirectory(string startDirectory) =>
+        FindUp(startDirectory, Path.Combine("data", "spoken-digits"), AudioFolderDataset.MetadataFileName);
+
     /// <summary>
     /// The first <c>data/mnist</c> holding both bundled files, looking in <paramref name="startDirectory"/> and then each
     /// of its parents; null when there is none.
     /// </summary>
     public static string? FindMnistDirectory(string startDirectory)
     {
+        return FindUp(startDirectory, Path.Combine("data", "mnist"), MnistImagesFileName, MnistLabelsFileName);
+    }
+
+    private static string? FindUp(string startDirectory, string relative, params string[] required)
+    {
         ArgumentNullException.ThrowIfNull(startDirectory);
         for (var dir = new DirectoryInfo(Path.GetFullPath(startDirectory)); dir is not null; dir = dir.Parent)
         {
-            var candidate = Path.Combine(dir.FullName, "data", "mnist");
-            if (File.Exists(Path.Combine(candidate, MnistImagesFileName)) && File.Exists(Path.Combine(candidate, MnistLabelsFileName)))
-                return candidate;
+            var candidate = Path.Combine(dir.FullName, relative);
+            if (required.All(f => File.Exists(Path.Combine(candidate, f)))) return candidate;
         }
         return null;
     }

@@ -1,3 +1,5 @@
+using DiffusionSharp.Audio;
+
 namespace DiffusionSharp.Data;
 
 /// <summary>
@@ -15,12 +17,33 @@ public sealed record DataSpec(string Source, int? ImageSize = null, bool Graysca
     /// <summary>The name that selects the bundled MNIST digits.</summary>
     public const string Mnist = "mnist";
 
+    /// <summary>The name that selects the bundled spoken digits (audio: 8,192 samples at 8 kHz, ten classes).</summary>
+    public const string SpokenDigits = "spoken-digits";
+
+    /// <summary>Whether <see cref="Source"/> names audio (the bundled spoken digits, or a folder with WAV files and no images).</summary>
+    public bool IsAudio => string.Equals(Source, SpokenDigits, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Opens an audio dataset: <c>spoken-digits</c> or a folder of WAV files (see <see cref="AudioFolderDataset"/>).</summary>
+    /// <param name="sampleRate">The model's rate in Hz.</param>
+    /// <param name="channels">The model's channels.</param>
+    /// <param name="length">The model's length in samples.</param>
+    /// <param name="mode">Mix channels down or keep them.</param>
+    /// <exception cref="InvalidInputException">The source is not an audio folder, or a file in it is bad.</exception>
+    public AudioFolderDataset OpenAudio(int sampleRate, int channels, int length, AudioChannelMode mode = AudioChannelMode.MixDown)
+    {
+        var folder = IsAudio ? BundledData.SpokenDigitsDirectory : Source;
+        if (!Directory.Exists(folder)) throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is neither '{SpokenDigits}' nor a folder of WAV files");
+        return AudioFolderDataset.Open(folder, sampleRate, channels, length, mode);
+    }
+
     /// <summary>Opens the dataset.</summary>
     /// <param name="defaultSize">The side length for image folders when <see cref="ImageSize"/> is not set.</param>
     /// <exception cref="InvalidInputException">The source does not exist, is empty, or is not a dataset.</exception>
     public IImageDataset Open(int defaultSize)
     {
         if (string.Equals(Source, Mnist, StringComparison.OrdinalIgnoreCase)) return IdxDataset.Mnist();
+        if (IsAudio)
+            throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is audio ([1, 8192] clips at 8 kHz); image models cannot train on it, and 1-D training from the command line is not implemented yet");
         if (Directory.Exists(Source)) return ImageFolderDataset.Open(Source, ImageSize ?? defaultSize, Grayscale, Strict);
         if (File.Exists(Source))
         {

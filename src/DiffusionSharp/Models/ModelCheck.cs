@@ -58,6 +58,7 @@ public static class ModelCheck
                     UNet2DModel unet => unet.Trace(sample, timestep, labels, intermediates),
                     UNet2DConditionModel cond => cond.Trace(sample, timestep, reference["encoder_hidden_states"].to_type(ScalarType.Float32).to(model.Device),
                         reference.GetValueOrDefault("encoder_attention_mask")?.to(model.Device), labels?.to(model.Device), intermediates),
+                    UNet1DModel unet1d when labels is null => unet1d.Trace(sample, timestep, intermediates),
                     _ => model.Forward(sample, timestep, condition),
                 };
             }

@@ -41,9 +41,10 @@ internal static partial class PretrainedWeights
     /// Validates every name, shape and dtype in <paramref name="header"/> against <paramref name="module"/>'s state dict, then copies
     /// the weights in (converted to the parameter dtype). Nothing is copied unless everything matches.
     /// </summary>
-    public static void LoadInto(nn.Module module, SafetensorsHeader header, string configPath)
+    /// <remarks>With <c>renameLegacyAttention</c> false the stored names are used as they are (UNet1DModel, whose current names are the legacy ones).</remarks>
+    public static void LoadInto(nn.Module module, SafetensorsHeader header, string configPath, bool renameLegacyAttention = true)
     {
-        var sourceOf = Check(module, header, configPath);
+        var sourceOf = Check(module, header, configPath, renameLegacyAttention);
         using var noGrad = no_grad();
         foreach (var (name, target) in module.state_dict())
         {
@@ -57,10 +58,10 @@ internal static partial class PretrainedWeights
     /// Validates every name, shape and dtype in <paramref name="header"/> against <paramref name="module"/>'s state dict
     /// (which may live on the meta device) and returns the stored name of each model weight.
     /// </summary>
-    public static Dictionary<string, string> Check(nn.Module module, SafetensorsHeader header, string configPath)
+    public static Dictionary<string, string> Check(nn.Module module, SafetensorsHeader header, string configPath, bool renameLegacyAttention = true)
     {
         var targets = module.state_dict();
-        var sourceOf = MapNames(header);
+        var sourceOf = renameLegacyAttention ? MapNames(header) : header.Tensors.Keys.ToDictionary(k => k, k => k, StringComparer.Ordinal);
 
         var missing = targets.Keys.Where(k => !sourceOf.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
         var unexpected = sourceOf.Where(kv => !targets.ContainsKey(kv.Key)).Select(kv => kv.Value).OrderBy(k => k, StringComparer.Ordinal).ToList();
