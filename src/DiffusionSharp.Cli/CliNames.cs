@@ -53,6 +53,8 @@ public static class CliNames
         ["Trainer.Model"] = "--model",
         ["DataSpec.Source"] = "--data",
         ["DataSpec.Labels"] = "--labels",
+        ["DataSpec.LabelColumn"] = "--label-column",
+        ["DataSpec.Background"] = "--background",
         ["WindowPlan.Seconds"] = "--seconds",
         ["WindowPlan.Windows"] = "--windows",
         ["WindowPlan.Warmup"] = "--warmup-steps",
