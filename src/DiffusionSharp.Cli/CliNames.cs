@@ -55,6 +55,7 @@ public static class CliNames
         ["DataSpec.Labels"] = "--labels",
         ["DataSpec.LabelColumn"] = "--label-column",
         ["DataSpec.Background"] = "--background",
+        ["Memorisation.threshold"] = "--near-copy",
         ["WindowPlan.Seconds"] = "--seconds",
         ["WindowPlan.Windows"] = "--windows",
         ["WindowPlan.Warmup"] = "--warmup-steps",
