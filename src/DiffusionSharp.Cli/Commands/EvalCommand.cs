@@ -60,7 +60,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         public string? NearestTo { get; init; }
 
         [CommandOption("--near-copy <D>")]
-        [Description("With --nearest-to: the RMS pixel distance (values in [-1, 1]) below which a sample counts as a near-copy.")]
+        [Description("With --nearest-to: the RMS pixel distance (values from -1 to 1) below which a sample counts as a near-copy.")]
         [DefaultValue(Memorisation.DefaultThreshold)]
         public double NearCopy { get; init; } = Memorisation.DefaultThreshold;
 
