@@ -55,6 +55,15 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         [Description("Instead of SAMPLES, score known sets (real, blurred, half the classes, noise) to show the scale.")]
         public bool Calibrate { get; init; }
 
+        [CommandOption("--nearest-to <DATA>")]
+        [Description("Instead of FID-MNIST, the memorisation check: each image of SAMPLES (a folder, e.g. from sample --individual) against its nearest image of this training data (mnist, emoji, a folder or an IDX file) in pixel L2.")]
+        public string? NearestTo { get; init; }
+
+        [CommandOption("--near-copy <D>")]
+        [Description("With --nearest-to: the RMS pixel distance (values from -1 to 1) below which a sample counts as a near-copy.")]
+        [DefaultValue(Memorisation.DefaultThreshold)]
+        public double NearCopy { get; init; } = Memorisation.DefaultThreshold;
+
         [CommandOption("--json")]
         [Description("Print the report as JSON on stdout.")]
         public bool Json { get; init; }
@@ -69,7 +78,10 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
             if (GridRows is not null && GridColumns is null) return ValidationResult.Error("--grid-rows needs --grid-columns");
             if (Padding < 0) return ValidationResult.Error($"--padding must be at least 0 (got {Padding})");
             if (Scale is < 1) return ValidationResult.Error($"--scale must be at least 1 (got {Scale})");
-            if (Count is < DigitEvaluation.MinSamples)
+            if (!(NearCopy > 0)) return ValidationResult.Error($"--near-copy must be a positive distance (got {NearCopy})");
+            if (NearestTo is not null && (Calibrate || GridColumns is not null || Labels is not null))
+                return ValidationResult.Error("--nearest-to reads SAMPLES as a folder of images; it takes no --calibrate, --grid-columns or --labels");
+            if (NearestTo is null && Count is < DigitEvaluation.MinSamples)
                 return ValidationResult.Error($"--count must be at least {DigitEvaluation.MinSamples} (got {Count}); with fewer samples the Fréchet distance is meaningless");
             return ValidationResult.Success();
         }
@@ -78,6 +90,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         TorchRuntime.Initialize(settings.Threads, settings.Device);
+        if (settings.NearestTo is { } training) return CheckMemorisation(settings, training);
         using var evaluation = DigitEvaluation.Open(settings.Classifier);
         if (settings.Calibrate)
         {
@@ -104,6 +117,49 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         var report = evaluation.Evaluate(samples, labels);
         if (settings.Json) Console.Out.WriteLine(report.ToJson());
         else WriteReport(path, report);
+        return 0;
+    }
+
+    /// <summary>Compares every image of the SAMPLES folder with its nearest training image and prints the near-copy fraction.</summary>
+    private static int CheckMemorisation(Settings settings, string trainingSource)
+    {
+        var path = settings.Samples!;
+        if (!Directory.Exists(path)) throw new InvalidInputException($"SAMPLES: --nearest-to needs a folder of sample images, and {path} is not a folder");
+        // The samples' own size decides the training images' resolution (resize + centre crop, as in training).
+        var first = Directory.EnumerateFiles(path).Where(f => ImageFolderDataset.ImageExtensions.Contains(Path.GetExtension(f)))
+            .Order(StringComparer.Ordinal).FirstOrDefault()
+            ?? throw new InvalidInputException($"SAMPLES: {path} holds no images ({string.Join(", ", ImageFolderDataset.ImageExtensions)})");
+        int side = ImageFile.LoadPixels(first).Height;
+        var data = new DataSpec(trainingSource, ImageSize: side).Open(side);
+        var samples = ImageFolderDataset.Open(path, data.Height, grayscale: data.Channels == 1, strict: true);
+        int n = Math.Min(samples.Count, settings.Count ?? int.MaxValue);
+        var values = new float[n * samples.Channels * samples.Height * samples.Width];
+        samples.FillBatch(Enumerable.Range(0, n).ToArray(), values, Span<long>.Empty);
+        using var images = TorchSharp.torch.tensor(values, [n, samples.Channels, samples.Height, samples.Width]);
+        var report = Memorisation.Check(images, data, settings.NearCopy);
+        if (settings.Json)
+        {
+            Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
+            {
+                samples = report.SampleCount,
+                training_images = report.TrainingCount,
+                threshold = report.Threshold,
+                near_copies = report.NearCopyCount,
+                near_copy_fraction = report.NearCopyFraction,
+                median_distance = report.MedianDistance,
+                distances = report.Distances,
+                nearest_indices = report.NearestIndices,
+            }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        }
+        var table = new Table().Title($"{Markup.Escape(path)}: {report.SampleCount} samples against {report.TrainingCount} training images ({Markup.Escape(trainingSource)})")
+            .AddColumns("score", "value", "reading");
+        table.AddRow("near-copies", $"{report.NearCopyCount}/{report.SampleCount} ({F(report.NearCopyFraction, "0.0%")})",
+            Markup.Escape($"nearest training image closer than RMS {F(report.Threshold, "0.###")} (values in [-1, 1])"));
+        table.AddRow("median distance", F(report.MedianDistance, "0.0000"), "RMS pixel distance to the nearest training image");
+        int closest = Enumerable.Range(0, report.SampleCount).MinBy(i => report.Distances[i]);
+        table.AddRow("closest sample", F(report.Distances[closest], "0.0000"), $"sample {closest} ({Markup.Escape(Path.GetFileName(samples.Files[closest]))}), training image {report.NearestIndices[closest]}");
+        AnsiConsole.Write(table);
         return 0;
     }
 

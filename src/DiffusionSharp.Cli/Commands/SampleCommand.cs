@@ -32,8 +32,8 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         public int Batch { get; init; } = 64;
 
 
-        [CommandOption("--class <N|all>")]
-        [Description("Class-conditional models: the class to draw, or 'all' for one row per class.")]
+        [CommandOption("--class <N|NAME|all>")]
+        [Description("Class-conditional models: the class to draw (its number, or its name from the run's class_names.json), or 'all' for one row per class.")]
         public string? Class { get; init; }
 
 
@@ -147,5 +147,5 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
     }
 
     private static (long[]? Labels, int Count, int? Nrow) Labels(Settings s, DiffusionPipeline pipeline) =>
-        SampleClasses.Resolve(s.Class, s.Count, pipeline.NumClasses, s.Guidance, s.Nrow);
+        SampleClasses.Resolve(s.Class, s.Count, pipeline.NumClasses, s.Guidance, s.Nrow, ClassNamesFile.Read(s.Model!));
 }

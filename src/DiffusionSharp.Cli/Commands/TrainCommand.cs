@@ -20,7 +20,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--data <SOURCE>")]
-        [Description("mnist (the bundled 10,000 digits), a folder of images (subfolders = classes), or an IDX images file.")]
+        [Description("mnist (the bundled 10,000 digits), emoji (the bundled 3,655 64x64 colour emoji), a folder of images (subfolders = classes, or a Hugging Face imagefolder with metadata.jsonl), or an IDX images file.")]
         [DefaultValue("mnist")]
         public string Data { get; init; } = "mnist";
 
@@ -28,9 +28,17 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("IDX labels file for an IDX --data file.")]
         public string? Labels { get; init; }
 
-        [CommandOption("--image-size <N>")]
-        [Description("Resize and centre-crop folder images to N x N (default: the model's sample_size).")]
+        [CommandOption("--resolution|--image-size <N>")]
+        [Description("Resize and centre-crop folder images to N x N and train the model at that size (a multiple of its downsampling; default: the model's sample_size).")]
         public int? ImageSize { get; init; }
+
+        [CommandOption("--label-column <COLUMN>")]
+        [Description("The metadata.jsonl column whose values are the classes (emoji: group or subgroup); class indices follow the sorted names.")]
+        public string? LabelColumn { get; init; }
+
+        [CommandOption("--background <COLOR>")]
+        [Description("The colour transparent (RGBA) images are composited onto: white (default), black, gray or #RRGGBB.")]
+        public string? Background { get; init; }
 
         [CommandOption("--grayscale")]
         [Description("Read folder images as one channel.")]
@@ -45,7 +53,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public bool Strict { get; init; }
 
         [CommandOption("--model <PRESET|CONFIG>")]
-        [Description("Architecture: mnist-tiny, mnist-small, cifar10-ddpm, or a UNet2DModel config.json.")]
+        [Description("Architecture: mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), cifar10-ddpm, or a UNet2DModel config.json.")]
         [DefaultValue("mnist-tiny")]
         public string Model { get; init; } = "mnist-tiny";
 
@@ -329,15 +337,21 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
     {
         var config = ModelSpecs.Config(s.Model);
-        var spec = new DataSpec(s.Data, s.ImageSize, s.Grayscale, s.Strict, s.Labels, s.Flip);
+        if (s.ImageSize is int resolution) config = config with { SampleSize = CheckResolution(resolution, config) };
+        var spec = new DataSpec(s.Data, s.ImageSize, s.Grayscale, s.Strict, s.Labels, s.Flip, s.LabelColumn, s.Background);
         var data = spec.Open(config.SampleSize ?? 32);
         if (data is ImageFolderDataset folder && folder.SkippedFiles.Count > 0)
             AnsiConsole.MarkupLineInterpolated($"[yellow]skipped {folder.SkippedFiles.Count} unreadable image(s)[/] in {s.Data} (use --strict to stop instead)");
         if (s.ClassConditional)
         {
-            if (!data.HasLabels) throw new InvalidInputException($"--class-conditional: --data {s.Data} has no class labels");
+            if (!data.HasLabels)
+                throw new InvalidInputException($"--class-conditional: --data {s.Data} has no class labels"
+                    + (data is ImageFolderDataset { HasCaptions: true } ? $" (name a {ImageFolderMetadata.FileName} column with --label-column)" : ""));
             config = config with { NumClassEmbeds = data.NumClasses + 1 };
         }
+        if (config.InChannels != data.Channels)
+            throw new InvalidInputException(
+                $"--model has in_channels {config.InChannels} but the --data images have {data.Channels} channel(s){(data.Channels == 3 ? " (use --grayscale, or an RGB preset such as emoji32-small)" : "")}");
         if (config.SampleSize is { } size && (data.Height != size || data.Width != size))
             throw new InvalidInputException($"--data images are {data.Width}x{data.Height} but the model's sample_size is {size}");
         if (s.BetaSchedule is not null && options.Formulation.Kind != FormulationKind.Ddpm)
@@ -350,6 +364,20 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         var run = seams.Role.WritesFiles ? RunFolder.Create(s.Out!, s.Overwrite) : RunFolder.At(s.Out!);
         var model = new UNet2DModel(config, device);
         return Trainer.Start(run, model, data, spec, schedule, options, seams);
+    }
+
+    /// <summary>
+    /// A diffusers UNet2DModel halves the image at the end of every level but the last, so the side must divide by
+    /// 2^(levels - 1) for the up path to meet the skip connections at the same sizes.
+    /// </summary>
+    private static int CheckResolution(int resolution, UNet2DConfig config)
+    {
+        int halvings = config.BlockOutChannels.Count - 1;
+        int factor = 1 << halvings;
+        if (resolution < factor || resolution % factor != 0)
+            throw new InvalidInputException(
+                $"--resolution {resolution}: expected a positive multiple of {factor}, because the model halves the image {halvings} time(s) ({config.BlockOutChannels.Count} levels)");
+        return resolution;
     }
 
     private static Trainer ResumeRun(Settings s, TrainingSeams seams)

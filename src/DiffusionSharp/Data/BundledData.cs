@@ -1,9 +1,10 @@
 namespace DiffusionSharp.Data;
 
 /// <summary>
-/// Finds the data shipped with DiffusionSharp (the 10,000 MNIST test digits under <c>data/mnist</c>, the 2,000 spoken digits
-/// under <c>data/spoken-digits</c>) at run time: first beside the application (<c>&lt;app&gt;/data/...</c>, where the CLI build
-/// copies it), then in each parent folder of the application (a repository checkout).
+/// Finds the data shipped with DiffusionSharp at run time (the 10,000 MNIST test digits under <c>data/mnist</c>, the
+/// 3,655 captioned emoji under <c>data/emoji</c>, the 2,000 spoken digits under <c>data/spoken-digits</c>): first beside
+/// the application (<c>&lt;app&gt;/data/...</c>, where the CLI build copies them), then in each parent folder of the
+/// application (a repository checkout).
 /// </summary>
 public static class BundledData
 {
@@ -12,6 +13,11 @@ public static class BundledData
 
     /// <summary>File name of the bundled MNIST labels (IDX1, gzip).</summary>
     public const string MnistLabelsFileName = "mnist-10k-labels-idx1-ubyte.gz";
+
+    /// <summary>The name that selects the bundled emoji (<c>--data emoji</c>).</summary>
+    public const string EmojiName = "emoji";
+
+    private static readonly Lazy<string?> FoundEmojiDirectory = new(() => FindEmojiDirectory(AppContext.BaseDirectory));
 
     private static readonly Lazy<string?> FoundMnistDirectory = new(() => FindMnistDirectory(AppContext.BaseDirectory));
 
@@ -55,6 +61,30 @@ public static class BundledData
         {
             var candidate = Path.Combine(dir.FullName, relative);
             if (required.All(f => File.Exists(Path.Combine(candidate, f)))) return candidate;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The folder of the bundled emoji: 3,655 64 x 64 RGB PNGs in the <c>imagefolder</c> layout (<c>metadata.jsonl</c>
+    /// with <c>file_name</c>, <c>text</c>, <c>group</c>, <c>subgroup</c>; see its README.md and licence files).
+    /// </summary>
+    /// <exception cref="InvalidInputException">No <c>data/emoji/metadata.jsonl</c> beside or above the application.</exception>
+    public static string EmojiDirectory => FoundEmojiDirectory.Value
+        ?? throw new InvalidInputException(
+            $"bundled emoji not found: expected data/emoji/{ImageFolderMetadata.FileName} beside or above {AppContext.BaseDirectory}");
+
+    /// <summary>
+    /// The first <c>data/emoji</c> holding a <c>metadata.jsonl</c>, looking in <paramref name="startDirectory"/> and then
+    /// each of its parents; null when there is none.
+    /// </summary>
+    public static string? FindEmojiDirectory(string startDirectory)
+    {
+        ArgumentNullException.ThrowIfNull(startDirectory);
+        for (var dir = new DirectoryInfo(Path.GetFullPath(startDirectory)); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "data", EmojiName);
+            if (File.Exists(Path.Combine(candidate, ImageFolderMetadata.FileName))) return candidate;
         }
         return null;
     }

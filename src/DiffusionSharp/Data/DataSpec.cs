@@ -1,18 +1,23 @@
 using DiffusionSharp.Audio;
+using DiffusionSharp.Imaging;
 
 namespace DiffusionSharp.Data;
 
 /// <summary>
 /// Where training images come from, as given on the command line, so that a resumed run reopens the same data:
-/// <c>mnist</c> (the bundled 10,000 digits), an image folder, or an IDX images file.
+/// <c>mnist</c> (the bundled 10,000 digits), <c>emoji</c> (the bundled 3,655 emoji, an <c>imagefolder</c> with
+/// <c>metadata.jsonl</c>), an image folder, or an IDX images file.
 /// </summary>
-/// <param name="Source"><c>mnist</c>, a folder of images, or an IDX file (<c>.gz</c> or raw).</param>
+/// <param name="Source"><c>mnist</c>, <c>emoji</c>, a folder of images, or an IDX file (<c>.gz</c> or raw).</param>
 /// <param name="ImageSize">Side length images from a folder are resized and centre-cropped to; null = the model's sample_size.</param>
 /// <param name="Grayscale">Read folder images as one channel.</param>
 /// <param name="Strict">Stop at the first unreadable image instead of skipping it.</param>
 /// <param name="Labels">An IDX labels file to go with an IDX images file.</param>
 /// <param name="RandomFlip">Flip images horizontally at random while training (not for digits).</param>
-public sealed record DataSpec(string Source, int? ImageSize = null, bool Grayscale = false, bool Strict = false, string? Labels = null, bool RandomFlip = false)
+/// <param name="LabelColumn">The <c>metadata.jsonl</c> column that gives the classes (e.g. the emoji's <c>group</c>); null = none.</param>
+/// <param name="Background">The colour transparent pixels are composited onto, as <see cref="RgbColor.Parse"/> reads it; null = white.</param>
+public sealed record DataSpec(string Source, int? ImageSize = null, bool Grayscale = false, bool Strict = false, string? Labels = null,
+    bool RandomFlip = false, string? LabelColumn = null, string? Background = null)
 {
     /// <summary>The name that selects the bundled MNIST digits.</summary>
     public const string Mnist = "mnist";
@@ -38,18 +43,24 @@ public sealed record DataSpec(string Source, int? ImageSize = null, bool Graysca
 
     /// <summary>Opens the dataset.</summary>
     /// <param name="defaultSize">The side length for image folders when <see cref="ImageSize"/> is not set.</param>
-    /// <exception cref="InvalidInputException">The source does not exist, is empty, or is not a dataset.</exception>
+    /// <exception cref="InvalidInputException">The source does not exist, is empty, or is not a dataset; a label column or background that does not fit it.</exception>
     public IImageDataset Open(int defaultSize)
     {
+        var background = Background is null ? (RgbColor?)null : RgbColor.Parse(Background, "DataSpec.Background");
+        string? folder = string.Equals(Source, BundledData.EmojiName, StringComparison.OrdinalIgnoreCase) ? BundledData.EmojiDirectory
+            : string.Equals(Source, Mnist, StringComparison.OrdinalIgnoreCase) || !Directory.Exists(Source) ? null
+            : Source;
+        if (folder is not null) return ImageFolderDataset.Open(folder, ImageSize ?? defaultSize, Grayscale, Strict, LabelColumn, background);
+        if (LabelColumn is not null)
+            throw InvalidInputException.For<DataSpec>(nameof(LabelColumn), $" '{LabelColumn}': {Source} is not an image folder with {ImageFolderMetadata.FileName}");
         if (string.Equals(Source, Mnist, StringComparison.OrdinalIgnoreCase)) return IdxDataset.Mnist();
         if (IsAudio)
             throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is audio ([1, 8192] clips at 8 kHz); image models cannot train on it, and 1-D training from the command line is not implemented yet");
-        if (Directory.Exists(Source)) return ImageFolderDataset.Open(Source, ImageSize ?? defaultSize, Grayscale, Strict);
         if (File.Exists(Source))
         {
             if (Labels is not null && !File.Exists(Labels)) throw InvalidInputException.For<DataSpec>(nameof(Labels), $": {Labels} does not exist");
             return IdxDataset.Open(Source, Labels);
         }
-        throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is neither 'mnist', an image folder nor an IDX file");
+        throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is neither 'mnist', 'emoji', an image folder nor an IDX file");
     }
 }

@@ -8,6 +8,12 @@ namespace DiffusionSharp.Data;
 /// sorted ordinally, like torchvision's <c>ImageFolder</c>; a single subfolder gives one class); otherwise the
 /// dataset is unlabelled. Hidden files and folders (name starting with '.') are not read.
 /// <para>
+/// A folder with a <c>metadata.jsonl</c> follows the Hugging Face <c>imagefolder</c> convention instead (see
+/// <see cref="ImageFolderMetadata"/>): the images are the rows' <c>file_name</c>s in file order, each one's caption is its
+/// <c>text</c> (<see cref="GetCaption"/>), and a label column, when one is named, gives the classes: its distinct values
+/// sorted ordinally are the class names, label i the i-th of them. Without a label column such a folder is unlabelled.
+/// </para>
+/// <para>
 /// Design: every image is decoded once, when the dataset is opened, resized (shorter side to <c>size</c>, centre
 /// crop to size x size) and kept as its <c>[C, size, size]</c> bytes in one array: 12 KB per 64 x 64 RGB image, never
 /// a full-size decoded copy. Batches then only convert bytes to floats, so training does not decode images on threads
@@ -21,12 +27,18 @@ public sealed class ImageFolderDataset : IImageDataset
     public static readonly IReadOnlySet<string> ImageExtensions =
         new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif" };
 
+    /// <summary>The <see cref="InvalidInputException.Property"/> of errors about the label column.</summary>
+    public const string LabelColumnProperty = "DataSpec.LabelColumn";
+
     private readonly byte[] _pixels;
     private readonly int[] _labels;
+    private readonly string?[]? _captions;
 
     private ImageFolderDataset(string root, int channels, int size, byte[] pixels, string[] files, int[] labels,
-        string[] classNames, IReadOnlyList<string> skipped, int ignored)
+        string[] classNames, string?[]? captions, string? labelColumn, IReadOnlyList<string> skipped, int ignored)
     {
+        _captions = captions;
+        LabelColumn = labelColumn;
         Root = root;
         Channels = channels;
         Height = size;
@@ -44,18 +56,29 @@ public sealed class ImageFolderDataset : IImageDataset
     /// <param name="size">Output height and width: shorter side resized to it, centre cropped; ≥ 1.</param>
     /// <param name="grayscale">1 channel (BT.601 luma) instead of 3 (RGB).</param>
     /// <param name="strict">Fail on the first unreadable image instead of skipping it (see <see cref="SkippedFiles"/>).</param>
+    /// <param name="labelColumn">The <c>metadata.jsonl</c> column whose values are the classes; null = unlabelled (or class subfolders without metadata).</param>
+    /// <param name="background">The colour transparent pixels are composited onto; null = white.</param>
     /// <exception cref="InvalidInputException">
-    /// The folder is missing or holds no readable image; an image lies beside class subfolders; with
-    /// <paramref name="strict"/>, an image cannot be read; the decoded bytes would exceed one array.
+    /// The folder is missing or holds no readable image; an image lies beside class subfolders; a bad
+    /// <c>metadata.jsonl</c> (see <see cref="ImageFolderMetadata.Read"/>); a label column without metadata, or one that
+    /// the metadata lacks; with <paramref name="strict"/>, an image cannot be read; the decoded bytes would exceed one array.
     /// </exception>
-    public static ImageFolderDataset Open(string root, int size, bool grayscale = false, bool strict = false)
+    public static ImageFolderDataset Open(string root, int size, bool grayscale = false, bool strict = false,
+        string? labelColumn = null, RgbColor? background = null)
     {
         ArgumentNullException.ThrowIfNull(root);
         if (size < 1) throw new InvalidInputException($"image size: expected ≥ 1, found {size}");
         var full = Path.GetFullPath(root);
         if (!Directory.Exists(full)) throw new InvalidInputException($"{root}: image folder not found");
+        var backdrop = background ?? RgbColor.White;
 
-        var (files, labels, classNames, ignored) = Scan(full);
+        var metadataPath = Path.Combine(full, ImageFolderMetadata.FileName);
+        if (labelColumn is not null && !File.Exists(metadataPath))
+            throw new InvalidInputException(
+                $"LabelColumn '{labelColumn}': {root} has no {ImageFolderMetadata.FileName} to read it from", LabelColumnProperty);
+        var (files, labels, classNames, captions, ignored) = File.Exists(metadataPath)
+            ? FromMetadata(ImageFolderMetadata.Read(metadataPath), labelColumn)
+            : Scan(full);
         if (files.Count == 0)
             throw new InvalidInputException(
                 $"{root}: expected image files ({string.Join(", ", ImageExtensions)}), found none ({ignored} other files)");
@@ -71,7 +94,7 @@ public sealed class ImageFolderDataset : IImageDataset
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Environment.ProcessorCount };
         Parallel.For(0, files.Count, parallel, (i, state) =>
         {
-            var image = SkiaImages.TryDecode(files[i], grayscale, size, out var error);
+            var image = SkiaImages.TryDecode(files[i], grayscale, size, backdrop, out var error);
             if (image is null)
             {
                 errors[i] = error ?? "unreadable";
@@ -98,6 +121,7 @@ public sealed class ImageFolderDataset : IImageDataset
                 Array.Copy(pixels, (long)i * imageSize, pixels, (long)kept * imageSize, imageSize);
                 files[kept] = files[i];
                 labels[kept] = labels[i];
+                if (captions is not null) captions[kept] = captions[i];
             }
             kept++;
         }
@@ -106,7 +130,7 @@ public sealed class ImageFolderDataset : IImageDataset
         if (kept < files.Count) Array.Resize(ref pixels, kept * imageSize);
 
         return new ImageFolderDataset(full, channels, size, pixels, files.Take(kept).ToArray(), labels.Take(kept).ToArray(),
-            classNames, skipped, ignored);
+            classNames, captions?.Take(kept).ToArray(), labelColumn, skipped, ignored);
     }
 
     /// <summary>The top folder (full path).</summary>
@@ -114,6 +138,23 @@ public sealed class ImageFolderDataset : IImageDataset
 
     /// <summary>The image files in dataset order (full paths); index i is image i.</summary>
     public IReadOnlyList<string> Files { get; }
+
+    /// <summary>The <c>metadata.jsonl</c> column the labels come from, or null (class subfolders, or unlabelled).</summary>
+    public string? LabelColumn { get; }
+
+    /// <summary>Whether the images have captions: the folder has a <c>metadata.jsonl</c>.</summary>
+    public bool HasCaptions => _captions is not null;
+
+    /// <summary>
+    /// The caption (<c>metadata.jsonl</c>'s <c>text</c>) of image <paramref name="index"/>; null when that row has none.
+    /// Read by text-conditioned training; nothing conditions on it yet.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The folder has no <c>metadata.jsonl</c>.</exception>
+    public string? GetCaption(int index)
+    {
+        if (_captions is null) throw new InvalidOperationException($"{Root} has no {ImageFolderMetadata.FileName}, so no captions");
+        return _captions[index];
+    }
 
     /// <summary>Image files that could not be decoded and were left out (never with strict).</summary>
     public IReadOnlyList<string> SkippedFiles { get; }
@@ -143,7 +184,7 @@ public sealed class ImageFolderDataset : IImageDataset
     /// <exception cref="InvalidOperationException">The dataset has no labels.</exception>
     public int GetLabel(int index)
     {
-        if (NumClasses == 0) throw new InvalidOperationException($"{Root} has no class subfolders, so no labels");
+        if (NumClasses == 0) throw new InvalidOperationException($"{Root} has no class subfolders or label column, so no labels");
         return _labels[index];
     }
 
@@ -168,7 +209,20 @@ public sealed class ImageFolderDataset : IImageDataset
         }
     }
 
-    private static (List<string> Files, int[] Labels, string[] ClassNames, int Ignored) Scan(string root)
+    private static (List<string> Files, int[] Labels, string[] ClassNames, string?[]? Captions, int Ignored) FromMetadata(
+        ImageFolderMetadata metadata, string? labelColumn)
+    {
+        var files = metadata.Files.ToList();
+        var captions = metadata.Column(ImageFolderMetadata.TextColumn)?.ToArray() ?? new string?[files.Count];
+        if (labelColumn is null) return (files, new int[files.Count], [], captions, 0);
+        var values = metadata.RequiredColumn(labelColumn, LabelColumnProperty);
+        // Sorted, so the same metadata gives the same class indices whatever the row order.
+        var classNames = values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        var index = classNames.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => p.i, StringComparer.Ordinal);
+        return (files, values.Select(v => index[v]).ToArray(), classNames, captions, 0);
+    }
+
+    private static (List<string> Files, int[] Labels, string[] ClassNames, string?[]? Captions, int Ignored) Scan(string root)
     {
         var ignored = 0;
         var topImages = new List<string>();
@@ -194,7 +248,7 @@ public sealed class ImageFolderDataset : IImageDataset
         if (classes.Count == 0)
         {
             topImages.Sort(StringComparer.Ordinal);
-            return (topImages, new int[topImages.Count], [], ignored);
+            return (topImages, new int[topImages.Count], [], null, ignored);
         }
         if (topImages.Count > 0)
             throw new InvalidInputException(
@@ -209,7 +263,7 @@ public sealed class ImageFolderDataset : IImageDataset
             files.AddRange(sorted);
             labels.AddRange(Enumerable.Repeat(label, sorted.Count));
         }
-        return (files, labels.ToArray(), classes.Select(c => c.Name).ToArray(), ignored);
+        return (files, labels.ToArray(), classes.Select(c => c.Name).ToArray(), null, ignored);
     }
 
     private static IEnumerable<string> EnumerateRecursively(string dir)

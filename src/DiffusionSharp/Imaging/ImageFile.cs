@@ -37,18 +37,19 @@ public static class ImageFile
     public static void WriteAtomically(string path, byte[] bytes) => SkiaImages.WriteAtomically(path, bytes);
 
     /// <summary>
-    /// Reads an image file as 8-bit planar pixels. Transparency is composited onto white.
+    /// Reads an image file as 8-bit planar pixels. Transparency is composited onto white, or onto <paramref name="background"/>.
     /// </summary>
     /// <param name="path">PNG, JPEG, WebP, BMP or GIF (first frame).</param>
     /// <param name="grayscale">Convert to 1 channel (BT.601 luma); otherwise 3 channels RGB, even for a gray file.</param>
     /// <param name="size">Resize the shorter side to this and centre-crop to size x size; null keeps the file's size.</param>
+    /// <param name="background">The colour transparent pixels are composited onto; null = white.</param>
     /// <exception cref="InvalidInputException">The file is missing or not a readable image.</exception>
-    public static PixelImage LoadPixels(string path, bool grayscale = false, int? size = null)
+    public static PixelImage LoadPixels(string path, bool grayscale = false, int? size = null, RgbColor? background = null)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (size is < 1) throw new InvalidInputException($"image size: expected ≥ 1, found {size}");
         if (!File.Exists(path)) throw new InvalidInputException($"{path}: image file not found");
-        return SkiaImages.TryDecode(path, grayscale, size, out var error)
+        return SkiaImages.TryDecode(path, grayscale, size, background ?? RgbColor.White, out var error)
             ?? throw new InvalidInputException($"{path}: expected a PNG or JPEG image, found {error}");
     }
 

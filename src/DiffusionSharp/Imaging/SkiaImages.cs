@@ -20,11 +20,15 @@ internal static class SkiaImages
 
     /// <summary>
     /// Decodes a PNG/JPEG/WebP/BMP/GIF file (format found from its content) to planar bytes. Transparent pixels are
-    /// composited onto white. With <paramref name="size"/>, the shorter side is resized to it and the centre cropped
+    /// composited onto white (<see cref="TryDecode(string, bool, int?, RgbColor, out string?)"/>: onto a chosen colour). With <paramref name="size"/>, the shorter side is resized to it and the centre cropped
     /// to size x size. Grayscale uses ITU-R BT.601 luma with the integer weights PIL uses, so gray input stays exact.
     /// Returns null with a reason when the file is not a readable image.
     /// </summary>
-    public static PixelImage? TryDecode(string path, bool grayscale, int? size, out string? error)
+    public static PixelImage? TryDecode(string path, bool grayscale, int? size, out string? error) =>
+        TryDecode(path, grayscale, size, RgbColor.White, out error);
+
+    /// <summary>Decodes a file as <see cref="TryDecode(string, bool, int?, out string?)"/> does, compositing transparent pixels onto <paramref name="background"/>.</summary>
+    public static PixelImage? TryDecode(string path, bool grayscale, int? size, RgbColor background, out string? error)
     {
         error = null;
         byte[] bytes;
@@ -37,14 +41,18 @@ internal static class SkiaImages
             error = e.Message;
             return null;
         }
-        return TryDecode(bytes, grayscale, size, MaxPixels, out error);
+        return TryDecode(bytes, grayscale, size, MaxPixels, background, out error);
     }
 
     /// <summary>
     /// Decodes image bytes as <see cref="TryDecode(string, bool, int?, out string?)"/> does a file, refusing images above
     /// <paramref name="maxPixels"/> before anything is allocated for them.
     /// </summary>
-    public static PixelImage? TryDecode(byte[] bytes, bool grayscale, int? size, long maxPixels, out string? error)
+    public static PixelImage? TryDecode(byte[] bytes, bool grayscale, int? size, long maxPixels, out string? error) =>
+        TryDecode(bytes, grayscale, size, maxPixels, RgbColor.White, out error);
+
+    /// <summary>Decodes image bytes as <see cref="TryDecode(byte[], bool, int?, long, out string?)"/> does, compositing onto <paramref name="background"/>.</summary>
+    public static PixelImage? TryDecode(byte[] bytes, bool grayscale, int? size, long maxPixels, RgbColor background, out string? error)
     {
         error = null;
         if (bytes.Length == 0)
@@ -81,17 +89,21 @@ internal static class SkiaImages
                 return null;
             }
             var (outH, outW) = size is int s ? (s, s) : (h, w);
-            using var rgba = Render(decoded, outW, outH);
-            return FromRgba(rgba, grayscale);
+            using var premultiplied = Render(decoded, outW, outH);
+            return Composite(premultiplied, background, grayscale);
         }
     }
 
-    /// <summary>Draws <paramref name="source"/> onto white at <paramref name="width"/> x <paramref name="height"/>, scaling the centred crop of the target's aspect ratio.</summary>
+    /// <summary>
+    /// Draws <paramref name="source"/> onto a transparent <paramref name="width"/> x <paramref name="height"/> bitmap,
+    /// scaling the centred crop of the target's aspect ratio. Resampling premultiplied pixels keeps the colour of
+    /// fully transparent pixels (often black) from bleeding into the edges of what is drawn.
+    /// </summary>
     private static SKBitmap Render(SKBitmap source, int width, int height)
     {
         var target = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
         using var canvas = new SKCanvas(target);
-        canvas.Clear(SKColors.White);
+        canvas.Clear(SKColors.Transparent);
         using var image = SKImage.FromBitmap(source);
 
         // Centre crop of the source with the target's aspect ratio: resizing the shorter side to the target and then
@@ -110,6 +122,31 @@ internal static class SkiaImages
                 : new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear);
         canvas.DrawImage(image, src, dst, sampling);
         return target;
+    }
+
+    /// <summary>
+    /// Planar bytes of a premultiplied RGBA bitmap composited onto <paramref name="background"/> ("over": out = c·a + bg·(1 − a),
+    /// where c·a is the stored premultiplied value), each channel rounded to the nearest byte:
+    /// out = p + round(bg · (255 − a) / 255). Opaque pixels keep their bytes exactly.
+    /// </summary>
+    private static PixelImage Composite(SKBitmap premultiplied, RgbColor background, bool grayscale)
+    {
+        var span = premultiplied.GetPixelSpan();
+        var stride = premultiplied.RowBytes;
+        for (var y = 0; y < premultiplied.Height; y++)
+        {
+            var row = span.Slice(y * stride, premultiplied.Width * 4);
+            for (var x = 0; x < premultiplied.Width; x++)
+            {
+                int rest = 255 - row[4 * x + 3];
+                if (rest == 0) continue;
+                row[4 * x] = (byte)Math.Min(255, row[4 * x] + (background.R * rest + 127) / 255);
+                row[4 * x + 1] = (byte)Math.Min(255, row[4 * x + 1] + (background.G * rest + 127) / 255);
+                row[4 * x + 2] = (byte)Math.Min(255, row[4 * x + 2] + (background.B * rest + 127) / 255);
+                row[4 * x + 3] = 255;
+            }
+        }
+        return FromRgba(premultiplied, grayscale);
     }
 
     /// <summary>Planar bytes of an RGBA bitmap (alpha ignored).</summary>

@@ -51,6 +51,24 @@ public static class ModelPresets
         AttentionHeadDim = 8,
     };
 
+    /// <summary>
+    /// <c>emoji32-small</c>: 32x32x3 (the bundled emoji at <c>--resolution 32</c>), channels (32, 64, 128), one resnet per
+    /// level, attention at 8x8 and in the mid block (16 heads of 8 channels). Class-conditional when training
+    /// adds <c>num_class_embeds</c>.
+    /// </summary>
+    public static UNet2DConfig Emoji32Small { get; } = new()
+    {
+        SampleSize = 32,
+        InChannels = 3,
+        OutChannels = 3,
+        LayersPerBlock = 1,
+        BlockOutChannels = [32, 64, 128],
+        DownBlockTypes = [DownBlockType.DownBlock2D, DownBlockType.DownBlock2D, DownBlockType.AttnDownBlock2D],
+        UpBlockTypes = [UpBlockType.AttnUpBlock2D, UpBlockType.UpBlock2D, UpBlockType.UpBlock2D],
+        NormNumGroups = 8,
+        AttentionHeadDim = 8,
+    };
+
     /// <summary><c>cifar10-ddpm</c>: the architecture of <c>google/ddpm-cifar10-32</c> (35,746,307 parameters).</summary>
     public static UNet2DConfig Cifar10Ddpm { get; } = new()
     {
@@ -70,7 +88,7 @@ public static class ModelPresets
     };
 
     /// <summary>Preset names, in the order they should be listed.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["mnist-nano", "mnist-tiny", "mnist-small", "cifar10-ddpm"];
+    public static IReadOnlyList<string> Names { get; } = ["mnist-nano", "mnist-tiny", "mnist-small", "emoji32-small", "cifar10-ddpm"];
 
     /// <summary>The preset called <paramref name="name"/> (case-insensitive).</summary>
     /// <exception cref="InvalidInputException">No such preset; the message lists the available ones.</exception>
@@ -79,6 +97,7 @@ public static class ModelPresets
         "mnist-nano" => MnistNano,
         "mnist-tiny" => MnistTiny,
         "mnist-small" => MnistSmall,
+        "emoji32-small" => Emoji32Small,
         "cifar10-ddpm" => Cifar10Ddpm,
         _ => throw new InvalidInputException($"model preset '{name}' is unknown: expected one of {string.Join(", ", Names)}"),
     };

@@ -4,7 +4,7 @@ namespace DiffusionSharp.Pipelines;
 
 /// <summary>
 /// Which classes a sampling run draws, from the text a user gives: none (unconditional), one class for every image
-/// (<c>"3"</c>), or every class in turn (<c>"all"</c>: ⌊count / classes⌋ images of each, one grid row per class).
+/// (<c>"3"</c>, or a class name recorded in the run's <see cref="ClassNamesFile"/>, e.g. <c>"Smileys &amp; Emotion"</c>), or every class in turn (<c>"all"</c>: ⌊count / classes⌋ images of each, one grid row per class).
 /// <c>diffuse sample --class</c> and the studio's Generate page read it the same way, so the same options give the same images.
 /// </summary>
 public static class SampleClasses
@@ -13,14 +13,16 @@ public static class SampleClasses
     public const string All = "all";
 
     /// <summary>The labels, the image count and the images per grid row of a run.</summary>
-    /// <param name="classSpec">null (no class), a class number, or <see cref="All"/>.</param>
+    /// <param name="classSpec">null (no class), a class number, a class name from <paramref name="classNames"/>, or <see cref="All"/>.</param>
     /// <param name="count">The images asked for (with <see cref="All"/>: at least one per class is drawn).</param>
     /// <param name="numClasses">The model's real classes (<see cref="DiffusionPipeline.NumClasses"/>); 0 when unconditional.</param>
     /// <param name="guidance">The guidance scale; other than 1 it needs a class.</param>
     /// <param name="nrow">The images per grid row asked for, or null; with <see cref="All"/> it is the images per class.</param>
+    /// <param name="classNames">The name of each class (label i = entry i), or null when the model's classes have no recorded names.</param>
     /// <returns>One label per image (null without a class), the number of images, the images per grid row (null = default).</returns>
     /// <exception cref="InvalidInputException">Guidance without a class, a class for an unconditional model, or a class that is not one of the model's.</exception>
-    public static (long[]? Labels, int Count, int? Nrow) Resolve(string? classSpec, int count, int numClasses, double guidance, int? nrow = null)
+    public static (long[]? Labels, int Count, int? Nrow) Resolve(string? classSpec, int count, int numClasses, double guidance, int? nrow = null,
+        IReadOnlyList<string>? classNames = null)
     {
         const string condition = DiffusionPipeline.ConditionProperty;
         if (classSpec is null)
@@ -37,9 +39,21 @@ public static class SampleClasses
             return (all, all.Length, perClass);
         }
         if (!int.TryParse(classSpec, NumberStyles.None, CultureInfo.InvariantCulture, out int label))
-            throw new InvalidInputException($"condition: '{classSpec}' is not a class number or '{All}'", condition);
+            label = IndexOfName(classSpec, classNames) ?? throw new InvalidInputException(classNames is { Count: > 0 }
+                ? $"condition: '{classSpec}' is not a class number, '{All}' or one of this model's classes ({string.Join(", ", classNames.Select(n => $"'{n}'"))})"
+                : $"condition: '{classSpec}' is not a class number or '{All}' (this model records no class names)", condition);
         if (label >= numClasses)
             throw new InvalidInputException($"condition: {label} is out of range; this model knows classes 0..{numClasses - 1}", condition);
         return (Enumerable.Repeat((long)label, count).ToArray(), count, nrow);
+    }
+
+    /// <summary>The index of <paramref name="name"/> among <paramref name="classNames"/>: an exact match first, then one ignoring case if it is the only one.</summary>
+    private static int? IndexOfName(string name, IReadOnlyList<string>? classNames)
+    {
+        if (classNames is null) return null;
+        for (int i = 0; i < classNames.Count; i++)
+            if (string.Equals(classNames[i], name, StringComparison.Ordinal)) return i;
+        var loose = Enumerable.Range(0, classNames.Count).Where(i => string.Equals(classNames[i], name, StringComparison.OrdinalIgnoreCase)).ToArray();
+        return loose.Length == 1 ? loose[0] : null;
     }
 }

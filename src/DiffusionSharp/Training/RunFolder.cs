@@ -39,6 +39,9 @@ public sealed class RunFolder
     public string ModelIndexPath => Path.Combine(Root, "model_index.json");
     public string SchedulerConfigPath => Path.Combine(SchedulerDir, "scheduler_config.json");
 
+    /// <summary>The class names of a class-conditional run (<see cref="Pipelines.ClassNamesFile"/>).</summary>
+    public string ClassNamesPath => Path.Combine(Root, Pipelines.ClassNamesFile.FileName);
+
     /// <summary>The network's folder inside a checkpoint (diffusers' component name).</summary>
     public static string ModelDirIn(string checkpoint) => Path.Combine(checkpoint, "unet");
 
@@ -72,7 +75,7 @@ public sealed class RunFolder
             var run = new RunFolder(root);
             foreach (var dir in new[] { run.UnetDir, run.UnetEmaDir, run.SchedulerDir, run.TrainingStateDir, run.SamplesDir })
                 if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
-            foreach (var file in new[] { run.LossCsvPath, run.LossPlotPath, run.ModelIndexPath })
+            foreach (var file in new[] { run.LossCsvPath, run.LossPlotPath, run.ModelIndexPath, run.ClassNamesPath })
                 File.Delete(file);
         }
         Directory.CreateDirectory(root);

@@ -109,6 +109,8 @@ public sealed class Trainer : IDisposable
         {
             var (schedulerClass, schedulerConfig) = trainer._formulation.PipelineScheduler();
             run.WritePipeline(model.Config.ClassName, schedulerClass, schedulerConfig);
+            if (model.Config.NumClasses > 0 && data.HasLabels)
+                Pipelines.ClassNamesFile.Write(run.ClassNamesPath, data.ClassNames, dataSpec.LabelColumn);
             trainer._lossLog.Create();
         }
         trainer.WeightsReady();
