@@ -20,7 +20,8 @@ public static class SampleBenchmark
     /// <param name="Scheduler">The sampler.</param>
     /// <param name="Steps">Sampler steps per run.</param>
     /// <param name="Batch">Images per run.</param>
-    public sealed record Options(string Name, IDenoiser Model, IScheduler Scheduler, int Steps = 50, int Batch = 64) : IBenchmarkOptions
+    /// <param name="Profile">After the runs, replay one network call by op class (<see cref="OpProfile"/>).</param>
+    public sealed record Options(string Name, IDenoiser Model, IScheduler Scheduler, int Steps = 50, int Batch = 64, bool Profile = false) : IBenchmarkOptions
     {
         /// <summary>Checks the values; an error names the property.</summary>
         public void Validate()
@@ -44,8 +45,9 @@ public static class SampleBenchmark
     /// <param name="Ceiling">The GFLOP/s the efficiency is relative to.</param>
     /// <param name="Memory">Peak RSS; RSS after the first run and after the last; live tensors before the first run and after the last.</param>
     /// <param name="Machine">Where it ran.</param>
+    /// <param name="Ops">One network call by op class, or null without a profile.</param>
     public sealed record Result(string Model, string Sampler, int Steps, int Batch, double GFlopsPerImage, WindowTiming Timing, int NetworkCalls,
-        IReadOnlyList<double> RunSeconds, PerformanceCeiling Ceiling, MemoryUse Memory, MachineInfo Machine)
+        IReadOnlyList<double> RunSeconds, PerformanceCeiling Ceiling, MemoryUse Memory, MachineInfo Machine, OpBreakdown? Ops = null)
     {
         /// <summary>Images per second from the median step time: batch / (steps x seconds per step).</summary>
         public double ImagesPerSecond => Batch / (Steps * Timing.MedianSecondsPerUnit);
@@ -120,7 +122,16 @@ public static class SampleBenchmark
             ProcessMemory.ToMiB(ProcessMemory.CurrentRssBytes()), tensorsBefore, DisposeScopeManager.Statistics.ThreadTotalLiveCount, []);
         var timing = WindowTimer.FromDurations(stepSeconds, plan.Warmup, plan.Windows);
         int timedCalls = stepCalls.Skip(plan.Warmup).Sum();
+        OpBreakdown? ops = null;
+        if (options.Profile)
+        {
+            bool wasTraining = model.Module.training;
+            model.Module.eval();
+            ops = new OpBreakdown(OpProfile.Measure(model, options.Batch, training: false, cancellationToken: cancellationToken),
+                timing.TimedSeconds / timedCalls * 1e3, ceiling);
+            model.Module.train(wasTraining);
+        }
         return new Result(options.Name, options.Scheduler.Name, options.Steps, options.Batch, stats.GFlopsPerSample, timing, timedCalls,
-            runSeconds, ceiling, memory, MachineInfo.Current());
+            runSeconds, ceiling, memory, MachineInfo.Current(), ops);
     }
 }

@@ -23,7 +23,9 @@ public static class TrainBenchmark
     /// <param name="ProfileSteps">After the timed windows, this many more steps timed phase by phase (0 = no profile).</param>
     /// <param name="MicroBatch">Gradient-accumulation chunk size (null = the whole batch), as <see cref="TrainingOptions.MicroBatchSize"/>.</param>
     /// <param name="Device">Where the network trains (null = the CPU).</param>
-    public sealed record Options(string Name, IDenoiserConfig Config, int Batch = 128, int ProfileSteps = 0, int? MicroBatch = null, Device? Device = null)
+    /// <param name="ChannelsLast">Train a UNet2DModel channels-last (<see cref="UNet2DModel.UseChannelsLast"/>).</param>
+    public sealed record Options(string Name, IDenoiserConfig Config, int Batch = 128, int ProfileSteps = 0, int? MicroBatch = null, Device? Device = null,
+        bool ChannelsLast = false)
         : IBenchmarkOptions
     {
         /// <summary>Checks the values; an error names the property.</summary>
@@ -46,13 +48,14 @@ public static class TrainBenchmark
     /// <param name="Ceiling">The GFLOP/s the efficiency is relative to.</param>
     /// <param name="Memory">Peak RSS and the start and end of the timed windows.</param>
     /// <param name="Profile">Mean time per phase of a step, or empty.</param>
+    /// <param name="Ops">Where the forward and backward phases' time goes by op class (<see cref="OpProfile"/>), or null without a profile.</param>
     /// <param name="SkippedSteps">Steps with a non-finite loss or gradient (skipped, as training does).</param>
     /// <param name="Machine">Where it ran.</param>
     /// <param name="Processes">Processes training data-parallel (1 = alone); <paramref name="Batch"/> is the global batch.</param>
     /// <param name="AllreduceMsPerStep">Mean milliseconds per step in the gradient all-reduce over the timed windows (0 alone).</param>
     public sealed record Result(string Model, long Parameters, int Batch, int[] ImageShape, string Data, double GFlopsPerImage,
         WindowTiming Timing, PerformanceCeiling Ceiling, MemoryUse Memory, IReadOnlyList<PhaseTime> Profile, int SkippedSteps, MachineInfo Machine,
-        int Processes = 1, double AllreduceMsPerStep = 0)
+        int Processes = 1, double AllreduceMsPerStep = 0, OpBreakdown? Ops = null)
     {
         /// <summary>Median images per second.</summary>
         public double ImagesPerSecond => Batch / Timing.MedianSecondsPerUnit;
@@ -104,6 +107,11 @@ public static class TrainBenchmark
         {
             torch.random.manual_seed(0);
             using var model = config.Build(options.Device);
+            if (options.ChannelsLast)
+            {
+                if (model is not UNet2DModel unet) throw InvalidInputException.For<Options>(nameof(Options.ChannelsLast), $": only a UNet2DModel can run channels-last (this model is a {config.ClassName})");
+                unet.UseChannelsLast();
+            }
             var stats = ModelStats.Of(model);
             var run = folder is null ? RunFolder.At(Path.Combine(Path.GetTempPath(), "diffuse-bench-train-rank")) : RunFolder.Create(folder.FullName, overwrite: false);
             using var trainer = Trainer.Start(run, model, data, new DataSpec(dataName), schedule, training, new TrainingSeams(role, reducer));
@@ -124,8 +132,16 @@ public static class TrainBenchmark
                 : (reducer.AllreduceTime - reducedBefore).TotalMilliseconds / (reducer.Steps - stepsBefore);
             var memory = MemoryUse.Since(start, rss);
             var profile = options.ProfileSteps > 0 ? Profile(trainer, options.ProfileSteps, cancellationToken) : [];
+            OpBreakdown? ops = null;
+            if (options.ProfileSteps > 0)
+            {
+                // The forward and backward phases of a step at this batch (per process), replayed by op class.
+                double measured = profile.Where(p => p.Phase is "forward" or "backward").Sum(p => p.Ms);
+                long rows = options.Batch / role.Count;
+                ops = new OpBreakdown(OpProfile.Measure(model, rows, training: true, cancellationToken: cancellationToken), measured, ceiling);
+            }
             return new Result(options.Name, stats.ParameterCount, options.Batch, shape.ToArray(), dataName, stats.GFlopsPerSample,
-                timing, ceiling, memory, profile, skipped, MachineInfo.Current(), role.Count, allreduceMs);
+                timing, ceiling, memory, profile, skipped, MachineInfo.Current(), role.Count, allreduceMs, ops);
         }
         finally
         {

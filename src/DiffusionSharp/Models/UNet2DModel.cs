@@ -101,6 +101,28 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, ID
         RegisterComponents();
     }
 
+    /// <summary>
+    /// Whether the convolution weights are stored channels-last (NHWC strides, [B, C, H, W] shape) and every input is
+    /// turned channels-last on entry, so oneDNN's convolutions need no layout reorders (<see cref="UseChannelsLast"/>).
+    /// The output is returned in the standard contiguous layout either way; the numbers agree up to float reassociation.
+    /// </summary>
+    public bool ChannelsLast { get; private set; }
+
+    /// <summary>
+    /// Stores every 4-D weight channels-last (in place: the parameters stay the same objects, so an optimizer made
+    /// before or after sees them) and from now on runs the network channels-last. Weights saved or copied out are
+    /// unchanged in value.
+    /// </summary>
+    public void UseChannelsLast()
+    {
+        using var _ = no_grad();
+        foreach (var p in parameters())
+        {
+            if (p.dim() == 4) p.set_(Layers.ToChannelsLast(p));
+        }
+        ChannelsLast = true;
+    }
+
     /// <summary>The architecture this model was built from.</summary>
     public UNet2DConfig Config { get; }
 
@@ -171,6 +193,7 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, ID
 
         // 0. center input if necessary
         if (Config.CenterInputSample) sample = sample * 2 - 1.0;
+        if (ChannelsLast) sample = Layers.ToChannelsLast(sample);
 
         // 1. time: broadcast to the batch, project, embed
         var timesteps = BroadcastTimesteps(timestep, batch, sample.device);
@@ -229,6 +252,7 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, ID
             hidden = hidden / timesteps.to_type(hidden.dtype).reshape(batch, 1, 1, 1);
         }
         observe?.Invoke("conv_out", hidden);
+        if (ChannelsLast) hidden = hidden.contiguous();
         return hidden.MoveToOuterDisposeScope();
     }
 

@@ -15,10 +15,18 @@ public sealed class UNet2DModelGoldenTests(ITestOutputHelper output)
     [Theory]
     [InlineData("unet")]
     [InlineData("unet_ddpmstyle")]
-    public void Should_MatchDiffusersOutput_When_LoadingGoldenFolder(string folder)
+    public void Should_MatchDiffusersOutput_When_LoadingGoldenFolder(string folder) => MatchGolden(folder, channelsLast: false);
+
+    [Theory]
+    [InlineData("unet")]
+    [InlineData("unet_ddpmstyle")]
+    public void Should_MatchDiffusersOutput_When_RunningChannelsLast(string folder) => MatchGolden(folder, channelsLast: true);
+
+    private void MatchGolden(string folder, bool channelsLast)
     {
         var dir = Path.Combine(TestPaths.Golden, folder);
         using var model = UNet2DModel.FromPretrained(dir);
+        if (channelsLast) model.UseChannelsLast();
         var io = SafetensorsFile.Load(Path.Combine(dir, "io.safetensors"));
         try
         {

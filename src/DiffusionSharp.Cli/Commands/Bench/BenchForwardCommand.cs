@@ -17,6 +17,7 @@ public sealed class BenchForwardCommand : Command<ModelBenchSettings>
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
         var loaded = BenchModel.Load(s.Model, device: device);
         using var model = loaded.Model;
+        s.ApplyLayout(model);
         var options = new ForwardBenchmark.Options(s.Model, model, s.Batch ?? 1);
         options.Validate();
         var ceiling = s.MeasureCeiling(cancellationToken);

@@ -40,6 +40,39 @@ internal static class BenchReport
 
     public static object Machine(MachineInfo m) => new { m.Cores, m.Cpu, m.Os, m.Threads, Torchsharp = m.TorchSharp, Libtorch = m.LibTorch, Dotnet = m.DotNet, m.LoadAverage };
 
+    public static object? Ops(OpBreakdown? b) => b is null ? null : new
+    {
+        MeasuredMs = b.MeasuredMs,
+        OtherMs = b.OtherMs,
+        OtherShare = b.OtherMs / b.MeasuredMs,
+        Ops = b.Ops.Select(o => new
+        {
+            o.Op,
+            o.Calls,
+            o.Ms,
+            Share = b.ShareOf(o),
+            Gflops = o.GFlops,
+            GflopsPerSecond = o.GFlopsPerSecond,
+            Efficiency = b.EfficiencyOf(o),
+        }).ToArray(),
+    };
+
+    /// <summary>The op-class breakdown as a table: time, share, and GFLOP/s against the ceiling where the class has FLOPs.</summary>
+    public static void WriteOps(OpBreakdown b, string title)
+    {
+        var table = new Table().Title(title).AddColumns("op class", "layers", "ms", "share", "GFLOP/s", "of ceiling");
+        foreach (var o in b.Ops)
+        {
+            bool flops = o.GFlops > 0;
+            table.AddRow(o.Op, o.Calls.ToString(System.Globalization.CultureInfo.InvariantCulture), F(o.Ms), Esc($"{b.ShareOf(o):P1}"),
+                flops ? F(o.GFlopsPerSecond) : "", flops ? Esc($"{b.EfficiencyOf(o):P0}") : "");
+        }
+        table.AddRow("other (elementwise, resampling, loss, autograd)", "", F(b.OtherMs), Esc($"{b.OtherMs / b.MeasuredMs:P1}"), "", "");
+        table.AddRow("[bold]measured[/]", "", F(b.MeasuredMs), "100%", "", "");
+        for (int i = 1; i < 6; i++) table.Columns[i].RightAligned();
+        AnsiConsole.Write(table);
+    }
+
     public static object? LeakCheck(MemoryUse m, double? maxGrowth) =>
         maxGrowth is { } limit ? new { MaxRssGrowthMib = limit, Passed = LeakCheckPassed(m, limit) } : null;
 

@@ -21,6 +21,10 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         [DefaultValue(50)]
         public int Steps { get; init; } = 50;
 
+        [CommandOption("--profile")]
+        [Description("After the runs, replay one network call layer by layer and report its time by op class (convolution, GroupNorm, SiLU, attention, linear).")]
+        public bool Profile { get; init; }
+
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
@@ -37,7 +41,8 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
         var loaded = BenchModel.Load(s.Model, s.Sampler, device);
         using var model = loaded.Model;
-        var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps, s.Batch ?? 64);
+        s.ApplyLayout(model);
+        var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps, s.Batch ?? 64, s.Profile);
         options.Validate();
         var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"sampling {s.Model} ({loaded.Weights} weights), {loaded.Scheduler.Name} {s.Steps} steps, batch {options.Batch}: whole runs for at least {plan.Seconds:G} s ..."));
@@ -64,6 +69,7 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
                 Memory = Memory(r.Memory),
                 LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),
                 Timing = Timing(r.Timing, "sampler step"),
+                OpProfile = Ops(r.Ops),
                 Machine = Machine(r.Machine),
             });
             return Finish(r.Memory, s.MaxRssGrowth);
@@ -78,6 +84,7 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         AddMemory(table, r.Memory, "after the first run -> after the last");
         AddMachine(table, r.Machine);
         AnsiConsole.Write(table);
+        if (r.Ops is { } ops) WriteOps(ops, "one network call by op class (replayed layer by layer)");
         return Finish(r.Memory, s.MaxRssGrowth);
     }
 }

@@ -34,7 +34,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         StopSignals.StopCleanly();
         var plan = s.Plan(60);
         plan.Validate();
-        var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile, s.MicroBatch);
+        var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile, s.MicroBatch, ChannelsLast: s.ChannelsLast);
         options.Validate();
         if (DistributedJob.Launch is { } launch) new Training.ProcessRole(launch.Rank, launch.Size).CheckBatch(options.Batch);
         var group = DistributedJob.Join();
@@ -66,6 +66,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
                 r.AllreduceMsPerStep,
                 Timing = Timing(r.Timing, "step"),
                 Profile = r.Profile.Select(p => new { p.Phase, p.Ms, p.Share }).ToArray(),
+                OpProfile = Ops(r.Ops),
                 Machine = Machine(r.Machine),
             });
             return Finish(r.Memory, s.MaxRssGrowth);
@@ -91,6 +92,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
             profile.Columns[2].RightAligned();
             AnsiConsole.Write(profile);
         }
+        if (r.Ops is { } ops) WriteOps(ops, "forward + backward by op class (replayed layer by layer)");
         return Finish(r.Memory, s.MaxRssGrowth);
     }
 }

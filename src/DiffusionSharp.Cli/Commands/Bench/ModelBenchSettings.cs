@@ -24,6 +24,19 @@ public class ModelBenchSettings : BenchSettings
     [Description("Leak check: exit 3 if any tensor is left alive or the RSS grows by more than this from the end of the first timed window to the end of the last.")]
     public double? MaxRssGrowth { get; init; }
 
+    [CommandOption("--channels-last")]
+    [Description("Run the U-Net with channels-last (NHWC) convolution weights and activations, oneDNN's own layout on the CPU.")]
+    public bool ChannelsLast { get; init; }
+
+    /// <summary>Switches a loaded network to channels-last when <c>--channels-last</c> is given (UNet2DModel only).</summary>
+    public void ApplyLayout(DiffusionSharp.Models.IDenoiser model)
+    {
+        if (!ChannelsLast) return;
+        if (model is not DiffusionSharp.Models.UNet2DModel unet)
+            throw new DiffusionSharp.InvalidInputException($"--channels-last: only a UNet2DModel can run channels-last (this model is a {model.Config.ClassName})");
+        unet.UseChannelsLast();
+    }
+
     /// <summary>The <c>--ceiling</c> given, or one measured now (announced unless <c>--json</c>).</summary>
     public DiffusionSharp.Benchmarks.PerformanceCeiling MeasureCeiling(CancellationToken cancellationToken)
     {

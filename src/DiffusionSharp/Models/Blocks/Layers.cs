@@ -35,6 +35,12 @@ internal static class Layers
     public static long ConvFlops(long inChannels, long outChannels, long kernel, long outH, long outW) =>
         2 * inChannels * outChannels * kernel * kernel * outH * outW;
 
+    /// <summary>
+    /// The same [B, C, H, W] values with channels-last strides (C varies fastest), the layout oneDNN's CPU convolutions
+    /// work in; a tensor already in it comes back as a view of itself.
+    /// </summary>
+    public static Tensor ToChannelsLast(Tensor x) => x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
+
     /// <summary>FLOPs of a linear layer applied to <paramref name="tokens"/> vectors.</summary>
     public static long LinearFlops(long inFeatures, long outFeatures, long tokens = 1) => 2 * inFeatures * outFeatures * tokens;
 }
