@@ -295,11 +295,10 @@ public sealed class Trainer : IDisposable
 
     private static double TotalGradNorm(Parameter[] parameters)
     {
+        // One fused reduction and one sync for the whole network, not a read-back per parameter.
         using var _ = torch.NewDisposeScope();
-        double sum = 0;
-        foreach (var p in parameters)
-            if (p.grad is { } g) sum += g.square().sum().item<float>();
-        return Math.Sqrt(sum);
+        var squares = parameters.Where(p => p.grad is not null).Select(p => p.grad!.square().sum().to_type(ScalarType.Float64)).ToArray();
+        return squares.Length == 0 ? 0 : Math.Sqrt(torch.stack(squares).sum().item<double>());
     }
 
     /// <summary>
