@@ -8,7 +8,7 @@ using Spectre.Console;
 
 namespace DiffusionSharp.Cli.Commands;
 
-/// <summary><c>diffuse sample --prompt</c>: text to image with a Stable Diffusion pipeline folder, one PNG per <c>--count</c>.</summary>
+/// <summary><c>diffuse sample --prompt</c>: text to image with a Stable Diffusion pipeline folder; one image as its own PNG, several (<c>--count</c>, seeds seed, seed+1, ...) as a grid.</summary>
 internal static class TextToImageSample
 {
     /// <summary>Parses <c>WxH</c> (e.g. <c>512x512</c>); null when malformed.</summary>
@@ -51,7 +51,9 @@ internal static class TextToImageSample
                 }
             });
             using var batch = TorchSharp.torch.cat(images, 0);
-            ImageGrid.SavePng(batch, s.Out, s.Nrow);
+            // One image is written as it is (H x W, as diffusers saves it); several as a grid.
+            if (images.Count == 1) ImageFile.SavePng(PixelImage.FromBatch(batch)[0], s.Out);
+            else ImageGrid.SavePng(batch, s.Out, s.Nrow);
             if (s.Individual is { } dir)
             {
                 Directory.CreateDirectory(dir);
