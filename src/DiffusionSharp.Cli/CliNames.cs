@@ -81,6 +81,10 @@ public static class CliNames
         ["DiffusionPipeline.batchSize"] = "--batch",
         ["DiffusionPipeline.condition"] = "--class",
         ["DiffusionPipeline.guidance"] = "--guidance",
+        ["StableDiffusionPipeline.folder"] = "--model",
+        ["StableDiffusionPipeline.size"] = "--size",
+        ["StableDiffusionPipeline.steps"] = "--steps",
+        ["StableDiffusionPipeline.guidance"] = "--guidance",
         // sampler choice and editing
         ["SamplerCatalog.samplerName"] = "--sampler",
         ["SamplerOverrides.KarrasSigmas"] = "--karras",

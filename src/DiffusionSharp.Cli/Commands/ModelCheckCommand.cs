@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using DiffusionSharp.Models;
 using DiffusionSharp.Models.Autoencoders;
+using DiffusionSharp.Pipelines;
 using DiffusionSharp.Runtime;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -48,6 +49,7 @@ public sealed class ModelCheckCommand : Command<ModelCheckCommand.Settings>
         CliFiles.CheckExists(s.Reference!, "--reference");
         if (TextModelCheck.TryRun(s) is int textCode) return textCode;
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        if (StableDiffusionPipeline.IsTextToImageFolder(s.Model!)) return PipelineChainCheck.Run(s, device);
         ModelCheckResult result;
         if (AutoencoderLoader.IsAutoencoderFolder(s.Model!))
         {

@@ -22,6 +22,18 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
 
 
 
+        [CommandOption("--prompt <TEXT>")]
+        [Description("Text-to-image with a Stable Diffusion pipeline folder (model_index.json with text_encoder, tokenizer, unet, vae, scheduler): the prompt; cut to 77 tokens with a warning.")]
+        public string? Prompt { get; init; }
+
+        [CommandOption("--negative-prompt <TEXT>")]
+        [Description("With --prompt: what classifier-free guidance steers away from (default: the empty prompt).")]
+        public string? NegativePrompt { get; init; }
+
+        [CommandOption("--size <WxH>")]
+        [Description("With --prompt: the image size, both sides multiples of the VAE factor (8 for SD); default unet sample_size x 8.")]
+        public string? Size { get; init; }
+
         [CommandOption("--count <N>")]
         [DefaultValue(64)]
         public int Count { get; init; } = 64;
@@ -73,6 +85,12 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
+            if (Prompt is null && (NegativePrompt is not null || Size is not null))
+                return ValidationResult.Error($"{(NegativePrompt is not null ? "--negative-prompt" : "--size")} needs --prompt (text-to-image with a Stable Diffusion pipeline folder)");
+            if (Prompt is not null && (Class is not null || Trajectory is not null || Eval || Ema || SingleShift))
+                return ValidationResult.Error($"{(Class is not null ? "--class" : Trajectory is not null ? "--trajectory" : Eval ? "--eval" : Ema ? "--ema" : "--single-shift")} cannot be used with --prompt (text-to-image with a Stable Diffusion pipeline)");
+            if (Size is not null && TextToImageSample.ParseSize(Size) is null)
+                return ValidationResult.Error($"--size must be WxH with positive integers, e.g. 512x512 (got '{Size}')");
             if (Count < 1) return ValidationResult.Error($"--count must be at least 1 (got {Count})");
             if (Batch < 1) return ValidationResult.Error($"--batch must be at least 1 (got {Batch})");
             if (Frames < 2) return ValidationResult.Error($"--frames must be at least 2 (got {Frames})");
@@ -86,6 +104,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
+        if (s.Prompt is not null) return TextToImageSample.Run(s, cancellationToken);
         bool writes = DistributedJob.Rank == 0;
         if (writes) CliFiles.CheckWritable(s.Out, "--out");
         if (writes && s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
