@@ -101,6 +101,9 @@ public static class DiffuseApp
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("Train a U-Net on images (MNIST bundled); the run folder is a diffusers pipeline folder.")
                 .WithExample("train", "--data", "mnist", "--model", "mnist-tiny", "--steps", "2000", "--out", "runs/mnist");
+            config.AddCommand<TrainVaeCommand>("train-vae")
+                .WithDescription("Train an AutoencoderKL on images (reconstruction + KL); writes a diffusers vae/ folder with the measured scaling_factor.")
+                .WithExample("train-vae", "--data", "emoji", "--resolution", "64", "--steps", "2000", "--out", "runs/vae");
             config.AddCommand<SampleCommand>("sample")
                 .WithDescription("Generate images from a run or a diffusers UNet2DModel folder; optionally the reverse process as a filmstrip.")
                 .WithExample("sample", "--model", "runs/mnist", "--ema", "--sampler", "ddim", "--steps", "50", "--out", "samples.png");

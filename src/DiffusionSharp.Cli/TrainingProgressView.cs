@@ -6,22 +6,25 @@ namespace DiffusionSharp.Cli;
 /// <summary>Shows training progress: a live bar on a terminal, plain lines elsewhere (CI logs, pipes).</summary>
 internal static class TrainingProgressView
 {
-    public static TrainingOutcome Run(Trainer trainer, CancellationToken cancellationToken)
+    public static TrainingOutcome Run(Trainer trainer, CancellationToken cancellationToken) =>
+        Run(trainer.Options.Steps, trainer.Step, trainer.Options.BatchSize, p => trainer.Train(p, cancellationToken));
+
+    /// <summary>Shows the progress of any trainer: <paramref name="train"/> runs it with the given reporter.</summary>
+    public static TrainingOutcome Run(int steps, int startStep, int batchSize, Func<IProgress<TrainingProgress>, TrainingOutcome> train)
     {
-        var o = trainer.Options;
         if (!AnsiConsole.Profile.Capabilities.Interactive)
         {
             // About 50 lines per run, and at least one every 10 seconds so slow runs still show life.
-            int every = Math.Max(1, o.Steps / 50);
+            int every = Math.Max(1, steps / 50);
             var sinceLine = System.Diagnostics.Stopwatch.StartNew();
             var lines = new ActionProgress(p =>
             {
                 if (p.Step % every != 0 && p.Step != p.TotalSteps && sinceLine.Elapsed.TotalSeconds < 10) return;
                 sinceLine.Restart();
                 Console.WriteLine(FormattableString.Invariant(
-                    $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  eta {Format(p.Eta(o.BatchSize))}"));
+                    $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.ImagesPerSecond:F1} img/s  lr {p.LearningRate:G3}  eta {Format(p.Eta(batchSize))}"));
             });
-            return trainer.Train(lines, cancellationToken);
+            return train(lines);
         }
 
         TrainingOutcome? outcome = null;
@@ -30,14 +33,14 @@ internal static class TrainingProgressView
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask("training", maxValue: o.Steps);
-                task.Value = trainer.Step;
+                var task = ctx.AddTask("training", maxValue: steps);
+                task.Value = startStep;
                 var progress = new ActionProgress(p =>
                 {
                     task.Value = p.Step;
                     task.Description = FormattableString.Invariant($"step {p.Step}/{p.TotalSteps} loss {p.SmoothedLoss:F4} {p.ImagesPerSecond:F0} img/s");
                 });
-                outcome = trainer.Train(progress, cancellationToken);
+                outcome = train(progress);
             });
         return outcome!;
     }

@@ -1,6 +1,4 @@
 using DiffusionSharp.Models;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace DiffusionSharp.Training;
 
@@ -10,18 +8,13 @@ namespace DiffusionSharp.Training;
 /// </summary>
 public sealed class ExponentialMovingAverage : IDisposable
 {
-    private readonly (Tensor Ema, Tensor Live)[] _pairs;
+    private readonly WeightAverage _average;
 
     public ExponentialMovingAverage(IDenoiser live, double maxDecay)
     {
         MaxDecay = maxDecay;
         Model = live.CreateEmpty();
-        Model.Module.load_state_dict(live.Module.state_dict());
-        Model.Module.eval();
-        foreach (var p in Model.Module.parameters()) p.requires_grad = false;
-        var emaState = Model.Module.state_dict();
-        var liveState = live.Module.state_dict();
-        _pairs = emaState.Keys.Select(k => (emaState[k], liveState[k])).ToArray();
+        _average = new WeightAverage(live.Module, Model.Module);
     }
 
     /// <summary>The averaged model (eval mode, no gradients).</summary>
@@ -31,21 +24,10 @@ public sealed class ExponentialMovingAverage : IDisposable
     public double MaxDecay { get; }
 
     /// <summary>The decay used for update number <paramref name="updates"/> (1-based).</summary>
-    public double DecayAt(long updates) => updates <= 0 ? 0 : Math.Min(MaxDecay, (1.0 + updates) / (10.0 + updates));
+    public double DecayAt(long updates) => WeightAverage.DecayAt(updates, MaxDecay);
 
     /// <summary>ema = decay·ema + (1 - decay)·live for every weight and buffer.</summary>
-    public void Update(long updates)
-    {
-        double decay = DecayAt(updates);
-        using var _ = torch.no_grad();
-        // lerp_ makes tensors on every call (its weight, its result handle): without a scope they would wait for the finalizer, every step.
-        using var scope = torch.NewDisposeScope();
-        foreach (var (ema, live) in _pairs)
-        {
-            if (ema.is_floating_point()) ema.lerp_(live, 1 - decay);
-            else ema.copy_(live);
-        }
-    }
+    public void Update(long updates) => _average.Update(DecayAt(updates));
 
     public void Dispose() => Model.Dispose();
 }

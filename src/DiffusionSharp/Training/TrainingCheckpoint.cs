@@ -22,14 +22,30 @@ public static class TrainingCheckpoint
     {
         model.SavePretrained(RunFolder.ModelDirIn(folder));
         ema.SavePretrained(RunFolder.EmaDirIn(folder));
+        WriteOptimizerAndGenerator(folder, optimizer, generator);
+        AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJson());
+    }
+
+    /// <summary>Writes the AdamW moments (<c>optimizer.bin</c>) and the generator state (<c>rng.bin</c>): the part of a checkpoint every trainer shares.</summary>
+    internal static void WriteOptimizerAndGenerator(string folder, AdamW optimizer, Generator generator)
+    {
         AtomicFile.Write(Path.Combine(folder, OptimizerFile), s =>
         {
             using var w = new BinaryWriter(s, Encoding.UTF8, leaveOpen: true);
             optimizer.save_state_dict(w);
         });
-        using (var rng = generator.get_state())
-            AtomicFile.Write(Path.Combine(folder, RngFile), s => s.Write(rng.data<byte>().ToArray()));
-        AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJson());
+        using var rng = generator.get_state();
+        AtomicFile.Write(Path.Combine(folder, RngFile), s => s.Write(rng.data<byte>().ToArray()));
+    }
+
+    /// <summary>Reads back what <see cref="WriteOptimizerAndGenerator"/> wrote into the live optimizer and generator.</summary>
+    internal static void RestoreOptimizerAndGenerator(string checkpoint, AdamW optimizer, Generator generator)
+    {
+        using (var r = new BinaryReader(File.OpenRead(Path.Combine(checkpoint, OptimizerFile))))
+            optimizer.load_state_dict(r);
+        var rngBytes = File.ReadAllBytes(Path.Combine(checkpoint, RngFile));
+        using var rng = torch.tensor(rngBytes, dtype: ScalarType.Byte);
+        generator.set_state(rng);
     }
 
     /// <summary>The state recorded in a checkpoint.</summary>
@@ -48,10 +64,6 @@ public static class TrainingCheckpoint
     {
         using (var emaWeights = Denoisers.FromPretrained(RunFolder.EmaDirIn(checkpoint), ema.Device))
             ema.Module.load_state_dict(emaWeights.Module.state_dict());
-        using (var r = new BinaryReader(File.OpenRead(Path.Combine(checkpoint, OptimizerFile))))
-            optimizer.load_state_dict(r);
-        var rngBytes = File.ReadAllBytes(Path.Combine(checkpoint, RngFile));
-        using var rng = torch.tensor(rngBytes, dtype: ScalarType.Byte);
-        generator.set_state(rng);
+        RestoreOptimizerAndGenerator(checkpoint, optimizer, generator);
     }
 }
