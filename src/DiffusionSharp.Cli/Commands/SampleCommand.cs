@@ -1,7 +1,9 @@
 using System.ComponentModel;
 using System.Globalization;
+using DiffusionSharp.Audio;
 using DiffusionSharp.Distributed;
 using DiffusionSharp.Imaging;
+using DiffusionSharp.Models;
 using DiffusionSharp.Pipelines;
 using DiffusionSharp.Runtime;
 using DiffusionSharp.Samplers;
@@ -79,7 +81,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         public bool Eval { get; init; }
 
         [CommandOption("--individual <FOLDER>")]
-        [Description("Also write every image as its own PNG.")]
+        [Description("Also write every image as its own PNG (audio models: every clip as a 16-bit WAV at the model's rate).")]
         public string? Individual { get; init; }
 
         public override ValidationResult Validate()
@@ -112,6 +114,10 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         var group = DistributedJob.Join();
         var device = TorchRuntime.Initialize(DistributedJob.Threads(s.Threads), s.Device);
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device, s.SingleShift);
+        var audio = pipeline.Denoiser.Config as AudioUNet1DConfig;
+        if (audio is not null && s.Trajectory is not null)
+            throw new InvalidInputException($"--trajectory: the reverse-process filmstrip is drawn for image models only; {s.Model} is an audio model");
+        if (audio is not null && s.Eval) throw new InvalidInputException($"--eval: FID-MNIST scores digit images; {s.Model} is an audio model");
         var (labels, count, nrow) = Labels(s, pipeline);
         if (pipeline.Scheduler.Schedule is { } schedule && s.Steps > schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
@@ -142,6 +148,14 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         using (images)
         {
             double seconds = clock.Elapsed.TotalSeconds;
+            if (audio is not null)
+            {
+                WaveformPicture.SavePng(images, s.Out, nrow);
+                if (s.Individual is { } folder) WavBatch.Save(images, folder, audio.SampleRate);
+                AnsiConsole.MarkupLineInterpolated(
+                    $"wrote [green]{s.Out}[/] (waveforms and spectrograms){(s.Individual is null ? "" : $" and {count} WAVs ({audio.SampleRate} Hz, 16-bit) in {s.Individual}")}: {pipeline.Scheduler.Name} {s.Steps} steps, seed {s.Seed}, {seconds:F1} s");
+                return DiffuseApp.Ok;
+            }
             ImageGrid.SavePng(images, s.Out, nrow);
             if (s.Individual is { } dir)
             {

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using DiffusionSharp.Audio;
 using DiffusionSharp.Data;
 using DiffusionSharp.Distributed;
 using DiffusionSharp.Imaging;
@@ -32,6 +33,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("Resize and centre-crop folder images to N x N and train the model at that size (a multiple of its downsampling; default: the model's sample_size).")]
         public int? ImageSize { get; init; }
 
+        [CommandOption("--length <SAMPLES>")]
+        [Description("Audio models: the clip length in samples clips are cropped or padded to (a multiple of the model's downsampling; default: its sample_size, 8192 for audio-small).")]
+        public int? Length { get; init; }
+
         [CommandOption("--label-column <COLUMN>")]
         [Description("The metadata.jsonl column whose values are the classes (emoji: group or subgroup); class indices follow the sorted names.")]
         public string? LabelColumn { get; init; }
@@ -53,7 +58,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public bool Strict { get; init; }
 
         [CommandOption("--model <PRESET|CONFIG>")]
-        [Description("Architecture: mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), cifar10-ddpm, or a UNet2DModel config.json.")]
+        [Description("Architecture: mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), cifar10-ddpm, audio-small (1x8192 clips at 8 kHz, for --data spoken-digits or a WAV folder), or a UNet2DModel or DiffusionSharpUNet1D config.json.")]
         [DefaultValue("mnist-tiny")]
         public string Model { get; init; } = "mnist-tiny";
 
@@ -311,7 +316,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var o = trainer.Options;
             var stats = ModelStats.Of(trainer.Model);
             AnsiConsole.MarkupLineInterpolated(
-                $"training [bold]{run.Root}[/]: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerSample:F2} GFLOPs/image, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads{(role.Count > 1 ? $" per rank, {role.Count} ranks (MPI) of {o.BatchSize / role.Count} images each" : "")}");
+                $"training [bold]{run.Root}[/]: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerSample:F2} GFLOPs/{(trainer.Model.Config is AudioUNet1DConfig ? "clip" : "image")}, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads{(role.Count > 1 ? $" per rank, {role.Count} ranks (MPI) of {o.BatchSize / role.Count} images each" : "")}");
             var outcome = TrainingProgressView.Run(trainer, cancellationToken);
             if (role.WritesFiles) WriteLossPlot(run);
             string how = outcome.Reason switch
@@ -336,6 +341,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
     private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
     {
+        if (ModelSpecs.AudioConfig(s.Model) is { } audio) return StartAudioRun(s, options, audio, device, seams);
+        if (s.Length is not null) throw new InvalidInputException($"--length applies to audio models only (--model {s.Model} is an image model; use --resolution)");
         var config = ModelSpecs.Config(s.Model);
         if (s.ImageSize is int resolution) config = config with { SampleSize = CheckResolution(resolution, config) };
         var spec = new DataSpec(s.Data, s.ImageSize, s.Grayscale, s.Strict, s.Labels, s.Flip, s.LabelColumn, s.Background);
@@ -363,6 +370,40 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             throw new InvalidInputException($"--out: {s.Out} already holds a training run; pass --resume to continue it or --overwrite to replace it");
         var run = seams.Role.WritesFiles ? RunFolder.Create(s.Out!, s.Overwrite) : RunFolder.At(s.Out!);
         var model = new UNet2DModel(config, device);
+        return Trainer.Start(run, model, data, spec, schedule, options, seams);
+    }
+
+    /// <summary>Starts a run of an audio model on a WAV folder (or the bundled spoken digits); the image-only options are errors.</summary>
+    private static Trainer StartAudioRun(Settings s, TrainingOptions options, AudioUNet1DConfig config, torch.Device device, TrainingSeams seams)
+    {
+        if (s.ImageSize is not null)
+            throw new InvalidInputException($"--resolution: --model {s.Model} is an audio model; clips have a length, not a resolution (use --length)");
+        if (s.Grayscale || s.Flip || s.Background is not null || s.Labels is not null)
+            throw new InvalidInputException($"--grayscale, --flip, --background and --labels apply to images; --model {s.Model} is an audio model");
+        if (s.Length is int length)
+        {
+            if (length < config.Downsampling || length % config.Downsampling != 0)
+                throw new InvalidInputException(
+                    $"--length {length}: expected a positive multiple of {config.Downsampling}, because the model shortens clips by {string.Join(" x ", config.DownFactors)}");
+            config = config with { SampleSize = length };
+        }
+        var spec = new DataSpec(s.Data, Strict: s.Strict, LabelColumn: s.LabelColumn);
+        if (!spec.IsAudio && !Directory.Exists(s.Data))
+            throw new InvalidInputException($"--data: {s.Data} is neither '{DataSpec.SpokenDigits}' nor a folder of WAV files, and --model {s.Model} is an audio model");
+        IDataset data = spec.OpenAudio(config.SampleRate, config.InChannels, config.SampleSize);
+        if (s.ClassConditional)
+        {
+            if (!data.HasLabels) throw new InvalidInputException($"--class-conditional: --data {s.Data} has no class labels (a metadata.jsonl with a \"{s.LabelColumn ?? "label"}\" column)");
+            config = config with { NumClassEmbeds = data.NumClasses + 1 };
+        }
+        if (s.BetaSchedule is not null && options.Formulation.Kind != FormulationKind.Ddpm)
+            throw new InvalidInputException($"--beta-schedule applies to the ddpm formulation only (got --formulation {options.Formulation.Kind.ToName()}, which has no beta schedule)");
+        var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule ?? "linear", "--beta-schedule"));
+        schedule.Validate();
+        if (seams.Role.WritesFiles && !s.Overwrite && RunFolder.IsRun(s.Out!))
+            throw new InvalidInputException($"--out: {s.Out} already holds a training run; pass --resume to continue it or --overwrite to replace it");
+        var run = seams.Role.WritesFiles ? RunFolder.Create(s.Out!, s.Overwrite) : RunFolder.At(s.Out!);
+        var model = new AudioUNet1DModel(config, device);
         return Trainer.Start(run, model, data, spec, schedule, options, seams);
     }
 
@@ -394,6 +435,17 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         bool final = step >= o.Steps;
         using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4) : null;
         var (count, labels, columns) = GridLayout(pipeline.NumClasses, o.SampleCount);
+        if (ema.Config is AudioUNet1DConfig audio)
+        {
+            using var clips = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels, batchSize: count);
+            Directory.CreateDirectory(run.SamplesDir);
+            string picture = Path.Combine(run.SamplesDir, $"step-{step:D7}.png");
+            WaveformPicture.SavePng(clips, picture, columns);
+            string wavs = Path.Combine(run.SamplesDir, $"step-{step:D7}");
+            WavBatch.Save(clips, wavs, audio.SampleRate);
+            AnsiConsole.MarkupLineInterpolated($"wrote [green]{picture}[/] and {count} WAVs in [green]{wavs}[/] ({GridSamplerName(trainer)} {o.SampleSteps} steps, EMA weights)");
+            return;
+        }
         using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels,
             batchSize: count, onStep: recorder is null ? null : (_, s) => recorder.Record(s));
         Directory.CreateDirectory(run.SamplesDir);

@@ -38,7 +38,7 @@ public sealed record DataSpec(string Source, int? ImageSize = null, bool Graysca
     {
         var folder = IsAudio ? BundledData.SpokenDigitsDirectory : Source;
         if (!Directory.Exists(folder)) throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is neither '{SpokenDigits}' nor a folder of WAV files");
-        return AudioFolderDataset.Open(folder, sampleRate, channels, length, mode);
+        return AudioFolderDataset.Open(folder, sampleRate, channels, length, mode, LabelColumn ?? "label");
     }
 
     /// <summary>Opens the dataset.</summary>
@@ -55,7 +55,7 @@ public sealed record DataSpec(string Source, int? ImageSize = null, bool Graysca
             throw InvalidInputException.For<DataSpec>(nameof(LabelColumn), $" '{LabelColumn}': {Source} is not an image folder with {ImageFolderMetadata.FileName}");
         if (string.Equals(Source, Mnist, StringComparison.OrdinalIgnoreCase)) return IdxDataset.Mnist();
         if (IsAudio)
-            throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is audio ([1, 8192] clips at 8 kHz); image models cannot train on it, and 1-D training from the command line is not implemented yet");
+            throw InvalidInputException.For<DataSpec>(nameof(Source), $": {Source} is audio ([1, 8192] clips at 8 kHz); image models cannot train on it (train an audio model such as audio-small)");
         if (File.Exists(Source))
         {
             if (Labels is not null && !File.Exists(Labels)) throw InvalidInputException.For<DataSpec>(nameof(Labels), $": {Labels} does not exist");

@@ -22,6 +22,7 @@ public static class Denoisers
         new(UNet2DConfig.ClassName, path => UNet2DConfig.Load(path), (folder, device) => UNet2DModel.FromPretrained(folder, device)),
         new(UNet2DConditionConfig.ClassName, path => UNet2DConditionConfig.Load(path), (folder, device) => UNet2DConditionModel.FromPretrained(folder, device)),
         new(UNet1DConfig.ClassName, path => UNet1DConfig.Load(path), (folder, device) => UNet1DModel.FromPretrained(folder, device)),
+        new(AudioUNet1DConfig.ClassName, path => AudioUNet1DConfig.Load(path), (folder, device) => AudioUNet1DModel.FromPretrained(folder, device)),
     ];
 
     /// <summary>

@@ -130,7 +130,9 @@ public sealed class Trainer : IDisposable
         if (steps is { } s) state = state with { Options = state.Options with { Steps = s } };
         state.Options.Validate();
         var model = TrainingCheckpoint.ReadModel(checkpoint, seams.Device);
-        var data = state.Data.Open(model.Config.SampleShape is [_, var side, ..] ? side : 32);
+        IDataset data = model.Config is AudioUNet1DConfig audio
+            ? state.Data.OpenAudio(audio.SampleRate, audio.InChannels, audio.SampleSize)
+            : state.Data.Open(model.Config.SampleShape is [_, var side, ..] ? side : 32);
         var trainer = new Trainer(run, model, data, state, seams);
         trainer.RestoreFrom(checkpoint);
         trainer.WeightsReady();

@@ -1,0 +1,94 @@
+using DiffusionSharp.Audio;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Imaging;
+
+/// <summary>
+/// A picture of audio clips: per clip, its waveform (min/max of the samples under each pixel column, over [-1, 1]) above its
+/// <see cref="Spectrogram"/> (low frequencies at the bottom, 80 dB below the loudest bin of the picture = black), laid out in a grid.
+/// </summary>
+public static class WaveformPicture
+{
+    /// <summary>Pixel width of one clip.</summary>
+    public const int CellWidth = 256;
+
+    /// <summary>Pixel heights of the waveform and spectrogram panels.</summary>
+    public const int WaveHeight = 64, SpectrogramHeight = Spectrogram.Bins - 1;
+
+    private const int Gap = 4;
+    private const double DynamicRange = 80;
+
+    /// <summary>The picture of the first channel of each clip.</summary>
+    /// <param name="clips">[N, C, L] float in [-1, 1].</param>
+    /// <param name="columns">Clips per row; null = about the square root of N.</param>
+    public static PixelImage Draw(Tensor clips, int? columns = null)
+    {
+        ArgumentNullException.ThrowIfNull(clips);
+        if (clips.dim() != 3) throw new ArgumentException($"expected clips [N, C, L], got [{string.Join(", ", clips.shape)}]", nameof(clips));
+        var (count, length) = ((int)clips.shape[0], (int)clips.shape[2]);
+        float[] values;
+        using (var first = clips.detach().select(1, 0).to(CPU).to_type(ScalarType.Float32).contiguous()) values = first.data<float>().ToArray();
+        var cols = Math.Clamp(columns ?? (int)Math.Ceiling(Math.Sqrt(count)), 1, Math.Max(1, count));
+        var rows = (count + cols - 1) / cols;
+        var cellHeight = WaveHeight + Gap + SpectrogramHeight;
+        var (width, height) = (cols * (CellWidth + Gap) + Gap, rows * (cellHeight + Gap) + Gap);
+        var pixels = new byte[3 * width * height];
+        Array.Fill(pixels, (byte)255);
+
+        var spectrograms = Enumerable.Range(0, count).Select(i => Spectrogram.Decibels(values.AsSpan(i * length, length))).ToArray();
+        var loudest = spectrograms.SelectMany(s => s).DefaultIfEmpty(0).Max();
+        var frames = Spectrogram.Frames(length);
+        for (var i = 0; i < count; i++)
+        {
+            var (left, top) = (Gap + i % cols * (CellWidth + Gap), Gap + i / cols * (cellHeight + Gap));
+            var clip = values.AsSpan(i * length, length);
+            for (var x = 0; x < CellWidth; x++)
+            {
+                var (from, to) = (x * length / CellWidth, Math.Max(x * length / CellWidth + 1, (x + 1) * length / CellWidth));
+                float lo = 1, hi = -1;
+                foreach (var v in clip[from..Math.Min(to, length)]) (lo, hi) = (Math.Min(lo, v), Math.Max(hi, v));
+                int Row(float v) => Math.Clamp((int)Math.Round((1 - Math.Clamp(v, -1f, 1f)) / 2 * (WaveHeight - 1)), 0, WaveHeight - 1);
+                for (var y = 0; y < WaveHeight; y++)
+                {
+                    var inWave = y >= Row(hi) && y <= Row(lo);
+                    var rgb = inWave ? (30, 90, 180) : y == WaveHeight / 2 ? (200, 200, 200) : (245, 245, 245);
+                    Put(pixels, width, height, top + y, left + x, rgb);
+                }
+                var frame = Math.Min(frames - 1, x * frames / CellWidth);
+                for (var y = 0; y < SpectrogramHeight; y++)
+                {
+                    var bin = SpectrogramHeight - y;
+                    var level = (spectrograms[i][frame * Spectrogram.Bins + bin] - (loudest - DynamicRange)) / DynamicRange;
+                    Put(pixels, width, height, top + WaveHeight + Gap + y, left + x, Heat(Math.Clamp(level, 0, 1)));
+                }
+            }
+        }
+        return new PixelImage(3, height, width, pixels);
+    }
+
+    /// <summary>Writes <see cref="Draw"/>'s picture as a PNG, atomically.</summary>
+    /// <param name="clips">[N, C, L] float in [-1, 1].</param>
+    /// <param name="path">The PNG to write.</param>
+    /// <param name="columns">Clips per row; null = about the square root of N.</param>
+    public static void SavePng(Tensor clips, string path, int? columns = null) => ImageFile.SavePng(Draw(clips, columns), path);
+
+    private static void Put(byte[] pixels, int width, int height, int y, int x, (int R, int G, int B) rgb)
+    {
+        var plane = width * height;
+        pixels[y * width + x] = (byte)rgb.R;
+        pixels[plane + y * width + x] = (byte)rgb.G;
+        pixels[2 * plane + y * width + x] = (byte)rgb.B;
+    }
+
+    /// <summary>Black, purple, orange, pale yellow: a perceptually ordered ramp in the spirit of matplotlib's magma.</summary>
+    private static (int, int, int) Heat(double t)
+    {
+        var s = t * 3;
+        var i = Math.Min(2, (int)s);
+        var f = s - i;
+        int Mix(int c) => (int)Math.Round(HeatStops[i * 3 + c] + (HeatStops[(i + 1) * 3 + c] - HeatStops[i * 3 + c]) * f);
+        return (Mix(0), Mix(1), Mix(2));
+    }
+
+    private static readonly double[] HeatStops = [0, 0, 4, 80, 18, 120, 230, 100, 40, 252, 250, 190];
+}

@@ -1,0 +1,122 @@
+using DiffusionSharp.Audio;
+using DiffusionSharp.Imaging;
+using DiffusionSharp.Pipelines;
+using DiffusionSharp.Tests.Support;
+using SkiaSharp;
+using Xunit;
+
+namespace DiffusionSharp.Tests.Cli;
+
+/// <summary><c>diffuse train</c> and <c>sample</c> on audio: a class-conditional audio-small run on a tiny WAV folder, and the bad-input rules.</summary>
+public sealed class AudioCliTests : IDisposable
+{
+    private const int Rate = 8000, Length = 256;
+
+    private readonly string _dir = TestPaths.NewTempDir();
+
+    public AudioCliTests()
+    {
+        // Four 300-sample clips at 8 kHz, two classes (a low and a high tone), in the metadata.jsonl convention
+        Folder = Path.Combine(_dir, "clips");
+        Directory.CreateDirectory(Folder);
+        var rows = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var hz = i % 2 == 0 ? 300.0 : 1200.0;
+            var samples = Enumerable.Range(0, 300).Select(n => (float)(0.5 * Math.Sin(2 * Math.PI * hz * n / Rate))).ToArray();
+            WavFile.Write(Path.Combine(Folder, $"{i}.wav"), new WavAudio(Rate, [samples]));
+            rows.Add($$"""{"file_name": "{{i}}.wav", "label": "{{(i % 2 == 0 ? "low" : "high")}}"}""");
+        }
+        File.WriteAllLines(Path.Combine(Folder, "metadata.jsonl"), rows);
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Folder { get; }
+
+    private static void AssertBadInput(CliRunner.Result r, string mustMention)
+    {
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, r.StdErr);
+        Assert.StartsWith("diffuse: error: ", lines[0]);
+        Assert.Contains(mustMention, lines[0]);
+        Assert.DoesNotContain("   at ", r.StdErr);
+    }
+
+    private static void AssertWav(string path)
+    {
+        var audio = WavFile.Read(path);
+        Assert.Equal(Rate, audio.SampleRate);
+        Assert.Equal(Length, audio.Length);
+        Assert.Single(audio.Channels);
+        Assert.Equal(WavSampleFormat.Pcm16, audio.Format);
+    }
+
+    private static void AssertPicture(string png, int clips, int columns)
+    {
+        using var bitmap = SKBitmap.Decode(png);
+        Assert.NotNull(bitmap);
+        Assert.Equal(columns * (WaveformPicture.CellWidth + 4) + 4, bitmap.Width);
+        var rows = (clips + columns - 1) / columns;
+        Assert.Equal(rows * (WaveformPicture.WaveHeight + 4 + WaveformPicture.SpectrogramHeight + 4) + 4, bitmap.Height);
+    }
+
+    [Fact]
+    public void Should_train_class_conditional_audio_then_sample_wavs_of_one_class_with_guidance()
+    {
+        // Given a 2-step class-conditional audio-small run on the fixture at --length 256
+        var run = Path.Combine(_dir, "run");
+        var train = CliRunner.Run("train", "--data", Folder, "--model", "audio-small", "--length", $"{Length}", "--class-conditional",
+            "--steps", "2", "--batch", "2", "--warmup", "1", "--checkpoint-every", "0", "--sample-count", "3", "--sample-steps", "2",
+            "--threads", "1", "--out", run);
+
+        // Then the run folder holds a DiffusionSharpUNet1D with the classes + null class, a picture with one column per class, and WAVs
+        Assert.True(train.ExitCode == 0, train.StdErr);
+        var config = File.ReadAllText(Path.Combine(run, "unet", "config.json"));
+        Assert.Contains("\"_class_name\": \"DiffusionSharpUNet1D\"", config);
+        Assert.Contains("\"num_class_embeds\": 3", config);
+        Assert.Contains($"\"sample_size\": {Length}", config);
+        Assert.Equal(["high", "low"], ClassNamesFile.Read(run));
+        AssertPicture(Path.Combine(run, "samples", "step-0000002.png"), clips: 4, columns: 2);
+        var wavs = Directory.GetFiles(Path.Combine(run, "samples", "step-0000002"), "*.wav").Order().ToArray();
+        Assert.Equal(4, wavs.Length);
+        foreach (var wav in wavs) AssertWav(wav);
+
+        // When one class is sampled with guidance, one WAV per sample
+        var picture = Path.Combine(_dir, "low.png");
+        var individual = Path.Combine(_dir, "low");
+        var sample = CliRunner.Run("sample", "--model", run, "--ema", "--class", "low", "--guidance", "2", "--sampler", "ddim",
+            "--steps", "2", "--count", "3", "--individual", individual, "--threads", "1", "--out", picture);
+
+        // Then the picture and three readable 16-bit WAVs at the model's rate are written
+        Assert.True(sample.ExitCode == 0, sample.StdErr);
+        AssertPicture(picture, clips: 3, columns: 2);
+        var written = Directory.GetFiles(individual, "*.wav");
+        Assert.Equal(3, written.Length);
+        foreach (var wav in written) AssertWav(wav);
+
+        // And the filmstrip is refused for audio in one line
+        AssertBadInput(CliRunner.Run("sample", "--model", run, "--steps", "2", "--count", "1", "--trajectory", Path.Combine(_dir, "t.png"),
+            "--threads", "1", "--out", Path.Combine(_dir, "x.png")), "--trajectory: the reverse-process filmstrip is drawn for image models only");
+    }
+
+    [Theory]
+    [InlineData("--resolution 32", "--resolution: --model audio-small is an audio model")]
+    [InlineData("--length 100", "--length 100: expected a positive multiple of 64")]
+    [InlineData("--length 256 --grayscale", "--grayscale, --flip, --background and --labels apply to images")]
+    [InlineData("--length 256 --class-conditional --label-column speaker", "--class-conditional: --data")]
+    public void Should_reject_bad_audio_input_in_one_line_before_writing(string options, string mention)
+    {
+        var outDir = Path.Combine(_dir, "bad-run");
+        AssertBadInput(CliRunner.Run(["train", "--data", Folder, "--model", "audio-small", "--steps", "1", "--threads", "1", .. options.Split(' '), "--out", outDir]), mention);
+        Assert.False(Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any(), "nothing may be written on bad input");
+    }
+
+    [Fact]
+    public void Should_point_image_models_at_an_audio_model_when_the_data_is_audio()
+    {
+        AssertBadInput(CliRunner.Run("train", "--data", "spoken-digits", "--model", "mnist-tiny", "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "r")),
+            "image models cannot train on it (train an audio model such as audio-small)");
+    }
+}

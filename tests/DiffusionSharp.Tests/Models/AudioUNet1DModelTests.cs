@@ -1,0 +1,123 @@
+using DiffusionSharp.Conditioning;
+using DiffusionSharp.Models;
+using DiffusionSharp.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+using static TorchSharp.torch;
+
+namespace DiffusionSharp.Tests.Models;
+
+/// <summary>DiffusionSharp's class-conditional waveform U-Net: architecture, config round trip, save/load, input checks.</summary>
+public sealed class AudioUNet1DModelTests(ITestOutputHelper output) : IDisposable
+{
+    private static readonly Device Meta = new(TorchSharp.DeviceType.META);
+    private readonly string _dir = TestPaths.NewTempDir();
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    /// <summary>Two levels of 32 channels, /2 between them, attention at the lowest: a few thousand parameters.</summary>
+    private static AudioUNet1DConfig Tiny(int? classes = 3) => new()
+    {
+        SampleSize = 64,
+        BlockOutChannels = [32, 32],
+        DownFactors = [2],
+        AttentionLevels = [false, true],
+        NormNumGroups = 8,
+        NumClassEmbeds = classes is int k ? k + 1 : null,
+    };
+
+    private static string ApprovedPath(string name) =>
+        Path.Combine(TestPaths.RepoRoot, "tests", "DiffusionSharp.Tests", "Models", "Approved", name + ".state_dict.txt");
+
+    [Fact]
+    public void Should_MatchApprovedStateDict_When_BuildingClassConditionalAudioSmall()
+    {
+        using var model = new AudioUNet1DModel(AudioModelPresets.AudioSmall with { NumClassEmbeds = 11 }, Meta);
+        var actual = model.state_dict().Select(kv => $"{kv.Key} [{string.Join(", ", kv.Value.shape)}]").Order(StringComparer.Ordinal).ToList();
+        var path = ApprovedPath("audio-small-classes-10");
+        if (!File.Exists(path))
+        {
+            File.WriteAllLines(Path.ChangeExtension(path, ".received.txt"), actual);
+            Assert.Fail($"no approved file {path}; wrote the received list beside it for review");
+        }
+        Assert.Equal(File.ReadAllLines(path).Where(l => l.Length > 0), actual);
+
+        var stats = ModelStats.Of(model);
+        output.WriteLine($"audio-small: {stats.ParameterCount:N0} parameters, {model.FlopsPerSample([1, 8192]) / 1e9:F3} GFLOPs per 8192-sample clip");
+        Assert.InRange(stats.ParameterCount, 1_000_000, 5_000_000);
+    }
+
+    [Fact]
+    public void Should_CountFlops_As_AQuadraticInTheLength_With_TheQuadraticPartFromAttention()
+    {
+        // Convolutions and linears are linear in L, attention quadratic: F(L) = a + bL + cL^2, so the third difference vanishes.
+        using var model = new AudioUNet1DModel(Tiny(), Meta);
+        long F(int length) => model.FlopsPerSample([1, length]);
+        Assert.Equal(0, F(256) - 3 * F(192) + 3 * F(128) - F(64));
+        var secondDifference = F(192) - 2 * F(128) + F(64);
+        Assert.True(secondDifference > 0, "attention contributes a quadratic term");
+        // The lowest level's attention runs twice (down and up path), at the mid block's length: three times the mid block's term
+        using var midOnly = new AudioUNet1DModel(Tiny() with { AttentionLevels = [false, false] }, Meta);
+        long G(int length) => midOnly.FlopsPerSample([1, length]);
+        Assert.Equal(secondDifference, 3 * (G(192) - 2 * G(128) + G(64)));
+    }
+
+    [Fact]
+    public void Should_GiveIdenticalOutputs_When_SavedAndLoadedThroughDenoisers()
+    {
+        using var model = new AudioUNet1DModel(Tiny(), CPU);
+        model.eval();
+        var folder = Path.Combine(_dir, "unet");
+        model.SavePretrained(folder);
+        using var loaded = Denoisers.FromPretrained(folder);
+        Assert.IsType<AudioUNet1DModel>(loaded);
+        Assert.Equal(model.Config.ToJson(), loaded.Config.ToJson());
+
+        using var g = new TorchSharp.torch.Generator(7);
+        using var x = randn([2, 1, 64], generator: g);
+        using var t = tensor(new long[] { 10, 900 });
+        using var labels = tensor(new long[] { 0, 3 });
+        using var condition = new ClassLabelCondition(labels, 3);
+        using var _ = inference_mode();
+        using var a = model.Forward(x, t, condition);
+        using var b = loaded.Forward(x, t, condition);
+        Assert.Equal(new long[] { 2, 1, 64 }, a.shape);
+        Assert.True(a.allclose(b, rtol: 0, atol: 0), "loaded model differs");
+        // The class changes the output: the embedding is wired in
+        using var other = new ClassLabelCondition(tensor(new long[] { 1, 2 }), 3);
+        using var c = model.Forward(x, t, other);
+        Assert.False(a.allclose(c), "class labels have no effect");
+    }
+
+    [Fact]
+    public void Should_RoundTripConfigJson_And_NameTheKey_When_AValueIsBad()
+    {
+        var config = Tiny();
+        Assert.Equal(config.ToJson(), AudioUNet1DConfig.FromJson(config.ToJson()).ToJson());
+        Assert.Contains("\"_class_name\": \"DiffusionSharpUNet1D\"", config.ToJson());
+
+        var bad = """{"_class_name": "DiffusionSharpUNet1D", "sample_size": 64, "block_out_channels": [32, 32], "down_factors": [3], "attention_levels": [false, true]}""";
+        var e = Assert.Throws<InvalidInputException>(() => AudioUNet1DConfig.FromJson(bad, "x.json"));
+        Assert.Contains("x.json: down_factors = [3]", e.Message);
+        var odd = Assert.Throws<InvalidInputException>(() => (config with { SampleSize = 65 }).Validate());
+        Assert.Contains("sample_size = 65", odd.Message);
+        var unknown = Assert.Throws<InvalidInputException>(() => AudioUNet1DConfig.FromJson("{\"_class_name\": \"DiffusionSharpUNet1D\", \"colour\": 1}"));
+        Assert.Contains("unknown DiffusionSharpUNet1D key 'colour'", unknown.Message);
+    }
+
+    [Fact]
+    public void Should_RejectLengthsAndLabelsThatDoNotFit()
+    {
+        using var model = new AudioUNet1DModel(Tiny(), CPU);
+        using var odd = zeros(1, 1, 63);
+        using var t = tensor(5L);
+        Assert.Contains("multiple of 2", Assert.Throws<ArgumentException>(() => model.forward(odd, t, tensor(new long[] { 0 }))).Message);
+        using var x = zeros(1, 1, 64);
+        using var none = new NoCondition(1);
+        Assert.Contains("class labels are required", Assert.Throws<ArgumentException>(() => model.Forward(x, t, none)).Message);
+        using var unconditional = new AudioUNet1DModel(Tiny(classes: null), CPU);
+        Assert.Equal(0, unconditional.Config.NumClasses);
+        using var y = unconditional.Forward(x, t, none);
+        Assert.Equal(new long[] { 1, 1, 64 }, y.shape);
+    }
+}
