@@ -71,9 +71,17 @@ public sealed class SchedulerConfigReader
         {
             throw new InvalidInputException($"{prefix}scheduler config is not valid JSON: {e.Message}", e);
         }
-        return node is JsonObject obj
-            ? new SchedulerConfigReader(obj, source)
-            : throw new InvalidInputException($"{prefix}scheduler config must be a JSON object");
+        if (node is not JsonObject obj) throw new InvalidInputException($"{prefix}scheduler config must be a JSON object");
+        try
+        {
+            // JsonObject builds its dictionary on first use and throws there on a repeated key: make that happen here.
+            _ = obj.Count;
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidInputException($"{prefix}scheduler config repeats a key ({e.Message})", e);
+        }
+        return new SchedulerConfigReader(obj, source);
     }
 
     /// <summary>The raw config object.</summary>

@@ -45,8 +45,9 @@ public sealed class HostileFileFuzzTests(ITestOutputHelper output) : IDisposable
 
         for (int i = 0; i < iterations; i++)
         {
-            // One generator per case, so a failure is reproduced from (seed, i) alone.
-            var rng = new Random(HashCode.Combine(seed, i));
+            // One generator per case, so a failure is reproduced from (seed, i) alone (HashCode.Combine would not do:
+            // it is randomised per process).
+            var rng = new Random(unchecked(seed * 1_000_003 + i));
             var target = targets[i % targets.Count];
             var (bytes, mutation) = Mutate(target, rng);
             var folder = Path.Combine(_dir, "case");

@@ -162,6 +162,14 @@ public sealed class SchedulerConfigTests
     }
 
     [Fact]
+    public void Should_refuse_a_repeated_key_with_a_one_line_error_naming_the_file()
+    {
+        var e = Assert.Throws<InvalidInputException>(() => SchedulerConfigReader.Parse("""{"_class_name": "DDIMScheduler", "eta": 0, "eta": 1}""", "s.json"));
+        Assert.StartsWith("s.json: scheduler config repeats a key", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
     public void Should_read_trained_betas()
     {
         var betas = Enumerable.Range(1, 10).Select(i => i / 100.0).ToArray();
