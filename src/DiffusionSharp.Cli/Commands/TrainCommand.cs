@@ -21,7 +21,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--data <SOURCE>")]
-        [Description("mnist (the bundled 10,000 digits), emoji (the bundled 3,655 64x64 colour emoji), a folder of images (subfolders = classes, or a Hugging Face imagefolder with metadata.jsonl), or an IDX images file.")]
+        [Description("mnist (the bundled 10,000 digits), emoji (the bundled 3,655 64x64 colour emoji), a folder of images (subfolders = classes, or a Hugging Face imagefolder with metadata.jsonl), an IDX images file, or (with an audio model such as audio-small) spoken-digits (the bundled 2,000 8 kHz clips) or a folder of WAV files with metadata.jsonl.")]
         [DefaultValue("mnist")]
         public string Data { get; init; } = "mnist";
 
