@@ -70,30 +70,42 @@ public static class ModelCheck
             {
                 if (wasTraining) module.train();
             }
-            var expected = reference[outputKey];
-            if (!expected.shape.SequenceEqual(output.shape))
-            {
-                throw new InvalidInputException($"{referencePath}: {outputKey} has shape [{string.Join(", ", expected.shape)}], the model produced [{string.Join(", ", output.shape)}]");
-            }
-            var maxAbs = MaxAbsDiff(output, expected);
-            var maxRef = expected.abs().max().to_type(ScalarType.Float64).item<double>();
-            var perModule = new SortedDictionary<string, double>(StringComparer.Ordinal);
-            foreach (var (name, actual) in intermediates)
-            {
-                using (actual)
-                {
-                    if (reference.TryGetValue("intermediate." + name, out var want) && want.shape.SequenceEqual(actual.shape))
-                    {
-                        perModule[name] = MaxAbsDiff(actual, want);
-                    }
-                }
-            }
-            return new ModelCheckResult(maxAbs, maxRef > 0 ? maxAbs / maxRef : maxAbs, maxRef, perModule);
+            return Compare(referencePath, reference, outputKey, output, intermediates);
         }
         finally
         {
             foreach (var t in reference.Values) t.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The comparison every check ends with: <paramref name="output"/> against the reference's <paramref name="outputKey"/>
+    /// (shapes must agree), and each recorded intermediate against <c>intermediate.&lt;name&gt;</c> where the reference has it
+    /// with the same shape. The intermediates are disposed.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The output's shape differs from the reference's.</exception>
+    internal static ModelCheckResult Compare(string referencePath, IReadOnlyDictionary<string, Tensor> reference, string outputKey, Tensor output,
+        IDictionary<string, Tensor> intermediates)
+    {
+        var expected = reference[outputKey];
+        if (!expected.shape.SequenceEqual(output.shape))
+        {
+            throw new InvalidInputException($"{referencePath}: {outputKey} has shape [{string.Join(", ", expected.shape)}], the model produced [{string.Join(", ", output.shape)}]");
+        }
+        var maxAbs = MaxAbsDiff(output, expected);
+        var maxRef = expected.abs().max().to_type(ScalarType.Float64).item<double>();
+        var perModule = new SortedDictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (name, actual) in intermediates)
+        {
+            using (actual)
+            {
+                if (reference.TryGetValue("intermediate." + name, out var want) && want.shape.SequenceEqual(actual.shape))
+                {
+                    perModule[name] = MaxAbsDiff(actual, want);
+                }
+            }
+        }
+        return new ModelCheckResult(maxAbs, maxRef > 0 ? maxAbs / maxRef : maxAbs, maxRef, perModule);
     }
 
     /// <summary>max |a - b|, compared on the CPU in float64 (the network may run elsewhere).</summary>

@@ -48,29 +48,11 @@ public static class AutoencoderCheck
             {
                 if (wasTraining) module.train();
             }
-            var expected = reference[outputKey];
-            if (!expected.shape.SequenceEqual(output.shape))
-                throw new InvalidInputException($"{referencePath}: {outputKey} has shape [{string.Join(", ", expected.shape)}], the model produced [{string.Join(", ", output.shape)}]");
-            var maxAbs = MaxAbsDiff(output, expected);
-            var maxRef = expected.abs().max().to_type(ScalarType.Float64).item<double>();
-            var perModule = new SortedDictionary<string, double>(StringComparer.Ordinal);
-            foreach (var (name, actual) in intermediates)
-            {
-                using (actual)
-                {
-                    if (reference.TryGetValue("intermediate." + name, out var want) && want.shape.SequenceEqual(actual.shape))
-                        perModule[name] = MaxAbsDiff(actual, want);
-                }
-            }
-            return new ModelCheckResult(maxAbs, maxRef > 0 ? maxAbs / maxRef : maxAbs, maxRef, perModule);
+            return ModelCheck.Compare(referencePath, reference, outputKey, output, intermediates);
         }
         finally
         {
             foreach (var t in reference.Values) t.Dispose();
         }
     }
-
-    /// <summary>max |a - b|, compared on the CPU in float64.</summary>
-    private static double MaxAbsDiff(Tensor a, Tensor b) =>
-        (a.cpu().to_type(ScalarType.Float64) - b.cpu().to_type(ScalarType.Float64)).abs().max().item<double>();
 }
