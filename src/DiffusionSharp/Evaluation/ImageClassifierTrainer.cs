@@ -110,7 +110,7 @@ public static class ImageClassifierTrainer
         var model = new ImageClassifier(config, data.ClassNames, generator);
         try
         {
-            var optimizer = optim.AdamW(model.parameters(), lr: learningRate, weight_decay: weightDecay);
+            using var optimizer = optim.AdamW(model.parameters(), lr: learningRate, weight_decay: weightDecay);
             var stepsPerEpoch = split.Train.Count / batchSize;
             var totalSteps = epochs * stepsPerEpoch;
             var size = data.Height;
