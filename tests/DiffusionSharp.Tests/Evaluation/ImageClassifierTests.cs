@@ -197,4 +197,34 @@ public sealed class ImageClassifierTests
         Assert.Equal(double.Parse(metadata["held_out_top5"], System.Globalization.CultureInfo.InvariantCulture), top5, 3);
         Assert.True(top1 > 0.5, $"top-1 {top1}");
     }
+
+    [Fact]
+    public void Should_report_fid_and_near_copies_of_colour_samples_in_one_command()
+    {
+        // Given a samples folder holding copies of the shipped emoji classifier's held-out emoji
+        var folder = Path.Combine(TestPaths.RepoRoot, "models", "emoji-classifier");
+        var data = (ImageFolderDataset)new DataSpec("emoji", ImageSize: 32, LabelColumn: "subgroup").Open(32);
+        var labels = new long[data.Count];
+        data.FillBatch(Enumerable.Range(0, data.Count).ToArray(), new float[(long)data.Count * 3 * 32 * 32], labels);
+        var split = StratifiedSplit.Create(labels, 0.2, 0);
+        var dir = TestPaths.NewTempDir();
+        try
+        {
+            foreach (var i in split.HeldOut) File.Copy(data.Files[i], Path.Combine(dir, Path.GetFileName(data.Files[i])));
+
+            // When diffuse eval checks them against the emoji with the classifier
+            var r = CliRunner.Run("eval", dir, "--nearest-to", "emoji", "--classifier", folder, "--json", "--threads", "2");
+
+            // Then every one is a near-copy and their FID against the held-out emoji is 0 (they are the same images)
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            using var json = JsonDocument.Parse(r.StdOut);
+            Assert.Equal(split.HeldOut.Count, json.RootElement.GetProperty("near_copies").GetInt32());
+            Assert.Equal(split.HeldOut.Count, json.RootElement.GetProperty("fid_reference_images").GetInt32());
+            Assert.InRange(json.RootElement.GetProperty("fid").GetDouble(), -1e-3, 1e-3);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
