@@ -94,9 +94,9 @@ public static class DiffuseApp
                 .WithExample("eval", "samples.png", "--grid-columns", "10");
             config.AddBranch("eval-classifier", b =>
             {
-                b.SetDescription("The digit classifier behind diffuse eval.");
+                b.SetDescription("The classifiers behind diffuse eval (MNIST digits; colour images with --data).");
                 b.AddCommand<EvalTrainClassifierCommand>("train")
-                    .WithDescription("Train the digit classifier on the first 8,000 bundled MNIST digits.");
+                    .WithDescription("Train the digit classifier on the first 8,000 bundled MNIST digits, or with --data emoji --label-column subgroup a colour-image classifier.");
             });
             config.AddCommand<TrainCommand>("train")
                 .WithDescription("Train a U-Net on images (MNIST bundled); the run folder is a diffusers pipeline folder.")

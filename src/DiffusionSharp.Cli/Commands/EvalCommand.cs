@@ -48,7 +48,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         public string? Labels { get; init; }
 
         [CommandOption("--classifier <DIR>")]
-        [Description("Classifier folder (default: the shipped models/mnist-classifier).")]
+        [Description("Classifier folder (default: the shipped models/mnist-classifier). With --nearest-to, a colour classifier folder (e.g. models/emoji-classifier) adds FID against its held-out images.")]
         public string? Classifier { get; init; }
 
         [CommandOption("--calibrate")]
@@ -137,6 +137,8 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         samples.FillBatch(Enumerable.Range(0, n).ToArray(), values, Span<long>.Empty);
         using var images = TorchSharp.torch.tensor(values, [n, samples.Channels, samples.Height, samples.Width]);
         var report = Memorisation.Check(images, data, settings.NearCopy);
+        var fid = settings.Classifier is { } classifierDir && File.Exists(Path.Combine(classifierDir, ImageClassifier.ClassNamesFileName))
+            ? ColourFid(classifierDir, path, n) : ((double Fid, int Reference)?)null;
         if (settings.Json)
         {
             Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
@@ -147,6 +149,8 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
                 near_copies = report.NearCopyCount,
                 near_copy_fraction = report.NearCopyFraction,
                 median_distance = report.MedianDistance,
+                fid = fid?.Fid,
+                fid_reference_images = fid?.Reference,
                 distances = report.Distances,
                 nearest_indices = report.NearestIndices,
             }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
@@ -157,10 +161,38 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         table.AddRow("near-copies", $"{report.NearCopyCount}/{report.SampleCount} ({F(report.NearCopyFraction, "0.0%")})",
             Markup.Escape($"nearest training image closer than RMS {F(report.Threshold, "0.###")} (values in [-1, 1])"));
         table.AddRow("median distance", F(report.MedianDistance, "0.0000"), "RMS pixel distance to the nearest training image");
+        if (fid is { } f)
+            table.AddRow("FID", F(f.Fid, "0.00"), Markup.Escape($"on {settings.Classifier}'s features vs its {f.Reference} held-out images; see its README for the scale"));
         int closest = Enumerable.Range(0, report.SampleCount).MinBy(i => report.Distances[i]);
         table.AddRow("closest sample", F(report.Distances[closest], "0.0000"), $"sample {closest} ({Markup.Escape(Path.GetFileName(samples.Files[closest]))}), training image {report.NearestIndices[closest]}");
         AnsiConsole.Write(table);
         return 0;
+    }
+
+    /// <summary>
+    /// FID of the first <paramref name="count"/> images of <paramref name="samplesFolder"/> (resized to the classifier's
+    /// resolution) against the held-out images the colour classifier in <paramref name="classifierDir"/> was trained
+    /// without (its split is rebuilt from the data, label column, fraction and seed in its weights' metadata).
+    /// </summary>
+    private static (double Fid, int Reference) ColourFid(string classifierDir, string samplesFolder, int count)
+    {
+        using var classifier = ImageClassifier.Load(classifierDir);
+        var weights = Path.Combine(classifierDir, ImageClassifier.WeightsFileName);
+        var meta = DiffusionSharp.IO.SafetensorsFile.ReadHeader(weights).Metadata;
+        string Key(string k) => meta.TryGetValue(k, out var v) ? v : throw new InvalidInputException($"--classifier: {weights} has no '{k}' in its metadata; retrain it with diffuse eval-classifier train --data");
+        var side = classifier.Config.ImageSize;
+        var real = new DataSpec(Key("data"), ImageSize: side, LabelColumn: Key("label_column")).Open(side);
+        var labels = new long[real.Count];
+        real.FillBatch(Enumerable.Range(0, real.Count).ToArray(), new float[(long)real.Count * real.ImageSize], labels);
+        var split = StratifiedSplit.Create(labels, double.Parse(Key("held_out_fraction"), CultureInfo.InvariantCulture),
+            long.Parse(Key("seed"), CultureInfo.InvariantCulture));
+        var samples = ImageFolderDataset.Open(samplesFolder, side, grayscale: classifier.Config.InChannels == 1, strict: true);
+        if (count < 2) throw new InvalidInputException($"SAMPLES: {samplesFolder}: FID needs at least 2 images, found {count}");
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        var (held, _) = ImageClassifierTrainer.Read(real, split.HeldOut);
+        var (generated, _) = ImageClassifierTrainer.Read(samples, Enumerable.Range(0, count).ToArray());
+        var fid = FrechetDistance.Compute(ImageClassifierTrainer.Features(classifier, held), ImageClassifierTrainer.Features(classifier, generated));
+        return (fid, split.HeldOut.Count);
     }
 
     /// <summary>Prints an evaluation report as a table (also used by <c>sample --eval</c>).</summary>

@@ -17,9 +17,26 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--out <DIR>")]
-        [Description("Folder to write config.json and model.safetensors into.")]
-        [DefaultValue("models/mnist-classifier")]
-        public string Out { get; init; } = "models/mnist-classifier";
+        [Description("Folder to write config.json and model.safetensors into (default models/mnist-classifier, or models/emoji-classifier with --data).")]
+        public string? Out { get; init; }
+
+        [CommandOption("--data <SOURCE>")]
+        [Description("Train a colour-image classifier instead of the MNIST one: 'emoji' or an image folder with metadata.jsonl (needs --label-column).")]
+        public string? Data { get; init; }
+
+        [CommandOption("--label-column <NAME>")]
+        [Description("With --data: the metadata.jsonl column that gives the classes (e.g. subgroup).")]
+        public string? LabelColumn { get; init; }
+
+        [CommandOption("--resolution <PX>")]
+        [Description("With --data: side length images are resized and centre-cropped to (a multiple of 8).")]
+        [DefaultValue(32)]
+        public int Resolution { get; init; } = 32;
+
+        [CommandOption("--held-out <FRACTION>")]
+        [Description("With --data: fraction of each class held out (classes with fewer than 5 images are all trained on).")]
+        [DefaultValue(0.2)]
+        public double HeldOut { get; init; } = 0.2;
 
         [CommandOption("--epochs <N>")]
         [Description("Passes over the 8,000 training digits.")]
@@ -49,9 +66,13 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } failed) return failed;
-            if (string.IsNullOrWhiteSpace(Out)) return ValidationResult.Error("--out: empty path");
+            if (Out is not null && string.IsNullOrWhiteSpace(Out)) return ValidationResult.Error("--out: empty path");
+            if (Data is null && LabelColumn is not null) return ValidationResult.Error("--label-column needs --data");
+            if (Data is not null && LabelColumn is null) return ValidationResult.Error($"--data {Data} needs --label-column (e.g. subgroup)");
+            if (Resolution < 8 || Resolution % 8 != 0) return ValidationResult.Error($"--resolution must be a positive multiple of 8 (got {Resolution})");
+            if (!(HeldOut > 0 && HeldOut <= 0.5)) return ValidationResult.Error($"--held-out must be in (0, 0.5] (got {HeldOut})");
             if (Epochs < 1) return ValidationResult.Error($"--epochs must be at least 1 (got {Epochs})");
-            if (BatchSize is < 1 or > MnistSplit.TrainCount) return ValidationResult.Error($"--batch-size must be 1 to {MnistSplit.TrainCount} (got {BatchSize})");
+            if (BatchSize < 1 || (Data is null && BatchSize > MnistSplit.TrainCount)) return ValidationResult.Error($"--batch-size must be 1 to {MnistSplit.TrainCount} (got {BatchSize})");
             if (!(LearningRate > 0)) return ValidationResult.Error($"--lr must be greater than 0 (got {LearningRate})");
             if (MaxShift is < 0 or > 8) return ValidationResult.Error($"--max-shift must be 0 to 8 (got {MaxShift})");
             return ValidationResult.Success();
@@ -61,8 +82,10 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
-        if (File.Exists(settings.Out)) throw new InvalidInputException($"--out: {settings.Out} is a file; give a folder");
+        var outDir = settings.Out ?? (settings.Data is null ? "models/mnist-classifier" : "models/emoji-classifier");
+        if (File.Exists(outDir)) throw new InvalidInputException($"--out: {outDir} is a file; give a folder");
         TorchRuntime.Initialize(settings.Threads, settings.Device);
+        if (settings.Data is not null) return TrainImageClassifier(settings, outDir, cancellationToken);
         var mnist = IdxDataset.Mnist();
         Console.Out.WriteLine(
             $"training on MNIST digits 0-{MnistSplit.TrainCount - 1}, holding out {MnistSplit.TrainCount}-{MnistSplit.TrainCount + MnistSplit.HeldOutCount - 1} " +
@@ -74,7 +97,7 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
             cancellationToken: cancellationToken);
         using var model = result.Model;
         var accuracy = result.HeldOutAccuracy!.Value;
-        model.Save(settings.Out, new Dictionary<string, string>
+        model.Save(outDir, new Dictionary<string, string>
         {
             ["held_out_accuracy"] = accuracy.ToString("0.0000", CultureInfo.InvariantCulture),
             ["train_indices"] = $"0-{MnistSplit.TrainCount - 1}",
@@ -83,7 +106,53 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
         });
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"held-out accuracy {accuracy:P2} ({MnistSplit.HeldOutCount} digits), {result.Steps} steps in {result.Elapsed.TotalSeconds:0.0} s, {model.ParameterCount} parameters"));
-        AnsiConsole.MarkupLineInterpolated($"wrote [green]{settings.Out}[/]");
+        AnsiConsole.MarkupLineInterpolated($"wrote [green]{outDir}[/]");
+        return 0;
+    }
+
+    private static int TrainImageClassifier(Settings settings, string outDir, CancellationToken cancellationToken)
+    {
+        var data = new DataSpec(settings.Data!, ImageSize: settings.Resolution, LabelColumn: settings.LabelColumn).Open(settings.Resolution);
+        if (data.Height != data.Width || data.Height % 8 != 0)
+            throw new InvalidInputException($"--data {settings.Data}: images are {data.Height} x {data.Width}; expected square with a side divisible by 8");
+        var labels = new long[data.Count];
+        var scratch = new float[(long)data.Count * data.ImageSize];
+        data.FillBatch(Enumerable.Range(0, data.Count).ToArray(), scratch, labels);
+        var split = StratifiedSplit.Create(labels, settings.HeldOut, settings.Seed);
+        if (settings.BatchSize > split.Train.Count)
+            throw new InvalidInputException($"--batch-size: {settings.BatchSize} is more than the {split.Train.Count} training images");
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"training on {split.Train.Count} of {data.Count} images ({data.NumClasses} classes of '{settings.LabelColumn}', {data.Channels} x {data.Height} x {data.Width}), " +
+            $"holding out {split.HeldOut.Count} ({settings.HeldOut:P0} of each class with ≥ {StratifiedSplit.MinClassSizeForHeldOut} images; " +
+            $"{split.TrainOnlyClasses.Count} smaller classes are trained on only); {settings.Epochs} epochs, batch {settings.BatchSize}, lr {settings.LearningRate}, shift ±{settings.MaxShift}, seed {settings.Seed}"));
+        var result = ImageClassifierTrainer.Train(data, split, settings.Epochs, settings.BatchSize, settings.Seed,
+            learningRate: settings.LearningRate, maxShift: settings.MaxShift,
+            progress: (epoch, loss) => Console.Out.WriteLine(
+                string.Create(CultureInfo.InvariantCulture, $"epoch {epoch}/{settings.Epochs}: mean loss {loss:0.0000}")),
+            cancellationToken: cancellationToken);
+        using var model = result.Model;
+        var trainSeconds = result.Elapsed.TotalSeconds;
+        var calibration = ImageClassifierTrainer.Calibrate(model, data, split, settings.Seed);
+        model.Save(outDir, new Dictionary<string, string>
+        {
+            ["data"] = settings.Data!,
+            ["label_column"] = settings.LabelColumn!,
+            ["held_out_top1"] = result.Top1.ToString("0.0000", CultureInfo.InvariantCulture),
+            ["held_out_top5"] = result.Top5.ToString("0.0000", CultureInfo.InvariantCulture),
+            ["held_out_fraction"] = settings.HeldOut.ToString(CultureInfo.InvariantCulture),
+            ["held_out_count"] = split.HeldOut.Count.ToString(CultureInfo.InvariantCulture),
+            ["epochs"] = settings.Epochs.ToString(CultureInfo.InvariantCulture),
+            ["seed"] = settings.Seed.ToString(CultureInfo.InvariantCulture),
+        });
+        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"held-out accuracy top-1 {result.Top1:P2}, top-5 {result.Top5:P2} ({split.HeldOut.Count} images), {result.Steps} steps in {trainSeconds:0.0} s, {model.ParameterCount} parameters"));
+        Console.Out.WriteLine("calibration (FID on the classifier's features against the held-out images):");
+        Console.Out.WriteLine("| set | N | FID | top-1 |");
+        Console.Out.WriteLine("|---|---|---|---|");
+        foreach (var e in calibration)
+            Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {e.Description} | {e.Count} | {e.Fid:0.00} | {(e.Top1 is { } t ? t.ToString("P2", CultureInfo.InvariantCulture) : "-")} |"));
+        AnsiConsole.MarkupLineInterpolated($"wrote [green]{outDir}[/]");
         return 0;
     }
 }
