@@ -61,7 +61,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         public int? Nrow { get; init; }
 
         [CommandOption("--trajectory <PNG>")]
-        [Description("Also write the reverse process for the first samples: x_t and the predicted x_0 at --frames steps.")]
+        [Description("Also write the reverse process for the first samples: x_t and the predicted x_0 at --frames steps (audio models: their spectrograms).")]
         public string? Trajectory { get; init; }
 
         [CommandOption("--frames <N>")]
@@ -115,8 +115,6 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         var device = TorchRuntime.Initialize(DistributedJob.Threads(s.Threads), s.Device);
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device, s.SingleShift);
         var audio = pipeline.Denoiser.Config as AudioUNet1DConfig;
-        if (audio is not null && s.Trajectory is not null)
-            throw new InvalidInputException($"--trajectory: the reverse-process filmstrip is drawn for image models only; {s.Model} is an audio model");
         if (audio is not null && s.Eval) throw new InvalidInputException($"--eval: FID-MNIST scores digit images; {s.Model} is an audio model");
         var (labels, count, nrow) = Labels(s, pipeline);
         if (pipeline.Scheduler.Schedule is { } schedule && s.Steps > schedule.NumTrainTimesteps)
@@ -152,8 +150,11 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
             {
                 WaveformPicture.SavePng(images, s.Out, nrow);
                 if (s.Individual is { } folder) WavBatch.Save(images, folder, audio.SampleRate);
+                recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
+                recorder?.Dispose();
                 AnsiConsole.MarkupLineInterpolated(
                     $"wrote [green]{s.Out}[/] (waveforms and spectrograms){(s.Individual is null ? "" : $" and {count} WAVs ({audio.SampleRate} Hz, 16-bit) in {s.Individual}")}: {pipeline.Scheduler.Name} {s.Steps} steps, seed {s.Seed}, {seconds:F1} s");
+                if (s.Trajectory is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Trajectory}[/] (the reverse process as spectrograms)");
                 return DiffuseApp.Ok;
             }
             ImageGrid.SavePng(images, s.Out, nrow);

@@ -437,13 +437,18 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         var (count, labels, columns) = GridLayout(pipeline.NumClasses, o.SampleCount);
         if (ema.Config is AudioUNet1DConfig audio)
         {
-            using var clips = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels, batchSize: count);
+            using var clips = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels,
+                batchSize: count, onStep: recorder is null ? null : (_, s) => recorder.Record(s));
             Directory.CreateDirectory(run.SamplesDir);
             string picture = Path.Combine(run.SamplesDir, $"step-{step:D7}.png");
             WaveformPicture.SavePng(clips, picture, columns);
             string wavs = Path.Combine(run.SamplesDir, $"step-{step:D7}");
             WavBatch.Save(clips, wavs, audio.SampleRate);
             AnsiConsole.MarkupLineInterpolated($"wrote [green]{picture}[/] and {count} WAVs in [green]{wavs}[/] ({GridSamplerName(trainer)} {o.SampleSteps} steps, EMA weights)");
+            if (recorder is null) return;
+            string film = Path.Combine(run.SamplesDir, "reverse-process.png");
+            recorder.Save(film, pipeline.Scheduler.Name);
+            AnsiConsole.MarkupLineInterpolated($"wrote [green]{film}[/] (the reverse process as spectrograms)");
             return;
         }
         using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels,

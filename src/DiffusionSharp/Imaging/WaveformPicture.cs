@@ -16,7 +16,8 @@ public static class WaveformPicture
     public const int WaveHeight = 64, SpectrogramHeight = Spectrogram.Bins - 1;
 
     private const int Gap = 4;
-    private const double DynamicRange = 80;
+    /// <summary>Decibels from the brightest to black.</summary>
+    public const double DynamicRange = 80;
 
     /// <summary>The picture of the first channel of each clip.</summary>
     /// <param name="clips">[N, C, L] float in [-1, 1].</param>
@@ -61,6 +62,45 @@ public static class WaveformPicture
                     var level = (spectrograms[i][frame * Spectrogram.Bins + bin] - (loudest - DynamicRange)) / DynamicRange;
                     Put(pixels, width, height, top + WaveHeight + Gap + y, left + x, Heat(Math.Clamp(level, 0, 1)));
                 }
+            }
+        }
+        return new PixelImage(3, height, width, pixels);
+    }
+
+    /// <summary>
+    /// The level of a full-scale sine (amplitude 1) at its frequency bin, in <see cref="Spectrogram.Decibels"/>' units:
+    /// 20 log10(sum of the Hann window / 2) = 20 log10(64) ≈ 36.1 dB. It is 0 dBFS, the top of <see cref="SpectrogramImage"/>.
+    /// </summary>
+    public static readonly double FullScaleDecibels = 20 * Math.Log10(Spectrogram.WindowSize / 4.0);
+
+    /// <summary>Narrowest <see cref="SpectrogramImage"/>: a clip of few frames has each frame repeated up to this width.</summary>
+    public const int MinSpectrogramWidth = 64;
+
+    /// <summary>
+    /// The spectrogram of one clip as an RGB image on a fixed decibel scale (not scaled to the clip's loudest bin, so pictures of
+    /// different clips compare): <paramref name="topDecibels"/> and above is pale yellow, <paramref name="rangeDecibels"/> below it
+    /// and less is black. <see cref="SpectrogramHeight"/> rows (bins 1..128, low frequencies at the bottom), one column per frame,
+    /// each repeated to at least <see cref="MinSpectrogramWidth"/> columns.
+    /// </summary>
+    /// <param name="clip">One channel of audio.</param>
+    /// <param name="topDecibels">The level drawn brightest; <see cref="FullScaleDecibels"/> for 0 dBFS.</param>
+    /// <param name="rangeDecibels">How far below the top black begins (positive).</param>
+    public static PixelImage SpectrogramImage(ReadOnlySpan<float> clip, double topDecibels, double rangeDecibels = DynamicRange)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rangeDecibels);
+        if (clip.IsEmpty) throw new ArgumentException("expected at least one sample", nameof(clip));
+        var decibels = Spectrogram.Decibels(clip);
+        var frames = Spectrogram.Frames(clip.Length);
+        var repeat = (MinSpectrogramWidth + frames - 1) / frames;
+        var (width, height) = (frames * repeat, SpectrogramHeight);
+        var pixels = new byte[3 * width * height];
+        for (var x = 0; x < width; x++)
+        {
+            var frame = x / repeat;
+            for (var y = 0; y < height; y++)
+            {
+                var level = (decibels[frame * Spectrogram.Bins + height - y] - (topDecibels - rangeDecibels)) / rangeDecibels;
+                Put(pixels, width, height, y, x, Heat(Math.Clamp(level, 0, 1)));
             }
         }
         return new PixelImage(3, height, width, pixels);
