@@ -54,8 +54,15 @@ internal sealed record GenerationJob(GenerateRequest Request, string Folder, str
                 last = clock.Elapsed.TotalMilliseconds;
             });
             token.ThrowIfCancellationRequested();
-            var clips = audio is null ? null : (Clips is { } store ? ClipsOf(images, audio.SampleRate, store) : null);
-            post(new DoneEvent(count, clock.Elapsed.TotalSeconds, Picture(images, nrow, audio is not null), clips));
+            byte[] picture;
+            List<ClipInfo>? clips;
+            // The pictures' tensor views are freed here, outside the sampling loop's per-step scopes.
+            using (torch.NewDisposeScope())
+            {
+                picture = Picture(images, nrow, audio is not null);
+                clips = audio is null ? null : (Clips is { } store ? ClipsOf(images, audio.SampleRate, store) : null);
+            }
+            post(new DoneEvent(count, clock.Elapsed.TotalSeconds, picture, clips));
         }
         finally
         {

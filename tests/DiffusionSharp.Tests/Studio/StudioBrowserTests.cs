@@ -195,11 +195,16 @@ public sealed class StudioBrowserTests(BrowserFixture browser) : IAsyncLifetime
         await _page.FillAsync("#seed", "4");
         await _page.FillAsync("#count", "2");
 
-        // When Generate is pressed and the run ends
+        // When Generate is pressed twice (the first run loads the network) and the runs end
+        await _page.ClickAsync("#generate");
+        await _page.WaitForFunctionAsync("() => document.querySelector('#state').textContent === 'done'");
+        long live = await studio.Server.LiveTensorsAsync();
         await _page.ClickAsync("#generate");
         await _page.WaitForFunctionAsync("() => document.querySelector('#state').textContent === 'done'");
 
-        // Then the page shows one player per clip, each with its waveform and spectrogram picture
+        // Then the second run left no tensor behind
+        Assert.Equal(live, await studio.Server.LiveTensorsAsync());
+        // And the page shows one player per clip, each with its waveform and spectrogram picture
         Assert.Equal(2, await _page.Locator("#clips audio").CountAsync());
         var pictures = await _page.EvalOnSelectorAllAsync<int[]>("#clips img", "images => images.map(i => i.complete ? i.naturalWidth : -1)");
         Assert.Equal([WaveformPicture.CellWidth + 8, WaveformPicture.CellWidth + 8], pictures);
