@@ -96,6 +96,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
                 return ValidationResult.Error($"{(NegativePrompt is not null ? "--negative-prompt" : "--size")} needs --prompt (text-to-image with a Stable Diffusion pipeline folder)");
             if (Prompt is not null && (Class is not null || Trajectory is not null || Eval || Ema || SingleShift))
                 return ValidationResult.Error($"{(Class is not null ? "--class" : Trajectory is not null ? "--trajectory" : Eval ? "--eval" : Ema ? "--ema" : "--single-shift")} cannot be used with --prompt (text-to-image with a Stable Diffusion pipeline)");
+            if (Prompt is not null && Csv is not null) return ValidationResult.Error("--csv cannot be used with --prompt: it writes 1-D samples (series or clips)");
             if (Size is not null && TextToImageSample.ParseSize(Size) is null)
                 return ValidationResult.Error($"--size must be WxH with positive integers, e.g. 512x512 (got '{Size}')");
             if (Count < 1) return ValidationResult.Error($"--count must be at least 1 (got {Count})");

@@ -125,6 +125,8 @@ public sealed class SeriesCliTests : IDisposable
             "is a CSV file of time series; --model mnist-tiny is an image model (train a 1-D model such as series-small)");
         AssertBadInput(CliRunner.Run("train", "--data", "mnist", "--series-layout", "rows", "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "r")),
             "--series-layout applies to a .csv --data file of time series");
+        AssertBadInput(CliRunner.Run("sample", "--model", _dir, "--prompt", "a cat", "--csv", Path.Combine(_dir, "x.csv")),
+            "--csv cannot be used with --prompt");
     }
 
     private static void AssertBadInput(CliRunner.Result r, string mustMention)
