@@ -33,6 +33,9 @@ internal sealed class StudioServices : IDisposable
     /// <summary>The networks loaded on the generation thread (the two used last).</summary>
     public Generation.NetworkCache Networks { get; } = new(2);
 
+    /// <summary>The WAV files of the last audio generations, served to the Generate page.</summary>
+    public Generation.ClipStore Clips { get; } = new(4);
+
     /// <summary>Computes x_t for the Forward page, beside a running generation.</summary>
     public TorchWorker ForwardWorker { get; }
 

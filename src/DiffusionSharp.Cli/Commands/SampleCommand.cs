@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Globalization;
 using DiffusionSharp.Audio;
+using DiffusionSharp.Data;
 using DiffusionSharp.Distributed;
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Models;
@@ -61,7 +62,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         public int? Nrow { get; init; }
 
         [CommandOption("--trajectory <PNG>")]
-        [Description("Also write the reverse process for the first samples: x_t and the predicted x_0 at --frames steps.")]
+        [Description("Also write the reverse process for the first samples: x_t and the predicted x_0 at --frames steps (audio models: their spectrograms).")]
         public string? Trajectory { get; init; }
 
         [CommandOption("--frames <N>")]
@@ -84,6 +85,10 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         [Description("Also write every image as its own PNG (audio models: every clip as a 16-bit WAV at the model's rate).")]
         public string? Individual { get; init; }
 
+        [CommandOption("--csv <FILE>")]
+        [Description("1-D models: also write the samples as CSV, one series per row, in the data's units when the run has a normalization.json (trained on a CSV of series).")]
+        public string? Csv { get; init; }
+
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
@@ -91,6 +96,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
                 return ValidationResult.Error($"{(NegativePrompt is not null ? "--negative-prompt" : "--size")} needs --prompt (text-to-image with a Stable Diffusion pipeline folder)");
             if (Prompt is not null && (Class is not null || Trajectory is not null || Eval || Ema || SingleShift))
                 return ValidationResult.Error($"{(Class is not null ? "--class" : Trajectory is not null ? "--trajectory" : Eval ? "--eval" : Ema ? "--ema" : "--single-shift")} cannot be used with --prompt (text-to-image with a Stable Diffusion pipeline)");
+            if (Prompt is not null && Csv is not null) return ValidationResult.Error("--csv cannot be used with --prompt: it writes 1-D samples (series or clips)");
             if (Size is not null && TextToImageSample.ParseSize(Size) is null)
                 return ValidationResult.Error($"--size must be WxH with positive integers, e.g. 512x512 (got '{Size}')");
             if (Count < 1) return ValidationResult.Error($"--count must be at least 1 (got {Count})");
@@ -110,14 +116,17 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         bool writes = DistributedJob.Rank == 0;
         if (writes) CliFiles.CheckWritable(s.Out, "--out");
         if (writes && s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");
+        if (writes && s.Csv is not null) CliFiles.CheckWritable(s.Csv, "--csv");
         if (s.Sampler is not null) SamplerCatalog.Get(s.Sampler);
         var group = DistributedJob.Join();
         var device = TorchRuntime.Initialize(DistributedJob.Threads(s.Threads), s.Device);
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device, s.SingleShift);
         var audio = pipeline.Denoiser.Config as AudioUNet1DConfig;
-        if (audio is not null && s.Trajectory is not null)
-            throw new InvalidInputException($"--trajectory: the reverse-process filmstrip is drawn for image models only; {s.Model} is an audio model");
         if (audio is not null && s.Eval) throw new InvalidInputException($"--eval: FID-MNIST scores digit images; {s.Model} is an audio model");
+        if (audio is null && s.Csv is not null) throw new InvalidInputException($"--csv: writes 1-D samples (series or clips); {s.Model} is an image model");
+        var normalization = audio is null ? null : SeriesBatch.FindNormalization(s.Model!);
+        if (normalization is not null && s.Individual is not null)
+            throw new InvalidInputException($"--individual: {s.Model} is a time-series model (it has {SeriesNormalization.FileName}); write its samples with --csv");
         var (labels, count, nrow) = Labels(s, pipeline);
         if (pipeline.Scheduler.Schedule is { } schedule && s.Steps > schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
@@ -148,12 +157,32 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         using (images)
         {
             double seconds = clock.Elapsed.TotalSeconds;
+            if (normalization is not null)
+            {
+                var series = SeriesBatch.Values(images, normalization);
+                Plots.SaveSeriesGrid(s.Out, series, nrow);
+                if (s.Csv is { } table) TimeSeriesDataset.WriteCsv(table, series);
+                recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
+                recorder?.Dispose();
+                AnsiConsole.MarkupLineInterpolated(
+                    $"wrote [green]{s.Out}[/] (line plots in the data's units){(s.Csv is null ? "" : $" and {count} series in {s.Csv}")}: {pipeline.Scheduler.Name} {s.Steps} steps, seed {s.Seed}, {seconds:F1} s");
+                if (s.Trajectory is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Trajectory}[/]");
+                return DiffuseApp.Ok;
+            }
             if (audio is not null)
             {
                 WaveformPicture.SavePng(images, s.Out, nrow);
+                if (s.Csv is { } clipTable)
+                {
+                    SeriesBatch.SaveCsv(images, clipTable, null);
+                    AnsiConsole.MarkupLineInterpolated($"wrote [green]{clipTable}[/]: {count} clips, one per row, values in [-1, 1]");
+                }
                 if (s.Individual is { } folder) WavBatch.Save(images, folder, audio.SampleRate);
+                recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
+                recorder?.Dispose();
                 AnsiConsole.MarkupLineInterpolated(
                     $"wrote [green]{s.Out}[/] (waveforms and spectrograms){(s.Individual is null ? "" : $" and {count} WAVs ({audio.SampleRate} Hz, 16-bit) in {s.Individual}")}: {pipeline.Scheduler.Name} {s.Steps} steps, seed {s.Seed}, {seconds:F1} s");
+                if (s.Trajectory is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Trajectory}[/] (the reverse process as spectrograms)");
                 return DiffuseApp.Ok;
             }
             ImageGrid.SavePng(images, s.Out, nrow);

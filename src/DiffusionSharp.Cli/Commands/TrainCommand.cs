@@ -21,7 +21,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--data <SOURCE>")]
-        [Description("mnist (the bundled 10,000 digits), emoji (the bundled 3,655 64x64 colour emoji), a folder of images (subfolders = classes, or a Hugging Face imagefolder with metadata.jsonl), an IDX images file, or (with an audio model such as audio-small) spoken-digits (the bundled 2,000 8 kHz clips) or a folder of WAV files with metadata.jsonl.")]
+        [Description("mnist (the bundled 10,000 digits), emoji (the bundled 3,655 64x64 colour emoji), a folder of images (subfolders = classes, or a Hugging Face imagefolder with metadata.jsonl), an IDX images file, or (with an audio model such as audio-small) spoken-digits (the bundled 2,000 8 kHz clips) or a folder of WAV files with metadata.jsonl, or (with a 1-D model such as series-small) a .csv file of time series, all of one length.")]
         [DefaultValue("mnist")]
         public string Data { get; init; } = "mnist";
 
@@ -36,6 +36,14 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [CommandOption("--length <SAMPLES>")]
         [Description("Audio models: the clip length in samples clips are cropped or padded to (a multiple of the model's downsampling; default: its sample_size, 8192 for audio-small).")]
         public int? Length { get; init; }
+
+        [CommandOption("--series-layout <rows|columns>")]
+        [Description("A CSV --data file of time series (1-D models such as series-small): one series per row (default) or per column.")]
+        public string? SeriesLayout { get; init; }
+
+        [CommandOption("--csv-header")]
+        [Description("A CSV --data file: its first line names the series (or time steps) and is not data.")]
+        public bool CsvHeader { get; init; }
 
         [CommandOption("--label-column <COLUMN>")]
         [Description("The metadata.jsonl column whose values are the classes (emoji: group or subgroup); class indices follow the sorted names.")]
@@ -58,7 +66,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public bool Strict { get; init; }
 
         [CommandOption("--model <PRESET|CONFIG>")]
-        [Description("Architecture: mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), cifar10-ddpm, audio-small (1x8192 clips at 8 kHz, for --data spoken-digits or a WAV folder), or a UNet2DModel or DiffusionSharpUNet1D config.json.")]
+        [Description("Architecture: mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), cifar10-ddpm, audio-small (1x8192 clips at 8 kHz, for --data spoken-digits or a WAV folder), series-small (short time series from a CSV file, any length that is a multiple of 16), or a UNet2DModel or DiffusionSharpUNet1D config.json.")]
         [DefaultValue("mnist-tiny")]
         public string Model { get; init; } = "mnist-tiny";
 
@@ -342,6 +350,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
     {
         if (ModelSpecs.AudioConfig(s.Model) is { } audio) return StartAudioRun(s, options, audio, device, seams);
+        if (DataSpec.IsCsvFile(s.Data))
+            throw new InvalidInputException($"--data {s.Data} is a CSV file of time series; --model {s.Model} is an image model (train a 1-D model such as series-small)");
+        if (s.SeriesLayout is not null || s.CsvHeader)
+            throw new InvalidInputException($"{(s.SeriesLayout is not null ? "--series-layout" : "--csv-header")} applies to a .csv --data file of time series (got --data {s.Data})");
         if (s.Length is not null) throw new InvalidInputException($"--length applies to audio models only (--model {s.Model} is an image model; use --resolution)");
         var config = ModelSpecs.Config(s.Model);
         if (s.ImageSize is int resolution) config = config with { SampleSize = CheckResolution(resolution, config) };
@@ -387,6 +399,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                     $"--length {length}: expected a positive multiple of {config.Downsampling}, because the model shortens clips by {string.Join(" x ", config.DownFactors)}");
             config = config with { SampleSize = length };
         }
+        if (DataSpec.IsCsvFile(s.Data)) return StartSeriesRun(s, options, config, device, seams);
+        if (s.SeriesLayout is not null || s.CsvHeader)
+            throw new InvalidInputException($"{(s.SeriesLayout is not null ? "--series-layout" : "--csv-header")} applies to a .csv --data file of time series (got --data {s.Data})");
         var spec = new DataSpec(s.Data, Strict: s.Strict, LabelColumn: s.LabelColumn);
         if (!spec.IsAudio && !Directory.Exists(s.Data))
             throw new InvalidInputException($"--data: {s.Data} is neither '{DataSpec.SpokenDigits}' nor a folder of WAV files, and --model {s.Model} is an audio model");
@@ -396,6 +411,38 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (!data.HasLabels) throw new InvalidInputException($"--class-conditional: --data {s.Data} has no class labels (a metadata.jsonl with a \"{s.LabelColumn ?? "label"}\" column)");
             config = config with { NumClassEmbeds = data.NumClasses + 1 };
         }
+        return StartOneDimensionalRun(s, options, config, data, spec, device, seams);
+    }
+
+    /// <summary>
+    /// Starts a run of a 1-D model on a CSV file of time series: the model takes the series' length; the trainer writes the
+    /// normalisation to the run folder so samples are mapped back to the data's units.
+    /// </summary>
+    private static Trainer StartSeriesRun(Settings s, TrainingOptions options, AudioUNet1DConfig config, torch.Device device, TrainingSeams seams)
+    {
+        var layout = s.SeriesLayout?.ToLowerInvariant() switch
+        {
+            null or "rows" => TimeSeriesLayout.Rows,
+            "columns" => TimeSeriesLayout.Columns,
+            _ => throw new InvalidInputException($"--series-layout: unknown layout '{s.SeriesLayout}' (expected rows or columns)"),
+        };
+        if (s.LabelColumn is not null) throw new InvalidInputException($"--label-column: --data {s.Data} is a CSV of time series, which has no label columns");
+        if (s.ClassConditional) throw new InvalidInputException($"--class-conditional: --data {s.Data} has no class labels (a CSV of time series carries none)");
+        if (config.InChannels != 1) throw new InvalidInputException($"--model {s.Model} has in_channels {config.InChannels}, but a CSV of time series has 1 channel");
+        var spec = new DataSpec(s.Data, SeriesLayout: layout, SeriesHeader: s.CsvHeader);
+        var data = spec.OpenSeries();
+        var length = data.SampleShape[1];
+        if (s.Length is int asked && asked != length)
+            throw new InvalidInputException($"--length {asked}: the series in {s.Data} have {length} values each, and series are not cropped or padded (leave out --length)");
+        if (length < config.Downsampling || length % config.Downsampling != 0)
+            throw new InvalidInputException(
+                $"--data {s.Data}: its series have {length} values, but --model {s.Model} takes lengths that are positive multiples of {config.Downsampling} (it shortens series by {string.Join(" x ", config.DownFactors)}); crop or pad the series");
+        return StartOneDimensionalRun(s, options, config with { SampleSize = length }, data, spec, device, seams);
+    }
+
+    private static Trainer StartOneDimensionalRun(Settings s, TrainingOptions options, AudioUNet1DConfig config, IDataset data, DataSpec spec,
+        torch.Device device, TrainingSeams seams)
+    {
         if (s.BetaSchedule is not null && options.Formulation.Kind != FormulationKind.Ddpm)
             throw new InvalidInputException($"--beta-schedule applies to the ddpm formulation only (got --formulation {options.Formulation.Kind.ToName()}, which has no beta schedule)");
         var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule ?? "linear", "--beta-schedule"));
@@ -435,15 +482,35 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         bool final = step >= o.Steps;
         using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4) : null;
         var (count, labels, columns) = GridLayout(pipeline.NumClasses, o.SampleCount);
+        if (ema.Config is AudioUNet1DConfig && SeriesBatch.FindNormalization(run.Root) is { } normalization)
+        {
+            using var generated = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels,
+                batchSize: count, onStep: recorder is null ? null : (_, s) => recorder.Record(s));
+            Directory.CreateDirectory(run.SamplesDir);
+            string plots = Path.Combine(run.SamplesDir, $"step-{step:D7}.png");
+            string csv = Path.Combine(run.SamplesDir, $"step-{step:D7}.csv");
+            Plots.SaveSeriesGrid(plots, SeriesBatch.SaveCsv(generated, csv, normalization), columns);
+            AnsiConsole.MarkupLineInterpolated($"wrote [green]{plots}[/] and {count} series in [green]{csv}[/] ({GridSamplerName(trainer)} {o.SampleSteps} steps, EMA weights, in the data's units)");
+            if (recorder is null) return;
+            string strip = Path.Combine(run.SamplesDir, "reverse-process.png");
+            recorder.Save(strip, pipeline.Scheduler.Name);
+            AnsiConsole.MarkupLineInterpolated($"wrote [green]{strip}[/]");
+            return;
+        }
         if (ema.Config is AudioUNet1DConfig audio)
         {
-            using var clips = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels, batchSize: count);
+            using var clips = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels,
+                batchSize: count, onStep: recorder is null ? null : (_, s) => recorder.Record(s));
             Directory.CreateDirectory(run.SamplesDir);
             string picture = Path.Combine(run.SamplesDir, $"step-{step:D7}.png");
             WaveformPicture.SavePng(clips, picture, columns);
             string wavs = Path.Combine(run.SamplesDir, $"step-{step:D7}");
             WavBatch.Save(clips, wavs, audio.SampleRate);
             AnsiConsole.MarkupLineInterpolated($"wrote [green]{picture}[/] and {count} WAVs in [green]{wavs}[/] ({GridSamplerName(trainer)} {o.SampleSteps} steps, EMA weights)");
+            if (recorder is null) return;
+            string film = Path.Combine(run.SamplesDir, "reverse-process.png");
+            recorder.Save(film, pipeline.Scheduler.Name);
+            AnsiConsole.MarkupLineInterpolated($"wrote [green]{film}[/] (the reverse process as spectrograms)");
             return;
         }
         using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 1, labels,

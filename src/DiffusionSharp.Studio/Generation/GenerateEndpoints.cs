@@ -41,8 +41,18 @@ internal static class GenerateEndpoints
                 ?? throw StudioRequestException.BadValue("body", ": expected a JSON object");
             string folder = s.Models.Folder(request.Model, checkContents: true);
             request.Check(ModelInfo.Read(request.Model!, folder), s.Options);
-            var job = new GenerationJob(request, folder, Path.Combine(s.Options.ModelsRoot, request.Model!), s.Options.BatchSize);
+            var job = new GenerationJob(request, folder, Path.Combine(s.Options.ModelsRoot, request.Model!), s.Options.BatchSize, s.Clips);
             await StreamAsync(context, s, job, clock);
+        });
+
+        // The clips of an audio generation, by the id its done event gave.
+        app.MapGet("/api/clips/{id}/{file}", (string id, string file) =>
+        {
+            var wav = file.EndsWith(".wav", StringComparison.Ordinal) && int.TryParse(file[..^4], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int index)
+                ? s.Clips.Get(id, index) : null;
+            return wav is null
+                ? throw new StudioRequestException(StatusCodes.Status404NotFound, $"clip: no clip '{file}' of generation '{id}' (only the last 4 generations' clips are kept)")
+                : Results.Bytes(wav, "audio/wav");
         });
     }
 

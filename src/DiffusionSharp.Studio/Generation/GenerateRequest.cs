@@ -10,6 +10,9 @@ namespace DiffusionSharp.Studio.Generation;
 /// </summary>
 public sealed record GenerateRequest
 {
+    /// <summary>Longest clip (samples) of a 1-D (audio) model the studio generates.</summary>
+    public const int MaxClipLength = 1 << 16;
+
     /// <summary>A model id from <c>/api/models</c>.</summary>
     public string? Model { get; init; }
 
@@ -62,7 +65,9 @@ public sealed record GenerateRequest
         _ = TimestepSpacing;
         if (Ema && !model.HasEma) throw InvalidInputException.For<GenerateRequest>(nameof(Ema), $": model '{model.Id}' has no EMA weights (unet_ema/)");
         if (model.SampleShape is not { } shape) throw InvalidInputException.For<GenerateRequest>(nameof(Model), $": '{model.Id}' has no sample_size in its config.json");
-        if (shape.Skip(1).Any(side => side > limits.MaxSampleSide))
+        if (shape.Count == 2 && shape[1] > MaxClipLength)
+            throw InvalidInputException.For<GenerateRequest>(nameof(Model), $": '{model.Id}' makes clips of {shape[1]} samples, longer than the studio's {MaxClipLength}");
+        if (shape.Count > 2 && shape.Skip(1).Any(side => side > limits.MaxSampleSide))
             throw InvalidInputException.For<GenerateRequest>(nameof(Model), $": '{model.Id}' makes samples of [{string.Join(", ", shape)}], larger than the studio's {limits.MaxSampleSide} per side");
         return SampleClasses.Resolve(Class, Count, model.NumClasses, Guidance);
     }

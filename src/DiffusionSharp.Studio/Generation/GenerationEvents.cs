@@ -44,10 +44,20 @@ public sealed record StepEvent(int Batch, int Index, int Count, double Timestep,
 }
 
 /// <summary>The final grid: byte for byte the PNG <c>diffuse sample</c> writes for the same options.</summary>
-public sealed record DoneEvent(int Count, double Seconds, byte[] Png) : GenerationEvent
+/// <param name="Count">Samples.</param>
+/// <param name="Seconds">Seconds since the request was admitted.</param>
+/// <param name="Png">The grid (audio models: waveforms above spectrograms, as <c>diffuse sample --out</c>).</param>
+/// <param name="Clips">Audio models: one entry per clip, to play; null for images.</param>
+public sealed record DoneEvent(int Count, double Seconds, byte[] Png, IReadOnlyList<ClipInfo>? Clips = null) : GenerationEvent
 {
     public override string Name => "done";
 }
+
+/// <summary>One generated clip.</summary>
+/// <param name="Wav">Where the page fetches its WAV (16-bit PCM, as <c>diffuse sample --individual</c> writes it).</param>
+/// <param name="Png">Its waveform above its spectrogram.</param>
+/// <param name="Seconds">Its duration.</param>
+public sealed record ClipInfo(string Wav, byte[] Png, double Seconds);
 
 /// <summary>The generation failed; the message names the request field where it is about one.</summary>
 public sealed record ErrorEvent(string Error, string? Field) : GenerationEvent

@@ -19,6 +19,8 @@ function onModel() {
   $("ema").disabled = !(m && m.hasEma);
   $("ema").checked = !!(m && m.hasEma);
   $("guidance").value = m && m.numClasses > 0 ? "3" : "1";
+  // A 1-D (audio) model's pictures are waveforms above spectrograms: shown at their own size, not as square pixel art.
+  for (const id of ["xt", "x0", "final"]) $(id).classList.toggle("wide", isAudio(m));
   if (m) $("steps").max = String(Math.min(m.numTrainTimesteps, limits.maxSteps));
   showError($("error"), m && m.error ? new Error(`${m.id}: ${m.error}`) : null);
 }
@@ -48,6 +50,29 @@ function request() {
 }
 
 const png = (base64) => `data:image/png;base64,${base64}`;
+const isAudio = (m) => !!(m && m.sampleShape && m.sampleShape.length === 2);
+
+// An audio model's clips: per clip its waveform and spectrogram, and a player of its WAV.
+function showClips(clips) {
+  const box = $("clips");
+  box.replaceChildren();
+  box.classList.toggle("hidden", !clips);
+  for (const [i, clip] of (clips ?? []).entries()) {
+    const figure = document.createElement("figure");
+    const picture = new Image();
+    picture.src = png(clip.png);
+    picture.alt = `clip ${i + 1}: waveform and spectrogram`;
+    const audio = document.createElement("audio");
+    audio.controls = true;
+    audio.preload = "metadata";
+    audio.src = clip.wav;
+    const caption = document.createElement("figcaption");
+    caption.className = "muted";
+    caption.textContent = `clip ${i + 1}, ${clip.seconds.toFixed(2)} s`;
+    figure.append(picture, audio, caption);
+    box.append(figure);
+  }
+}
 
 function setRunning(running) {
   $("generate").disabled = running;
@@ -58,6 +83,7 @@ async function generate() {
   showError($("error"), null);
   $("strip").replaceChildren();
   $("final-figure").classList.add("hidden");
+  showClips(null);
   for (const id of ["step-counter", "timestep", "step-ms", "first-ms", "total"]) $(id).textContent = "–";
   $("state").textContent = "starting";
   $("state").className = "badge running";
@@ -104,6 +130,7 @@ async function generate() {
           $("final").src = png(data.png);
           $("download").href = png(data.png);
           $("final-figure").classList.remove("hidden");
+          showClips(data.clips);
           $("total").textContent = `${data.seconds.toFixed(2)} s`;
           $("state").textContent = "done";
           $("state").className = "badge finished";

@@ -16,9 +16,25 @@ namespace DiffusionSharp.Data;
 /// <param name="RandomFlip">Flip images horizontally at random while training (not for digits).</param>
 /// <param name="LabelColumn">The <c>metadata.jsonl</c> column that gives the classes (e.g. the emoji's <c>group</c>); null = none.</param>
 /// <param name="Background">The colour transparent pixels are composited onto, as <see cref="RgbColor.Parse"/> reads it; null = white.</param>
+/// <param name="SeriesLayout">Set when <see cref="Source"/> is a CSV file of time series (<see cref="TimeSeriesDataset"/>): a series per row or per column.</param>
+/// <param name="SeriesHeader">With <see cref="SeriesLayout"/>: the CSV's first line names the series or time steps and is not data.</param>
 public sealed record DataSpec(string Source, int? ImageSize = null, bool Grayscale = false, bool Strict = false, string? Labels = null,
-    bool RandomFlip = false, string? LabelColumn = null, string? Background = null)
+    bool RandomFlip = false, string? LabelColumn = null, string? Background = null, TimeSeriesLayout? SeriesLayout = null, bool SeriesHeader = false)
 {
+    /// <summary>Whether <see cref="Source"/> is a CSV file of time series (<see cref="SeriesLayout"/> is set).</summary>
+    public bool IsSeries => SeriesLayout is not null;
+
+    /// <summary>Whether <paramref name="source"/> names a CSV file (by its extension), which the command line reads as time series.</summary>
+    public static bool IsCsvFile(string source) => source.EndsWith(".csv", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Opens the CSV file of time series this spec names.</summary>
+    /// <exception cref="InvalidInputException">Not a series spec, a missing file, or a bad line (file:line and column).</exception>
+    public TimeSeriesDataset OpenSeries()
+    {
+        if (SeriesLayout is not { } layout) throw InvalidInputException.For<DataSpec>(nameof(SeriesLayout), $": {Source} is not opened as time series (no layout)");
+        return TimeSeriesDataset.FromCsv(Source, layout, SeriesHeader);
+    }
+
     /// <summary>The name that selects the bundled MNIST digits.</summary>
     public const string Mnist = "mnist";
 

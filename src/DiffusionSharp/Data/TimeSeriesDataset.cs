@@ -8,7 +8,7 @@ namespace DiffusionSharp.Data;
 /// <summary>
 /// Numeric time series from a CSV file as a dataset of <c>[1, L]</c> samples, each series min-max normalised to [-1, 1] on its own
 /// (<see cref="Normalization"/>, to be saved in the run folder and undone on output). Every series must have the same length L:
-/// a ragged row or column, or a cell that is not a finite number, is an error naming <c>file:line</c>.
+/// a ragged row or column, or a cell that is not a finite number, is an error naming <c>file:line</c> and the column.
 /// </summary>
 public sealed class TimeSeriesDataset : IDataset
 {
@@ -127,14 +127,15 @@ public sealed class TimeSeriesDataset : IDataset
             var expected = header?.Length ?? (lines.Count > 0 ? lines[0].Item2.Length : cells.Length);
             if (cells.Length != expected)
             {
-                throw new InvalidInputException($"{path}:{line}: {cells.Length} values, but {(header is not null ? "the header has" : "the first data line has")} {expected} (ragged)");
+                var where = cells.Length < expected ? $"column {cells.Length + 1} is missing" : $"column {expected + 1} is extra";
+                throw new InvalidInputException($"{path}:{line}: {cells.Length} values, but {(header is not null ? "the header has" : "the first data line has")} {expected} (ragged: {where})");
             }
             var values = new double[cells.Length];
             for (var c = 0; c < cells.Length; c++)
             {
                 if (!double.TryParse(cells[c].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out values[c]) || !double.IsFinite(values[c]))
                 {
-                    throw new InvalidInputException($"{path}:{line}: value {c + 1} \"{Short(cells[c])}\" is not a finite number");
+                    throw new InvalidInputException($"{path}:{line}: column {c + 1} \"{Short(cells[c])}\" is not a finite number");
                 }
             }
             lines.Add((line, values));

@@ -5,7 +5,7 @@ namespace DiffusionSharp.Imaging;
 
 /// <summary>
 /// Line charts rendered with ScottPlot 5 to PNG: any series against t in stacked panels that share the x axis, the
-/// noise schedule (ᾱ_t and log-SNR against t) and the training loss curve with a smoothed line. Files are written
+/// noise schedule (ᾱ_t and log-SNR against t), the training loss curve with a smoothed line and a grid of generated series. Files are written
 /// atomically. Like the pictures, axis text needs a font (see <see cref="Filmstrip.CanDrawText"/>).
 /// </summary>
 public static class Plots
@@ -147,6 +147,46 @@ public static class Plots
     /// <summary>Writes <see cref="LossCurve"/> to <paramref name="path"/> atomically.</summary>
     public static void SaveLossCurve(string path, IReadOnlyList<double> steps, IReadOnlyList<double> losses, double? smoothing = null, string? title = "Training loss") =>
         SkiaImages.WriteAtomically(path, LossCurve(steps, losses, smoothing, title));
+
+    /// <summary>Pixel size of one cell of <see cref="SeriesGrid"/>.</summary>
+    public const int SeriesCellWidth = 320, SeriesCellHeight = 180;
+
+    /// <summary>
+    /// PNG of series as small line plots in a grid, one cell per series (value against time step, titled <c>#1</c>, <c>#2</c>, ...),
+    /// all on one y range so their levels compare; the picture of generated time series.
+    /// </summary>
+    /// <param name="series">At least one series, each with at least one value, in the data's units.</param>
+    /// <param name="columns">Cells per row; null = about the square root of the count.</param>
+    /// <param name="yLabel">The y-axis label of the first column's cells.</param>
+    public static byte[] SeriesGrid(IReadOnlyList<float[]> series, int? columns = null, string yLabel = "value")
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        if (series.Count == 0 || series.Any(s => s.Length == 0)) throw new ArgumentException("expected at least one series, each with values", nameof(series));
+        var cols = Math.Clamp(columns ?? (int)Math.Ceiling(Math.Sqrt(series.Count)), 1, series.Count);
+        var rows = (series.Count + cols - 1) / cols;
+        var finite = series.SelectMany(s => s).Where(float.IsFinite).DefaultIfEmpty(0).ToArray();
+        var (low, high) = ((double)finite.Min(), (double)finite.Max());
+        var margin = Math.Max((high - low) * 0.05, 1e-6);
+        using var surface = SKSurface.Create(new SKImageInfo(cols * SeriesCellWidth, rows * SeriesCellHeight, SKColorType.Rgba8888, SKAlphaType.Premul))
+            ?? throw new InvalidOperationException("SkiaSharp could not create a drawing surface");
+        surface.Canvas.Clear(SKColors.White);
+        var color = new ScottPlot.Palettes.Category10().GetColor(0);
+        for (var i = 0; i < series.Count; i++)
+        {
+            var plot = NewPlot();
+            var xs = Enumerable.Range(0, series[i].Length).Select(x => (double)x).ToArray();
+            AddLine(plot, new PlotSeries("", xs, series[i].Select(v => (double)v).ToArray()), color, 1.5f);
+            plot.Axes.SetLimitsY(low - margin, high + margin);
+            plot.Title($"#{i + 1}", size: 12);
+            if (i % cols == 0) plot.YLabel(yLabel, size: 12);
+            Draw(plot, surface.Canvas, i % cols * SeriesCellWidth, i / cols * SeriesCellHeight, SeriesCellWidth, SeriesCellHeight);
+        }
+        return Encode(surface);
+    }
+
+    /// <summary>Writes <see cref="SeriesGrid"/> to <paramref name="path"/> atomically.</summary>
+    public static void SaveSeriesGrid(string path, IReadOnlyList<float[]> series, int? columns = null, string yLabel = "value") =>
+        SkiaImages.WriteAtomically(path, SeriesGrid(series, columns, yLabel));
 
     /// <summary>Bias-corrected exponential moving average: s_i = w·s_{i−1} + (1 − w)·x_i, divided by 1 − w^(i+1). Non-finite values are passed over.</summary>
     public static double[] Smooth(IReadOnlyList<double> values, double weight)

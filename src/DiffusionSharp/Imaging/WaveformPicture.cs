@@ -16,7 +16,8 @@ public static class WaveformPicture
     public const int WaveHeight = 64, SpectrogramHeight = Spectrogram.Bins - 1;
 
     private const int Gap = 4;
-    private const double DynamicRange = 80;
+    /// <summary>Decibels from the brightest to black.</summary>
+    public const double DynamicRange = 80;
 
     /// <summary>The picture of the first channel of each clip.</summary>
     /// <param name="clips">[N, C, L] float in [-1, 1].</param>
@@ -41,18 +42,14 @@ public static class WaveformPicture
         for (var i = 0; i < count; i++)
         {
             var (left, top) = (Gap + i % cols * (CellWidth + Gap), Gap + i / cols * (cellHeight + Gap));
-            var clip = values.AsSpan(i * length, length);
+            var wave = WaveformImage(values.AsSpan(i * length, length));
+            var wavePlane = wave.Height * wave.Width;
             for (var x = 0; x < CellWidth; x++)
             {
-                var (from, to) = (x * length / CellWidth, Math.Max(x * length / CellWidth + 1, (x + 1) * length / CellWidth));
-                float lo = 1, hi = -1;
-                foreach (var v in clip[from..Math.Min(to, length)]) (lo, hi) = (Math.Min(lo, v), Math.Max(hi, v));
-                int Row(float v) => Math.Clamp((int)Math.Round((1 - Math.Clamp(v, -1f, 1f)) / 2 * (WaveHeight - 1)), 0, WaveHeight - 1);
                 for (var y = 0; y < WaveHeight; y++)
                 {
-                    var inWave = y >= Row(hi) && y <= Row(lo);
-                    var rgb = inWave ? (30, 90, 180) : y == WaveHeight / 2 ? (200, 200, 200) : (245, 245, 245);
-                    Put(pixels, width, height, top + y, left + x, rgb);
+                    var j = y * wave.Width + x;
+                    Put(pixels, width, height, top + y, left + x, (wave.Pixels[j], wave.Pixels[wavePlane + j], wave.Pixels[2 * wavePlane + j]));
                 }
                 var frame = Math.Min(frames - 1, x * frames / CellWidth);
                 for (var y = 0; y < SpectrogramHeight; y++)
@@ -61,6 +58,76 @@ public static class WaveformPicture
                     var level = (spectrograms[i][frame * Spectrogram.Bins + bin] - (loudest - DynamicRange)) / DynamicRange;
                     Put(pixels, width, height, top + WaveHeight + Gap + y, left + x, Heat(Math.Clamp(level, 0, 1)));
                 }
+            }
+        }
+        return new PixelImage(3, height, width, pixels);
+    }
+
+    /// <summary>
+    /// The waveform of one clip as an RGB image: per pixel column the min/max of the samples under it and the one before, over [-1, 1] (values
+    /// outside are drawn at the edge), blue on light gray with the zero line marked.
+    /// </summary>
+    /// <param name="clip">One channel of audio, or a normalised series.</param>
+    /// <param name="width">Pixel columns; a clip shorter than this spreads each sample over several.</param>
+    /// <param name="height">Pixel rows.</param>
+    public static PixelImage WaveformImage(ReadOnlySpan<float> clip, int width = CellWidth, int height = WaveHeight)
+    {
+        if (clip.IsEmpty) throw new ArgumentException("expected at least one sample", nameof(clip));
+        ArgumentOutOfRangeException.ThrowIfLessThan(width, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(height, 2);
+        var length = clip.Length;
+        var pixels = new byte[3 * width * height];
+        int Row(float v) => Math.Clamp((int)Math.Round((1 - Math.Clamp(v, -1f, 1f)) / 2 * (height - 1)), 0, height - 1);
+        for (var x = 0; x < width; x++)
+        {
+            var (from, to) = (x * length / width, Math.Max(x * length / width + 1, (x + 1) * length / width));
+            float lo = 1, hi = -1;
+            // The previous column's last sample joins the columns into a line where samples are fewer than columns.
+            foreach (var v in clip[Math.Max(0, from - 1)..Math.Min(to, length)]) (lo, hi) = (Math.Min(lo, v), Math.Max(hi, v));
+            for (var y = 0; y < height; y++)
+            {
+                var inWave = y >= Row(hi) && y <= Row(lo);
+                var rgb = inWave ? (30, 90, 180) : y == height / 2 ? (200, 200, 200) : (245, 245, 245);
+                Put(pixels, width, height, y, x, rgb);
+            }
+        }
+        return new PixelImage(3, height, width, pixels);
+    }
+
+    /// <summary>
+    /// The level of a full-scale sine (amplitude 1) at its frequency bin, in <see cref="Spectrogram.Decibels"/>' units:
+    /// 20 log10(sum of the Hann window / 2) = 20 log10(64) ≈ 36.1 dB. It is 0 dBFS, the top of <see cref="SpectrogramImage"/>.
+    /// </summary>
+    public static readonly double FullScaleDecibels = 20 * Math.Log10(Spectrogram.WindowSize / 4.0);
+
+    /// <summary>Narrowest <see cref="SpectrogramImage"/>: a clip of few frames has each frame repeated up to this width.</summary>
+    public const int MinSpectrogramWidth = 64;
+
+    /// <summary>
+    /// The spectrogram of one clip as an RGB image on a fixed decibel scale (not scaled to the clip's loudest bin, so pictures of
+    /// different clips compare): <paramref name="topDecibels"/> and above is pale yellow, <paramref name="rangeDecibels"/> below it
+    /// and less is black. <see cref="SpectrogramHeight"/> rows (bins 1..128, low frequencies at the bottom), one column per frame,
+    /// each repeated to at least <see cref="MinSpectrogramWidth"/> columns.
+    /// </summary>
+    /// <param name="clip">One channel of audio.</param>
+    /// <param name="topDecibels">The level drawn brightest; <see cref="FullScaleDecibels"/> for 0 dBFS.</param>
+    /// <param name="rangeDecibels">How far below the top black begins (positive).</param>
+    public static PixelImage SpectrogramImage(ReadOnlySpan<float> clip, double topDecibels, double rangeDecibels = DynamicRange)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(rangeDecibels);
+        if (clip.IsEmpty) throw new ArgumentException("expected at least one sample", nameof(clip));
+        var decibels = Spectrogram.Decibels(clip);
+        var frames = Spectrogram.Frames(clip.Length);
+        var repeat = (MinSpectrogramWidth + frames - 1) / frames;
+        var (width, height) = (frames * repeat, SpectrogramHeight);
+        var pixels = new byte[3 * width * height];
+        for (var x = 0; x < width; x++)
+        {
+            var frame = x / repeat;
+            for (var y = 0; y < height; y++)
+            {
+                var level = (decibels[frame * Spectrogram.Bins + height - y] - (topDecibels - rangeDecibels)) / rangeDecibels;
+                Put(pixels, width, height, y, x, Heat(Math.Clamp(level, 0, 1)));
             }
         }
         return new PixelImage(3, height, width, pixels);

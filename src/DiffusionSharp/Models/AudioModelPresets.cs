@@ -10,13 +10,27 @@ public static class AudioModelPresets
     /// </summary>
     public static AudioUNet1DConfig AudioSmall { get; } = new();
 
+    /// <summary>
+    /// <c>series-small</c>: short numeric series (a CSV of time series, lengths 16 to a few hundred), channels (32, 64, 64) at
+    /// lengths L, L/4 and L/16 (downsampling by 16), one resnet per level, attention at the shortest level and in the mid block.
+    /// <c>sample_size</c> 128 until training sets it to the data's length; <c>sample_rate</c> is not used for series.
+    /// </summary>
+    public static AudioUNet1DConfig SeriesSmall { get; } = new()
+    {
+        SampleSize = 128,
+        BlockOutChannels = [32, 64, 64],
+        DownFactors = [4, 4],
+        AttentionLevels = [false, false, true],
+    };
+
     /// <summary>Preset names.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["audio-small"];
+    public static IReadOnlyList<string> Names { get; } = ["audio-small", "series-small"];
 
     /// <summary>The preset called <paramref name="name"/> (case-insensitive), or null when there is none.</summary>
     public static AudioUNet1DConfig? Find(string name) => name?.ToLowerInvariant() switch
     {
         "audio-small" => AudioSmall,
+        "series-small" => SeriesSmall,
         _ => null,
     };
 }

@@ -29,10 +29,22 @@ public sealed class TrajectoryRecorder(int frames, int samples) : IDisposable
         _frames.Add((step.Timestep, x, x0));
     }
 
-    /// <summary>Writes the filmstrip: per sample one row of x_t and, where the sampler predicts it, one row of x_0.</summary>
+    /// <summary>
+    /// Writes the filmstrip: per sample one row of x_t and, where the sampler predicts it, one row of x_0. Images
+    /// <c>[C, H, W]</c> are drawn as they are; 1-D samples <c>[C, L]</c> (sound) as the spectrograms of their first channel,
+    /// all on one fixed scale (0 to −80 dBFS, see <see cref="WaveformPicture.SpectrogramImage"/>) so steps compare, or, when
+    /// shorter than <see cref="MinSpectrogramLength"/> (time series), as their waveforms over [-1, 1].
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Nothing was recorded.</exception>
     public void Save(string path, string sampler)
     {
+        if (_frames.Count == 0) throw new InvalidOperationException("no sampling step was recorded");
         var labels = _frames.Select(f => "t=" + f.T.ToString("0.#", CultureInfo.InvariantCulture)).ToList();
+        if (_frames[0].Sample.dim() == 3)
+        {
+            Save1D(path, sampler, labels);
+            return;
+        }
         var strip = new Filmstrip(labels) { Title = $"Reverse process ({sampler}): each pair of rows is x_t and the predicted x_0" };
         for (int i = 0; i < _rows; i++)
         {
@@ -45,6 +57,37 @@ public sealed class TrajectoryRecorder(int frames, int samples) : IDisposable
             }
         }
         strip.SavePng(path);
+    }
+
+    /// <summary>Shortest 1-D sample drawn as a spectrogram (7 frames); shorter ones (time series) are drawn as waveforms.</summary>
+    public const int MinSpectrogramLength = 2 * Audio.Spectrogram.WindowSize;
+
+    private void Save1D(string path, string sampler, List<string> labels)
+    {
+        var spectrograms = _frames[0].Sample.shape[^1] >= MinSpectrogramLength;
+        var strip = new Filmstrip(labels)
+        {
+            Title = spectrograms
+                ? $"Reverse process ({sampler}), spectrograms 0 to -{WaveformPicture.DynamicRange:0} dBFS: rows x_t and predicted x_0"
+                : $"Reverse process ({sampler}), values over [-1, 1]: rows x_t and predicted x_0",
+        };
+        var withX0 = _frames.All(f => f.X0 is not null);
+        for (int i = 0; i < _rows; i++)
+        {
+            strip.AddRow(_frames.Select(f => Cell(f.Sample, i, spectrograms)).ToList(), $"x_t #{i + 1}");
+            if (withX0) strip.AddRow(_frames.Select(f => Cell(f.X0!, i, spectrograms)).ToList(), $"x_0 #{i + 1}");
+        }
+        strip.SavePng(path);
+    }
+
+    /// <summary>Sample <paramref name="row"/>'s first channel, unclipped: clamping would add harmonics that are not in x_t.</summary>
+    private static PixelImage Cell(Tensor samples, int row, bool spectrogram)
+    {
+        float[] values;
+        using (torch.NewDisposeScope()) values = samples[row, 0].to(ScalarType.Float32, CPU).contiguous().data<float>().ToArray();
+        return spectrogram
+            ? WaveformPicture.SpectrogramImage(values, WaveformPicture.FullScaleDecibels)
+            : WaveformPicture.WaveformImage(values, width: 128, height: 64);
     }
 
     public void Dispose()

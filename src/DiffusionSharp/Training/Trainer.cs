@@ -111,6 +111,7 @@ public sealed class Trainer : IDisposable
             run.WritePipeline(model.Config.ClassName, schedulerClass, schedulerConfig);
             if (model.Config.NumClasses > 0 && data.HasLabels)
                 Pipelines.ClassNamesFile.Write(run.ClassNamesPath, data.ClassNames, dataSpec.LabelColumn);
+            if (data is TimeSeriesDataset series) series.Normalization.Save(Path.Combine(run.Root, SeriesNormalization.FileName));
             trainer._lossLog.Create();
         }
         trainer.WeightsReady();
@@ -130,7 +131,8 @@ public sealed class Trainer : IDisposable
         if (steps is { } s) state = state with { Options = state.Options with { Steps = s } };
         state.Options.Validate();
         var model = TrainingCheckpoint.ReadModel(checkpoint, seams.Device);
-        IDataset data = model.Config is AudioUNet1DConfig audio
+        IDataset data = state.Data.IsSeries ? state.Data.OpenSeries()
+            : model.Config is AudioUNet1DConfig audio
             ? state.Data.OpenAudio(audio.SampleRate, audio.InChannels, audio.SampleSize)
             : state.Data.Open(model.Config.SampleShape is [_, var side, ..] ? side : 32);
         var trainer = new Trainer(run, model, data, state, seams);

@@ -96,9 +96,46 @@ public sealed class AudioCliTests : IDisposable
         Assert.Equal(3, written.Length);
         foreach (var wav in written) AssertWav(wav);
 
-        // And the filmstrip is refused for audio in one line
-        AssertBadInput(CliRunner.Run("sample", "--model", run, "--steps", "2", "--count", "1", "--trajectory", Path.Combine(_dir, "t.png"),
-            "--threads", "1", "--out", Path.Combine(_dir, "x.png")), "--trajectory: the reverse-process filmstrip is drawn for image models only");
+    }
+
+    [Fact]
+    public void Should_draw_the_reverse_process_of_audio_as_spectrograms_in_training_and_sampling()
+    {
+        // Given a 2-step class-conditional audio-small run at --length 1024 (13 spectrogram frames)
+        var run = Path.Combine(_dir, "run");
+        var train = CliRunner.Run("train", "--data", Folder, "--model", "audio-small", "--length", "1024", "--class-conditional",
+            "--steps", "2", "--batch", "2", "--warmup", "1", "--checkpoint-every", "0", "--sample-count", "2", "--sample-steps", "3",
+            "--threads", "1", "--out", run);
+        Assert.True(train.ExitCode == 0, train.StdErr);
+
+        // Then training drew the filmstrip at the end, like image runs: its 2 samples' x_t and x_0 rows of 128-bin spectrograms
+        AssertFilmstrip(Path.Combine(run, "samples", "reverse-process.png"), rows: 4, columns: 3);
+
+        // When the filmstrip is asked of diffuse sample with a class and guidance, and without
+        var withClass = Path.Combine(_dir, "film-low.png");
+        var guided = CliRunner.Run("sample", "--model", run, "--ema", "--class", "low", "--guidance", "2", "--sampler", "ddim",
+            "--steps", "4", "--count", "2", "--trajectory", withClass, "--frames", "3", "--threads", "1", "--out", Path.Combine(_dir, "low.png"));
+        var plain = Path.Combine(_dir, "film.png");
+        var unguided = CliRunner.Run("sample", "--model", run, "--sampler", "ddpm", "--steps", "5", "--count", "3", "--trajectory", plain,
+            "--trajectory-samples", "1", "--threads", "1", "--out", Path.Combine(_dir, "all.png"));
+
+        // Then both are written, with one row pair per sample drawn and one column per shown step
+        Assert.True(guided.ExitCode == 0, guided.StdErr);
+        Assert.Contains("reverse process as spectrograms", guided.StdOut);
+        AssertFilmstrip(withClass, rows: 4, columns: 3);
+        Assert.True(unguided.ExitCode == 0, unguided.StdErr);
+        AssertFilmstrip(plain, rows: 2, columns: 5);
+    }
+
+    /// <summary>A filmstrip of spectrogram cells (128 bins high, 13 frames repeated to 65 columns) at least this many rows and columns big.</summary>
+    private static void AssertFilmstrip(string png, int rows, int columns)
+    {
+        using var bitmap = SKBitmap.Decode(png);
+        Assert.NotNull(bitmap);
+        var (cellHeight, cellWidth) = (WaveformPicture.SpectrogramHeight + 4, 65 + 4);
+        // The title and labels add a band above and a margin left; a cell more in either direction would not fit
+        Assert.InRange(bitmap.Height, rows * cellHeight, (rows + 1) * cellHeight - 1);
+        Assert.InRange(bitmap.Width - columns * cellWidth, 0, 1200);
     }
 
     [Theory]

@@ -56,9 +56,9 @@ public sealed class TimeSeriesDatasetTests : IDisposable
     }
 
     [Theory]
-    [InlineData("1,2,3\n4,5\n", ":2: 2 values, but the first data line has 3 (ragged)")]
-    [InlineData("1,2,3\n4,five,6\n", ":2: value 2 \"five\" is not a finite number")]
-    [InlineData("1,2,3\n\n4,5,NaN\n", ":3: value 3 \"NaN\" is not a finite number")]
+    [InlineData("1,2,3\n4,5\n", ":2: 2 values, but the first data line has 3 (ragged: column 3 is missing)")]
+    [InlineData("1,2,3\n4,five,6\n", ":2: column 2 \"five\" is not a finite number")]
+    [InlineData("1,2,3\n\n4,5,NaN\n", ":3: column 3 \"NaN\" is not a finite number")]
     [InlineData("", ": no data lines")]
     public void Should_NameFileAndLine_When_CsvIsBad(string text, string expected)
     {

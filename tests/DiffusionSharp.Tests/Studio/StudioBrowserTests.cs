@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using DiffusionSharp.Imaging;
 using DiffusionSharp.Schedules;
 using DiffusionSharp.Tests.Reliability;
 using DiffusionSharp.Tests.Support;
@@ -172,6 +173,67 @@ public sealed class StudioBrowserTests(BrowserFixture browser) : IAsyncLifetime
         Assert.Equal("160 / 160", await _page.TextContentAsync("#run-step"));
         Assert.NotEqual("–", await _page.TextContentAsync("#run-speed"));
         Assert.NotEqual("–", await _page.TextContentAsync("#run-loss"));
+        Assert.Empty(browser.ConsoleErrors);
+    }
+
+    [Fact]
+    public async Task Should_play_the_clips_of_an_audio_model_as_the_wavs_of_the_same_diffuse_sample_command()
+    {
+        // Given the Generate page and a tiny fresh audio model (1 x 1024 samples at 8 kHz) among the models
+        await using var studio = await StudioHarness.StartAsync();
+        const string id = "tiny-audio";
+        TorchSharp.torch.random.manual_seed(3);
+        var config = new DiffusionSharp.Models.AudioUNet1DConfig
+        {
+            SampleSize = 1024, BlockOutChannels = [32, 32], DownFactors = [4], AttentionLevels = [false, false],
+        };
+        using (var model = new DiffusionSharp.Models.AudioUNet1DModel(config)) model.SavePretrained(Path.Combine(studio.ModelsDir, id));
+        await OpenGenerateAsync(studio);
+        await _page.SelectOptionAsync("#model", id);
+        await _page.SelectOptionAsync("#sampler", "ddim");
+        await _page.FillAsync("#steps", "3");
+        await _page.FillAsync("#seed", "4");
+        await _page.FillAsync("#count", "2");
+
+        // When Generate is pressed twice (the first run loads the network) and the runs end
+        await _page.ClickAsync("#generate");
+        await _page.WaitForFunctionAsync("() => document.querySelector('#state').textContent === 'done'");
+        long live = await studio.Server.LiveTensorsAsync();
+        await _page.ClickAsync("#generate");
+        await _page.WaitForFunctionAsync("() => document.querySelector('#state').textContent === 'done'");
+
+        // Then the second run left no tensor behind
+        Assert.Equal(live, await studio.Server.LiveTensorsAsync());
+        // And the page shows one player per clip, each with its waveform and spectrogram picture
+        Assert.Equal(2, await _page.Locator("#clips audio").CountAsync());
+        var pictures = await _page.EvalOnSelectorAllAsync<int[]>("#clips img", "images => images.map(i => i.complete ? i.naturalWidth : -1)");
+        Assert.Equal([WaveformPicture.CellWidth + 8, WaveformPicture.CellWidth + 8], pictures);
+        // And each player's source is a playable WAV: the browser reads its header and finds the clip's 0.128 s
+        await _page.WaitForFunctionAsync("() => [...document.querySelectorAll('#clips audio')].every(a => a.readyState >= 1)");
+        var durations = await _page.EvalOnSelectorAllAsync<double[]>("#clips audio", "players => players.map(a => a.duration)");
+        Assert.All(durations, d => Assert.Equal(1024 / 8000.0, d, 3));
+        var headers = await _page.EvalOnSelectorAllAsync<string[]>("#clips audio",
+            "async players => Promise.all(players.map(async a => { const r = await fetch(a.src); const b = new Uint8Array(await r.arrayBuffer());" +
+            " return r.headers.get('content-type') + ' ' + String.fromCharCode(...b.slice(0, 4)) + String.fromCharCode(...b.slice(8, 12)); }))");
+        Assert.Equal(["audio/wav RIFFWAVE", "audio/wav RIFFWAVE"], headers);
+        var sources = await _page.EvalOnSelectorAllAsync<string[]>("#clips audio", "players => players.map(a => a.getAttribute('src'))");
+        var served = new List<byte[]>();
+        foreach (var src in sources) served.Add(await studio.Http.GetByteArrayAsync(src));
+        var first = DiffusionSharp.Audio.WavFile.Parse(served[0], "served clip");
+        Assert.Equal((8000, 1024, 1), (first.SampleRate, first.Length, first.Channels.Count));
+
+        // And they are the WAVs, byte for byte, of the diffuse sample command the page shows
+        string command = (await _page.TextContentAsync("#command"))!;
+        Assert.EndsWith("--individual clips --out samples.png", command);
+        string folder = Path.Combine(studio.Root, "cli-clips");
+        var args = command.Split(' ').Skip(1).Select(a => a == "clips" ? folder : a == "samples.png" ? Path.Combine(studio.Root, "cli.png") : a)
+            .Concat(["--threads", TorchSharp.torch.get_num_threads().ToString(CultureInfo.InvariantCulture)]).ToArray();
+        var cli = CliRunner.Run(args);
+        Assert.True(cli.ExitCode == 0, cli.StdErr);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "00000.wav")), served[0]);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "00001.wav")), served[1]);
+        // And an unknown clip is a JSON 404
+        await StudioHarness.AssertErrorAsync(await studio.Http.GetAsync("/api/clips/0123/0.wav"), 404, "clip: no clip '0.wav'");
         Assert.Empty(browser.ConsoleErrors);
     }
 
