@@ -155,7 +155,7 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
         });
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"held-out accuracy top-1 {result.Top1:P2}, top-5 {result.Top5:P2} ({split.HeldOut.Count} images), {result.Steps} steps in {trainSeconds:0.0} s, {model.ParameterCount} parameters"));
-        WriteCalibration("FID on the classifier's features against the held-out images", calibration);
+        WriteCalibration("FID on the classifier's features against the held-out images", "FID", calibration);
         AnsiConsole.MarkupLineInterpolated($"wrote [green]{outDir}[/]");
         return 0;
     }
@@ -201,7 +201,7 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
         });
         Console.Out.WriteLine(string.Create(inv,
             $"held-out accuracy {result.HeldOutAccuracy:P2} ({split.HeldOut.Count} clips), {result.Steps} steps in {result.Elapsed.TotalSeconds:0.0} s, {model.ParameterCount} parameters"));
-        WriteCalibration("Fréchet distance on the classifier's features against the held-out clips", calibration);
+        WriteCalibration("Fréchet distance on the classifier's features against the held-out clips", "Fréchet distance", calibration);
         AnsiConsole.MarkupLineInterpolated($"wrote [green]{outDir}[/]");
         return 0;
     }
@@ -217,10 +217,10 @@ public sealed class EvalTrainClassifierCommand : Command<EvalTrainClassifierComm
     }
 
     /// <summary>Prints a calibration as a Markdown table (what the classifiers' READMEs quote).</summary>
-    private static void WriteCalibration(string title, IReadOnlyList<CalibrationEntry> calibration)
+    private static void WriteCalibration(string title, string distance, IReadOnlyList<CalibrationEntry> calibration)
     {
         Console.Out.WriteLine($"calibration ({title}):");
-        Console.Out.WriteLine("| set | N | FID | top-1 |");
+        Console.Out.WriteLine($"| set | N | {distance} | top-1 |");
         Console.Out.WriteLine("|---|---|---|---|");
         foreach (var e in calibration)
             Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
