@@ -162,7 +162,7 @@ public sealed class SpokenDigitClassifierTests
         // Given 40 tone clips split by seed
         var data = new Tones(40, TinyConfig.Length);
         var split = StratifiedSplit.Create(SpokenDigitTrainer.Labels(data), 0.2, seed: 1);
-        var options = new SpokenDigitTrainingOptions(Epochs: 6, BatchSize: 8, LearningRate: 3e-3, MaxShift: 200, Seed: 5);
+        var options = new SpokenDigitTrainingOptions(Epochs: 4, BatchSize: 8, LearningRate: 3e-3, MaxShift: 200, Seed: 5);
         var before = LiveTensors();
 
         // When a classifier trains twice with the same seed
@@ -181,11 +181,11 @@ public sealed class SpokenDigitClassifierTests
             first.Model.Dispose();
             second.Model.Dispose();
         }
-        // And a run leaves at most a few tensors, never one per step: a run 5x as long leaves no more than a short one
+        // And a run leaves at most a few tensors, never one per step: a run 3x as long leaves no more than a short one
         var afterTwo = LiveTensors();
         using (SpokenDigitTrainer.Train(data, split, options with { Epochs = 1 }, TinyConfig).Model) { }
         var afterShort = LiveTensors();
-        using (SpokenDigitTrainer.Train(data, split, options with { Epochs = 5 }, TinyConfig).Model) { }
+        using (SpokenDigitTrainer.Train(data, split, options with { Epochs = 3 }, TinyConfig).Model) { }
         var afterLong = LiveTensors();
         Assert.InRange(afterTwo - before, 0, 8);
         Assert.Equal(afterShort - afterTwo, afterLong - afterShort);
