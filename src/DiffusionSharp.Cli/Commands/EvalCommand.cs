@@ -13,13 +13,16 @@ namespace DiffusionSharp.Cli.Commands;
 /// <c>diffuse eval</c>: scores generated MNIST-like digits (a folder of 28 x 28 PNGs, a grid PNG, or an IDX file) with the
 /// shipped classifier: FID-MNIST against 2,000 real held-out digits, mean confidence, class histogram and entropy, and
 /// accuracy against requested labels. <c>--calibrate</c> prints the scores of known sets instead, to read the scale.
+/// A folder of WAVs (or <c>--classifier</c> naming a <see cref="SpokenDigitClassifier"/>) is scored as audio: the Fréchet
+/// distance on the spoken-digit classifier's features against its held-out clips, and accuracy against the classes in
+/// the folder's <c>metadata.jsonl</c>.
 /// </summary>
 public sealed class EvalCommand : Command<EvalCommand.Settings>
 {
     public sealed class Settings : CommonSettings
     {
         [CommandArgument(0, "[SAMPLES]")]
-        [Description("A folder of 28x28 grayscale images, a grid PNG (with --grid-columns), or an IDX image file (.gz or raw).")]
+        [Description("A folder of 28x28 grayscale images, a grid PNG (with --grid-columns), or an IDX image file (.gz or raw); or a folder of WAVs (8,192 samples at 8 kHz, e.g. from sample --individual; its metadata.jsonl labels add the accuracy).")]
         public string? Samples { get; init; }
 
         [CommandOption("--grid-columns <N>")]
@@ -48,7 +51,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         public string? Labels { get; init; }
 
         [CommandOption("--classifier <DIR>")]
-        [Description("Classifier folder (default: the shipped models/mnist-classifier). With --nearest-to, a colour classifier folder (e.g. models/emoji-classifier) adds FID against its held-out images.")]
+        [Description("Classifier folder (default: the shipped models/mnist-classifier, or models/spoken-digit-classifier for WAVs). With --nearest-to, a colour classifier folder (e.g. models/emoji-classifier) adds FID against its held-out images.")]
         public string? Classifier { get; init; }
 
         [CommandOption("--calibrate")]
@@ -91,6 +94,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
     {
         TorchRuntime.Initialize(settings.Threads, settings.Device);
         if (settings.NearestTo is { } training) return CheckMemorisation(settings, training);
+        if (IsAudio(settings)) return EvaluateAudio(settings);
         using var evaluation = DigitEvaluation.Open(settings.Classifier);
         if (settings.Calibrate)
         {
@@ -193,6 +197,58 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         var (generated, _) = ImageClassifierTrainer.Read(samples, Enumerable.Range(0, count).ToArray());
         var fid = FrechetDistance.Compute(ImageClassifierTrainer.Features(classifier, held), ImageClassifierTrainer.Features(classifier, generated));
         return (fid, split.HeldOut.Count);
+    }
+
+    /// <summary>Audio when the classifier is a spoken-digit one, or, without a classifier, when SAMPLES is a folder holding WAV files.</summary>
+    private static bool IsAudio(Settings settings) =>
+        settings.Classifier is { } dir ? SpokenDigitClassifier.IsClassifierFolder(dir)
+        : settings.Samples is { } path && Directory.Exists(path)
+          && Directory.EnumerateFiles(path, "*.wav", new EnumerationOptions { RecurseSubdirectories = true, MatchCasing = MatchCasing.CaseInsensitive }).Any();
+
+    /// <summary>Scores a folder of WAVs (or, with --calibrate, prints the classifier's calibration) with a spoken-digit classifier.</summary>
+    private static int EvaluateAudio(Settings settings)
+    {
+        if (settings.GridColumns is not null || settings.Labels is not null)
+            throw new InvalidInputException("--grid-columns and --labels read images; audio samples are a folder of WAVs whose labels are in its metadata.jsonl");
+        var classifierDir = settings.Classifier ?? ShippedClassifier.SpokenDigitDirectory;
+        if (settings.Calibrate)
+        {
+            using var model = SpokenDigitClassifier.Load(classifierDir);
+            var (data, split) = SpokenDigitEvaluation.HeldOut(classifierDir, model);
+            var entries = SpokenDigitTrainer.Calibrate(model, data, split);
+            if (settings.Json)
+            {
+                Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(entries.Select(e => new { name = e.Name, description = e.Description, count = e.Count, frechet_distance = e.Fid, accuracy = e.Top1 }),
+                    new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                return 0;
+            }
+            var calibration = new Table().Title($"Fréchet distance calibration ({Markup.Escape(classifierDir)} features, reference: its {split.HeldOut.Count} held-out clips)")
+                .AddColumns("set", "N", "Fréchet distance", "accuracy");
+            foreach (var e in entries)
+                calibration.AddRow(Markup.Escape(e.Description), e.Count.ToString(CultureInfo.InvariantCulture), F(e.Fid, "0.00"), e.Top1 is { } a ? F(a, "0.00%") : "-");
+            AnsiConsole.Write(calibration);
+            return 0;
+        }
+        var path = settings.Samples!;
+        using var evaluation = SpokenDigitEvaluation.Open(classifierDir);
+        var (clips, labels) = SpokenDigitEvaluation.LoadSamples(path, evaluation.Classifier, settings.Count);
+        using (clips)
+        {
+            var r = evaluation.Evaluate(clips, labels);
+            if (settings.Json)
+            {
+                Console.Out.WriteLine(r.ToJson());
+                return 0;
+            }
+            var table = new Table().Title($"{Markup.Escape(path)}: {r.SampleCount} clips").AddColumns("score", "value", "reading");
+            table.AddRow("Fréchet distance", F(r.FrechetDistance, "0.00"),
+                Markup.Escape($"on {classifierDir}'s features vs its {r.ReferenceCount} held-out real clips; 0 = same distribution; see its README for the scale"));
+            table.AddRow("mean confidence", F(r.MeanConfidence, "0.000"), "mean max softmax");
+            if (r.Accuracy is double accuracy) table.AddRow("accuracy", F(accuracy, "0.00%"), "classified as the requested class (metadata.jsonl)");
+            table.AddRow($"classes {Markup.Escape(string.Join(" ", evaluation.Classifier.ClassNames))}", string.Join(" ", r.ClassCounts), "clips per predicted class");
+            AnsiConsole.Write(table);
+        }
+        return 0;
     }
 
     /// <summary>Prints an evaluation report as a table (also used by <c>sample --eval</c>).</summary>

@@ -177,7 +177,17 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
                     SeriesBatch.SaveCsv(images, clipTable, null);
                     AnsiConsole.MarkupLineInterpolated($"wrote [green]{clipTable}[/]: {count} clips, one per row, values in [-1, 1]");
                 }
-                if (s.Individual is { } folder) WavBatch.Save(images, folder, audio.SampleRate);
+                if (s.Individual is { } folder)
+                {
+                    var wavs = WavBatch.Save(images, folder, audio.SampleRate);
+                    // The requested class of each clip, audiofolder-style, so diffuse eval can score the folder's accuracy.
+                    if (labels is not null)
+                    {
+                        var names = ClassNamesFile.Read(s.Model!);
+                        Data.AudioFolderMetadata.Write(folder, wavs.Select(w => Path.GetFileName(w)).ToArray(),
+                            labels.Select(l => names is not null && l < names.Count ? names[(int)l] : l.ToString(CultureInfo.InvariantCulture)).ToArray());
+                    }
+                }
                 recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
                 recorder?.Dispose();
                 AnsiConsole.MarkupLineInterpolated(

@@ -21,10 +21,10 @@ public sealed class DigitClassifier : nn.Module<Tensor, Tensor>
     public const int ImageSize = 28;
 
     /// <summary>File name of the weights inside a classifier folder.</summary>
-    public const string WeightsFileName = "model.safetensors";
+    public const string WeightsFileName = ClassifierFolder.WeightsFileName;
 
     /// <summary>File name of the config inside a classifier folder.</summary>
-    public const string ConfigFileName = "config.json";
+    public const string ConfigFileName = ClassifierFolder.ConfigFileName;
 
     private const int PooledSide = ImageSize / 2 / 2 / 2;
 
@@ -101,29 +101,10 @@ public sealed class DigitClassifier : nn.Module<Tensor, Tensor>
         ArgumentException.ThrowIfNullOrEmpty(folder);
         if (!Directory.Exists(folder)) throw new InvalidInputException($"{folder}: classifier folder not found");
         var config = DigitClassifierConfig.Load(Path.Combine(folder, ConfigFileName));
-        var weightsPath = Path.Combine(folder, WeightsFileName);
-        if (!File.Exists(weightsPath)) throw new InvalidInputException($"{weightsPath}: classifier weights not found");
         var model = new DigitClassifier(config);
-        var stored = SafetensorsFile.Load(weightsPath);
         try
         {
-            var targets = model.state_dict();
-            var problems = new List<string>();
-            foreach (var (name, target) in targets.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            {
-                if (!stored.TryGetValue(name, out var t)) problems.Add($"{name} missing");
-                else if (!t.shape.SequenceEqual(target.shape))
-                    problems.Add($"{name} is [{string.Join(", ", t.shape)}], expected [{string.Join(", ", target.shape)}]");
-                else if (t.dtype != ScalarType.Float32) problems.Add($"{name} is {t.dtype}, expected float32");
-            }
-            problems.AddRange(stored.Keys.Where(k => !targets.ContainsKey(k)).Order(StringComparer.Ordinal).Select(k => $"{k} unexpected"));
-            if (problems.Count > 0)
-                throw new InvalidInputException($"{weightsPath}: weights do not match {ConfigFileName}: {string.Join("; ", problems)}");
-            using (no_grad())
-            {
-                foreach (var (name, target) in targets) target.copy_(stored[name]);
-            }
-            model.eval();
+            ClassifierFolder.LoadWeights(model, folder);
             return model;
         }
         catch
@@ -131,27 +112,9 @@ public sealed class DigitClassifier : nn.Module<Tensor, Tensor>
             model.Dispose();
             throw;
         }
-        finally
-        {
-            foreach (var t in stored.Values) t.Dispose();
-        }
     }
 
-    private void Initialize(Generator generator)
-    {
-        using var noGrad = no_grad();
-        foreach (var layer in new nn.Module[] { _conv1, _conv2, _conv3, _fc1, _fc2 })
-        {
-            var weight = layer.get_parameter("weight")!;
-            var fanIn = weight.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
-            var bound = 1.0 / Math.Sqrt(fanIn);
-            foreach (var p in new[] { weight, layer.get_parameter("bias")! })
-            {
-                using var u = rand(p.shape, generator: generator);
-                p.copy_(u.mul_(2 * bound).sub_(bound));
-            }
-        }
-    }
+    private void Initialize(Generator generator) => ClassifierFolder.Initialize([_conv1, _conv2, _conv3, _fc1, _fc2], generator);
 
     private static void CheckImages(Tensor images)
     {

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 
 namespace DiffusionSharp.Evaluation;
 
@@ -22,13 +20,6 @@ public sealed record DigitClassifierConfig(
     /// <summary>Value of <c>_class_name</c> in the JSON file.</summary>
     public const string ClassName = "DigitClassifier";
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        WriteIndented = true,
-    };
-
     /// <summary>Throws when a size is below 1.</summary>
     /// <exception cref="InvalidInputException">Names the first key out of range.</exception>
     public void Validate(string source = "config")
@@ -44,17 +35,7 @@ public sealed record DigitClassifierConfig(
     }
 
     /// <summary>The JSON text, with <c>_class_name</c> first.</summary>
-    public string ToJson()
-    {
-        var body = JsonSerializer.SerializeToNode(this, Options)!.AsObject();
-        var json = new System.Text.Json.Nodes.JsonObject { ["_class_name"] = ClassName };
-        foreach (var (key, value) in body.ToList())
-        {
-            body.Remove(key);
-            json[key] = value;
-        }
-        return json.ToJsonString(Options) + "\n";
-    }
+    public string ToJson() => ClassifierFolder.ConfigToJson(this, ClassName);
 
     /// <summary>Reads and validates <paramref name="path"/>.</summary>
     /// <exception cref="InvalidInputException">Missing file, invalid JSON, an unknown key, another class name, or a size below 1.</exception>
@@ -66,24 +47,6 @@ public sealed record DigitClassifierConfig(
 
     /// <summary>Parses the JSON text written by <see cref="ToJson"/>; <paramref name="source"/> names it in errors.</summary>
     /// <exception cref="InvalidInputException">See <see cref="Load"/>.</exception>
-    public static DigitClassifierConfig FromJson(string json, string source = "config.json")
-    {
-        try
-        {
-            var node = System.Text.Json.Nodes.JsonNode.Parse(json)?.AsObject()
-                ?? throw new InvalidInputException($"{source}: expected a JSON object, found null");
-            var name = node["_class_name"]?.GetValue<string>();
-            if (name != ClassName)
-                throw new InvalidInputException($"{source}: _class_name: expected \"{ClassName}\", found {(name is null ? "none" : $"\"{name}\"")}");
-            node.Remove("_class_name");
-            var config = node.Deserialize<DigitClassifierConfig>(Options)
-                ?? throw new InvalidInputException($"{source}: expected a JSON object, found null");
-            config.Validate(source);
-            return config;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new InvalidInputException($"{source}: not a valid classifier config: {e.Message.ReplaceLineEndings(" ")}", e);
-        }
-    }
+    public static DigitClassifierConfig FromJson(string json, string source = "config.json") =>
+        ClassifierFolder.ConfigFromJson<DigitClassifierConfig>(json, ClassName, source, (c, s) => c.Validate(s));
 }

@@ -1,5 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using DiffusionSharp.IO;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -31,13 +29,6 @@ public sealed record ImageClassifierConfig(
     /// <summary>Value of <c>_class_name</c> in the JSON file.</summary>
     public const string ClassName = "ImageClassifier";
 
-    private static readonly JsonSerializerOptions Options = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-        WriteIndented = true,
-    };
-
     /// <summary>Throws when a size is out of range.</summary>
     /// <exception cref="InvalidInputException">Names the first key out of range.</exception>
     public void Validate(string source = "config")
@@ -55,40 +46,12 @@ public sealed record ImageClassifierConfig(
     }
 
     /// <summary>The JSON text, with <c>_class_name</c> first.</summary>
-    public string ToJson()
-    {
-        var body = JsonSerializer.SerializeToNode(this, Options)!.AsObject();
-        var json = new System.Text.Json.Nodes.JsonObject { ["_class_name"] = ClassName };
-        foreach (var (key, value) in body.ToList())
-        {
-            body.Remove(key);
-            json[key] = value;
-        }
-        return json.ToJsonString(Options) + "\n";
-    }
+    public string ToJson() => ClassifierFolder.ConfigToJson(this, ClassName);
 
     /// <summary>Parses the JSON text written by <see cref="ToJson"/>; <paramref name="source"/> names it in errors.</summary>
     /// <exception cref="InvalidInputException">Invalid JSON, an unknown key, another class name, or a size out of range.</exception>
-    public static ImageClassifierConfig FromJson(string json, string source = "config.json")
-    {
-        try
-        {
-            var node = System.Text.Json.Nodes.JsonNode.Parse(json)?.AsObject()
-                ?? throw new InvalidInputException($"{source}: expected a JSON object, found null");
-            var name = node["_class_name"]?.GetValue<string>();
-            if (name != ClassName)
-                throw new InvalidInputException($"{source}: _class_name: expected \"{ClassName}\", found {(name is null ? "none" : $"\"{name}\"")}");
-            node.Remove("_class_name");
-            var config = node.Deserialize<ImageClassifierConfig>(Options)
-                ?? throw new InvalidInputException($"{source}: expected a JSON object, found null");
-            config.Validate(source);
-            return config;
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
-        {
-            throw new InvalidInputException($"{source}: not a valid classifier config: {e.Message.ReplaceLineEndings(" ")}", e);
-        }
-    }
+    public static ImageClassifierConfig FromJson(string json, string source = "config.json") =>
+        ClassifierFolder.ConfigFromJson<ImageClassifierConfig>(json, ClassName, source, (c, s) => c.Validate(s));
 }
 
 /// <summary>
@@ -101,13 +64,13 @@ public sealed record ImageClassifierConfig(
 public sealed class ImageClassifier : nn.Module<Tensor, Tensor>
 {
     /// <summary>File name of the weights inside a classifier folder.</summary>
-    public const string WeightsFileName = "model.safetensors";
+    public const string WeightsFileName = ClassifierFolder.WeightsFileName;
 
     /// <summary>File name of the config inside a classifier folder.</summary>
-    public const string ConfigFileName = "config.json";
+    public const string ConfigFileName = ClassifierFolder.ConfigFileName;
 
     /// <summary>File name of the class names (a JSON array of strings) inside a classifier folder.</summary>
-    public const string ClassNamesFileName = "class_names.json";
+    public const string ClassNamesFileName = ClassifierFolder.ClassNamesFileName;
 
     [ComponentName(Name = "conv1")] private readonly Conv2d _conv1;
     [ComponentName(Name = "conv2")] private readonly Conv2d _conv2;
@@ -180,8 +143,7 @@ public sealed class ImageClassifier : nn.Module<Tensor, Tensor>
         ArgumentException.ThrowIfNullOrEmpty(folder);
         Directory.CreateDirectory(folder);
         SafetensorsFile.Save(Path.Combine(folder, WeightsFileName), state_dict(), metadata);
-        AtomicFile.WriteAllText(Path.Combine(folder, ClassNamesFileName),
-            JsonSerializer.Serialize(ClassNames, new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }) + "\n");
+        ClassifierFolder.WriteClassNames(folder, ClassNames);
         AtomicFile.WriteAllText(Path.Combine(folder, ConfigFileName), Config.ToJson());
     }
 
@@ -189,45 +151,12 @@ public sealed class ImageClassifier : nn.Module<Tensor, Tensor>
     /// <exception cref="InvalidInputException">Missing files, a bad config or class list, or weights that do not match (all problems in one line).</exception>
     public static ImageClassifier Load(string folder)
     {
-        ArgumentException.ThrowIfNullOrEmpty(folder);
-        if (!Directory.Exists(folder)) throw new InvalidInputException($"{folder}: classifier folder not found");
-        var configPath = Path.Combine(folder, ConfigFileName);
-        if (!File.Exists(configPath)) throw new InvalidInputException($"{configPath}: classifier config not found");
-        var config = ImageClassifierConfig.FromJson(File.ReadAllText(configPath), configPath);
-        var namesPath = Path.Combine(folder, ClassNamesFileName);
-        if (!File.Exists(namesPath)) throw new InvalidInputException($"{namesPath}: class names not found");
-        string[] names;
-        try
-        {
-            names = JsonSerializer.Deserialize<string[]>(File.ReadAllText(namesPath)) ?? throw new JsonException("null");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidInputException($"{namesPath}: expected a JSON array of strings: {e.Message.ReplaceLineEndings(" ")}", e);
-        }
-        var weightsPath = Path.Combine(folder, WeightsFileName);
-        if (!File.Exists(weightsPath)) throw new InvalidInputException($"{weightsPath}: classifier weights not found");
+        var config = ClassifierFolder.ReadConfig(folder, (json, source) => ImageClassifierConfig.FromJson(json, source));
+        var names = ClassifierFolder.ReadClassNames(folder);
         var model = new ImageClassifier(config, names);
-        var stored = SafetensorsFile.Load(weightsPath);
         try
         {
-            var targets = model.state_dict();
-            var problems = new List<string>();
-            foreach (var (name, target) in targets.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            {
-                if (!stored.TryGetValue(name, out var t)) problems.Add($"{name} missing");
-                else if (!t.shape.SequenceEqual(target.shape))
-                    problems.Add($"{name} is [{string.Join(", ", t.shape)}], expected [{string.Join(", ", target.shape)}]");
-                else if (t.dtype != ScalarType.Float32) problems.Add($"{name} is {t.dtype}, expected float32");
-            }
-            problems.AddRange(stored.Keys.Where(k => !targets.ContainsKey(k)).Order(StringComparer.Ordinal).Select(k => $"{k} unexpected"));
-            if (problems.Count > 0)
-                throw new InvalidInputException($"{weightsPath}: weights do not match {ConfigFileName}: {string.Join("; ", problems)}");
-            using (no_grad())
-            {
-                foreach (var (name, target) in targets) target.copy_(stored[name]);
-            }
-            model.eval();
+            ClassifierFolder.LoadWeights(model, folder);
             return model;
         }
         catch
@@ -235,25 +164,7 @@ public sealed class ImageClassifier : nn.Module<Tensor, Tensor>
             model.Dispose();
             throw;
         }
-        finally
-        {
-            foreach (var t in stored.Values) t.Dispose();
-        }
     }
 
-    private void Initialize(Generator generator)
-    {
-        using var noGrad = no_grad();
-        foreach (var layer in new nn.Module[] { _conv1, _conv2, _conv3, _fc1, _fc2 })
-        {
-            var weight = layer.get_parameter("weight")!;
-            var fanIn = weight.shape.Skip(1).Aggregate(1L, (a, b) => a * b);
-            var bound = 1.0 / Math.Sqrt(fanIn);
-            foreach (var p in new[] { weight, layer.get_parameter("bias")! })
-            {
-                using var u = rand(p.shape, generator: generator);
-                p.copy_(u.mul_(2 * bound).sub_(bound));
-            }
-        }
-    }
+    private void Initialize(Generator generator) => ClassifierFolder.Initialize([_conv1, _conv2, _conv3, _fc1, _fc2], generator);
 }

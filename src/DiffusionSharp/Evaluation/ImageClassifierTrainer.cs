@@ -59,9 +59,6 @@ public sealed record StratifiedSplit(IReadOnlyList<int> Train, IReadOnlyList<int
 public sealed record ImageClassifierTrainingResult(
     ImageClassifier Model, IReadOnlyList<double> EpochLosses, double Top1, double Top5, int Steps, TimeSpan Elapsed);
 
-/// <summary>One row of <see cref="ImageClassifierTrainer.Calibrate"/>: FID of a set against the held-out images.</summary>
-public sealed record ImageCalibrationEntry(string Name, string Description, int Count, double Fid, double? Top1);
-
 /// <summary>
 /// Trains an <see cref="ImageClassifier"/>: AdamW, cosine decay to 0, cross-entropy, random shifts of up to ±maxShift
 /// pixels (edges replicated). Deterministic for a seed on a given machine and thread count.
@@ -211,7 +208,7 @@ public static class ImageClassifierTrainer
     /// FID (on the classifier's features) against the held-out images of sets of known quality: the held-out images
     /// themselves, as many training images, the held-out images blurred with σ = 1 and 2 px, and uniform noise in [-1, 1].
     /// </summary>
-    public static IReadOnlyList<ImageCalibrationEntry> Calibrate(ImageClassifier model, IImageDataset data, StratifiedSplit split, long seed = 0)
+    public static IReadOnlyList<CalibrationEntry> Calibrate(ImageClassifier model, IImageDataset data, StratifiedSplit split, long seed = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(split);
@@ -222,7 +219,7 @@ public static class ImageClassifierTrainer
         var (train, _) = Read(data, trainSubset);
         var reference = FrechetDistance.Statistics(Features(model, held));
         using var generator = new Generator((ulong)seed);
-        var entries = new List<ImageCalibrationEntry>();
+        var entries = new List<CalibrationEntry>();
         void Add(string name, string description, Tensor images, IReadOnlyList<int>? indices)
         {
             using var inner = NewDisposeScope();
@@ -236,7 +233,7 @@ public static class ImageClassifierTrainer
                 data.FillBatch(indices.ToArray(), values, truth);
                 top1 = (double)predicted.eq(tensor(truth)).sum().item<long>() / indices.Count;
             }
-            entries.Add(new ImageCalibrationEntry(name, description, (int)images.shape[0], fid, top1));
+            entries.Add(new CalibrationEntry(name, description, (int)images.shape[0], fid, top1));
         }
         using (no_grad())
         {

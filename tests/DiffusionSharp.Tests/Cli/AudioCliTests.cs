@@ -95,6 +95,10 @@ public sealed class AudioCliTests : IDisposable
         var written = Directory.GetFiles(individual, "*.wav");
         Assert.Equal(3, written.Length);
         foreach (var wav in written) AssertWav(wav);
+        // And a metadata.jsonl records the class each clip was asked for, so the folder reads back as labelled audio
+        var labelled = DiffusionSharp.Data.AudioFolderDataset.Open(individual, Rate, 1, Length);
+        Assert.Equal(["00000.wav", "00001.wav", "00002.wav"], labelled.Files);
+        Assert.Equal(["low"], labelled.ClassNames);
 
     }
 

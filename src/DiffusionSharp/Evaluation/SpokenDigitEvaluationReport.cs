@@ -1,0 +1,25 @@
+using System.Text.Json;
+
+namespace DiffusionSharp.Evaluation;
+
+/// <summary>The scores of a set of clips from <see cref="SpokenDigitEvaluation.Evaluate"/>.</summary>
+/// <param name="SampleCount">Clips scored.</param>
+/// <param name="FrechetDistance">Fréchet distance of their classifier features against the held-out real clips (0 = same Gaussian).</param>
+/// <param name="ReferenceCount">Held-out real clips in the reference set.</param>
+/// <param name="MeanConfidence">Mean of the largest softmax probability.</param>
+/// <param name="ClassCounts">Clips per predicted class, in the classifier's class order.</param>
+/// <param name="Accuracy">Fraction classified as their requested class, or null when the clips carry no labels.</param>
+public sealed record SpokenDigitEvaluationReport(
+    int SampleCount, double FrechetDistance, int ReferenceCount, double MeanConfidence, IReadOnlyList<int> ClassCounts, double? Accuracy)
+{
+    /// <summary>The report as a JSON object with snake_case keys.</summary>
+    public string ToJson() => JsonSerializer.Serialize(new
+    {
+        samples = SampleCount,
+        frechet_distance = FrechetDistance,
+        reference_clips = ReferenceCount,
+        mean_confidence = MeanConfidence,
+        accuracy = Accuracy,
+        class_counts = ClassCounts,
+    }, new JsonSerializerOptions { WriteIndented = true });
+}
