@@ -68,11 +68,14 @@ public static class TextToImageBenchmark
     /// <param name="ImageFinite">Whether every value of the decoded image is finite (random weights still must not overflow).</param>
     /// <param name="Memory">Peak RSS (whole process, weights included); RSS before the text encoder and after the decode; live tensors
     /// before the run and after it (the scheduler's step history released), equal when the run leaves nothing behind.</param>
+    /// <param name="PeakRssByPhaseMiB">The process's peak RSS so far after the text encoder, after the last step and after the decode
+    /// (monotonic: the phase where it rises is the one that set the peak); null off Linux.</param>
     /// <param name="LoadAverageAtStart">1-minute load average before the run (the end's is in <see cref="MachineInfo.LoadAverage"/>).</param>
     /// <param name="Machine">Where it ran, at the end of the run.</param>
     public sealed record Result(string Name, string Sampler, int Steps, int Height, int Width, double Guidance, int UnetBatch,
         PipelineParameterCounts Parameters, double TextEncodeSeconds, IReadOnlyList<double> StepSeconds, double VaeDecodeSeconds,
-        double GFlopsPerUnetCall, double GFlopsVaeDecode, bool ImageFinite, MemoryUse Memory, double? LoadAverageAtStart, MachineInfo Machine)
+        double GFlopsPerUnetCall, double GFlopsVaeDecode, bool ImageFinite, MemoryUse Memory,
+        PhaseValues? PeakRssByPhaseMiB, double? LoadAverageAtStart, MachineInfo Machine)
     {
         /// <summary>Loop steps run (UNet calls).</summary>
         public int UnetCalls => StepSeconds.Count;
@@ -103,6 +106,12 @@ public static class TextToImageBenchmark
         }
     }
 
+    /// <summary>A value per phase of the run.</summary>
+    /// <param name="TextEncoder">After the text encoder.</param>
+    /// <param name="Denoise">After the last step.</param>
+    /// <param name="VaeDecode">After the VAE decode.</param>
+    public sealed record PhaseValues(double TextEncoder, double Denoise, double VaeDecode);
+
     /// <summary>Runs one image and reports.</summary>
     /// <param name="options">What to run; validated here.</param>
     /// <param name="onStep">Called after each loop step with its index, the step count and its seconds (progress output).</param>
@@ -120,11 +129,13 @@ public static class TextToImageBenchmark
         double textSeconds, lastStep = 0;
         var steps = new List<double>();
         bool finite;
+        long? peakAfterText = null, peakAfterSteps = null;
         using (inference_mode())
         {
             using var promptEmbeds = Encode(o.TextModel, o.PromptIds);
             using var negativeEmbeds = o.Guided ? Encode(o.TextModel, o.NegativeIds) : null;
             textSeconds = clock.Elapsed.TotalSeconds;
+            peakAfterText = ProcessMemory.PeakRssBytes();
             lastStep = textSeconds;
             using var result = StableDiffusionPipeline.GenerateFromEmbeddings(o.Unet, o.Vae, o.Scheduler, promptEmbeds, negativeEmbeds,
                 o.Guidance, o.Steps, o.Height, o.Width, o.Seed, onStep: s =>
@@ -132,6 +143,7 @@ public static class TextToImageBenchmark
                     double now = clock.Elapsed.TotalSeconds;
                     steps.Add(now - lastStep);
                     lastStep = now;
+                    peakAfterSteps = ProcessMemory.PeakRssBytes();
                     onStep?.Invoke(s.Index, s.Count, steps[^1]);
                     cancellationToken.ThrowIfCancellationRequested();
                 });
@@ -139,6 +151,9 @@ public static class TextToImageBenchmark
             finite = result.Image.isfinite().all().item<bool>();
         }
         double decodeSeconds = clock.Elapsed.TotalSeconds - lastStep;
+        long? peakAfterDecode = ProcessMemory.PeakRssBytes();
+        var peaks = peakAfterText is { } a && peakAfterSteps is { } b && peakAfterDecode is { } c
+            ? new PhaseValues(ProcessMemory.ToMiB(a)!.Value, ProcessMemory.ToMiB(b)!.Value, ProcessMemory.ToMiB(c)!.Value) : null;
         // The scheduler keeps its last outputs for the next step (PNDM up to four) until the next SetTimesteps: release them
         // so the live tensor count compares the networks' state before and after the run.
         o.Scheduler.SetTimesteps(o.Steps);
@@ -146,7 +161,7 @@ public static class TextToImageBenchmark
         int f = o.Vae.DownsamplingFactor, batch = o.Guided ? 2 : 1;
         double unetGFlops = batch * o.Unet.FlopsPerImage(o.Height / f, o.Width / f, o.PromptIds.Count) / 1e9;
         return new Result(o.Name, o.Scheduler.Name, o.Steps, o.Height, o.Width, o.Guidance, batch, parameters, textSeconds, steps, decodeSeconds,
-            unetGFlops, o.Vae.DecodeFlops(o.Height, o.Width) / 1e9, finite, memory, loadAtStart, MachineInfo.Current());
+            unetGFlops, o.Vae.DecodeFlops(o.Height, o.Width) / 1e9, finite, memory, peaks, loadAtStart, MachineInfo.Current());
     }
 
     /// <summary>

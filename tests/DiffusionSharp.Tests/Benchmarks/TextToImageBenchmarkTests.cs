@@ -87,6 +87,8 @@ public sealed class TextToImageBenchmarkTests
         // and the run leaves the live tensor count where it was
         Assert.Equal(r.Memory.LiveTensorsStart, r.Memory.LiveTensorsEnd);
         Assert.True(r.Memory.PeakRssMiB is null or > 0);
+        if (r.PeakRssByPhaseMiB is { } peaks)
+            Assert.True(peaks.TextEncoder <= peaks.Denoise && peaks.Denoise <= peaks.VaeDecode && peaks.VaeDecode <= r.Memory.PeakRssMiB);
     }
 
     [Fact]

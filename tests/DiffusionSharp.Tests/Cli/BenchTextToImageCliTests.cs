@@ -54,6 +54,14 @@ public sealed class BenchTextToImageCliTests
         Assert.True(json.GetProperty("image_finite").GetBoolean());
         var memory = json.GetProperty("memory");
         Assert.Equal(memory.GetProperty("live_tensors_start").GetInt64(), memory.GetProperty("live_tensors_end").GetInt64());
+        var peaks = json.GetProperty("peak_rss_by_phase_mib");
+        if (peaks.ValueKind != JsonValueKind.Null)
+        {
+            double afterText = peaks.GetProperty("text_encoder").GetDouble(), afterSteps = peaks.GetProperty("denoise").GetDouble(),
+                afterDecode = peaks.GetProperty("vae_decode").GetDouble();
+            Assert.True(afterText > 0 && afterText <= afterSteps && afterSteps <= afterDecode);
+            Assert.True(afterDecode <= memory.GetProperty("peak_rss_mib").GetDouble());
+        }
         var machine = json.GetProperty("machine");
         Assert.Equal(1, machine.GetProperty("threads").GetInt32());
         Assert.False(string.IsNullOrEmpty(machine.GetProperty("cpu").GetString()));

@@ -133,6 +133,7 @@ internal static class TextToImageBench
         GflopsVaeDecode = r.GFlopsVaeDecode,
         r.ImageFinite,
         Memory = Memory(r.Memory),
+        PeakRssByPhaseMib = r.PeakRssByPhaseMiB is { } peaks ? new { peaks.TextEncoder, peaks.Denoise, peaks.VaeDecode } : null,
         r.LoadAverageAtStart,
         Machine = Machine(r.Machine),
     };
@@ -150,6 +151,8 @@ internal static class TextToImageBench
         table.AddRow("VAE decode", Esc(F(r.VaeDecodeSeconds) + " s"));
         table.AddRow("[bold]total per image[/]", Esc(F(r.TotalSeconds) + " s"));
         AddMemory(table, r.Memory, "before the text encoder -> after the decode");
+        if (r.PeakRssByPhaseMiB is { } p)
+            table.AddRow("peak RSS after text / steps / decode", Esc($"{F(p.TextEncoder)} / {F(p.Denoise)} / {F(p.VaeDecode)} MiB"));
         table.AddRow("load average at start", Esc(r.LoadAverageAtStart is { } l ? F(l) : "n/a"));
         AddMachine(table, r.Machine);
         AnsiConsole.Write(table);
