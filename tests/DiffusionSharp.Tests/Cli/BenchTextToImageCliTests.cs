@@ -67,6 +67,29 @@ public sealed class BenchTextToImageCliTests
         Assert.False(string.IsNullOrEmpty(machine.GetProperty("cpu").GetString()));
     }
 
+    [Fact]
+    public void Should_bench_a_pipeline_folder_with_its_own_tokenizer_and_scheduler()
+    {
+        // Given the golden tiny Stable Diffusion folder (trained weights, a tokenizer, a DDIM scheduler)
+        var folder = Path.Combine(DiffusionSharp.Tests.Support.TestPaths.Golden, "sd_chain");
+
+        // When bench sample runs on it with a prompt
+        var (code, output, error) = InProcessCli.Run("bench", "sample", "--model", folder, "--prompt", "a cat", "--steps", "2", "--json", "--threads", "1");
+
+        // Then the report names the folder's weights, tokenizer and sampler, and counts its networks
+        Assert.True(code == DiffuseApp.Ok, error);
+        using var doc = JsonDocument.Parse(output.Trim());
+        var json = doc.RootElement;
+        Assert.Equal("trained", json.GetProperty("weights").GetString());
+        Assert.Equal("tokenizer", json.GetProperty("token_ids").GetString());
+        Assert.Equal("a cat", json.GetProperty("prompt").GetString());
+        Assert.Equal("ddim", json.GetProperty("sampler").GetString());
+        Assert.Equal(2, json.GetProperty("unet_calls").GetInt32());
+        Assert.Equal(1_388_548, json.GetProperty("parameters").GetProperty("unet").GetInt64());
+        var memory = json.GetProperty("memory");
+        Assert.Equal(memory.GetProperty("live_tensors_start").GetInt64(), memory.GetProperty("live_tensors_end").GetInt64());
+    }
+
     [Theory]
     [InlineData("sd15", "--size", "500x512", "--size")]      // not a multiple of 64 (VAE 8 x UNet 8): refused before 4 GB of weights are drawn
     [InlineData("sd15", "--size", "516x512", "--size")]      // a multiple of 4 but not of 8
