@@ -146,7 +146,7 @@ internal static class TextToImageBench
         table.AddRow("parameters (UNet, text, VAE)", Esc($"{r.Parameters.Unet:N0}, {r.Parameters.TextEncoder:N0}, {r.Parameters.Vae:N0}{(preset?.Published is null ? "" : " (= published)")}"));
         table.AddRow("build", Esc(F(buildSeconds) + " s"));
         table.AddRow("text encoder (2 rows)", Esc(F(r.TextEncodeSeconds) + " s"));
-        table.AddRow("[bold]s per UNet step (median)[/]", Esc($"{F(r.MedianStepSeconds)} (min {F(r.MinStepSeconds)}, max {F(r.MaxStepSeconds)}; {r.UnetCalls} calls of batch {r.UnetBatch})"));
+        table.AddRow("[bold]s per UNet step (median)[/]", Esc($"{F(r.MedianStepSeconds)} (min {F(r.MinStepSeconds)}, max {F(r.MaxStepSeconds)}; {r.UnetCalls} UNet call(s) of batch {r.UnetBatch})"));
         table.AddRow("UNet GFLOP/s", Esc($"{F(r.UnetGFlopsPerSecond)} ({F(r.GFlopsPerUnetCall)} GFLOPs per call)"));
         table.AddRow("VAE decode", Esc(F(r.VaeDecodeSeconds) + " s"));
         table.AddRow("[bold]total per image[/]", Esc(F(r.TotalSeconds) + " s"));
