@@ -131,20 +131,52 @@ public sealed class StableDiffusionPipeline : IDisposable
         long seed = 0, Tensor? initialNoise = null, Action<SamplingStep>? onStep = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        int h = height ?? DefaultSize, w = width ?? DefaultSize, f = VaeScaleFactor;
-        if (h < f || w < f || h % f != 0 || w % f != 0)
-            throw new InvalidInputException($"size: {w}x{h} is not a positive multiple of {f} in both sides (the VAE downsamples by {f})", SizeProperty);
-        if (steps < 1) throw new InvalidInputException($"steps must be at least 1 (got {steps})", StepsProperty);
-        if (Scheduler.Schedule is { } schedule && steps > schedule.NumTrainTimesteps)
-            throw new InvalidInputException($"steps {steps} exceeds the scheduler's {schedule.NumTrainTimesteps} training timesteps", StepsProperty);
-        if (!double.IsFinite(guidance) || guidance < 0) throw new InvalidInputException($"guidance must be a number >= 0 (got {guidance})", GuidanceProperty);
-        long[] latentShape = [1, Unet.Config.InChannels, h / f, w / f];
-        if (initialNoise is not null && !initialNoise.shape.SequenceEqual(latentShape))
-            throw new ArgumentException($"initialNoise must be [{string.Join(", ", latentShape)}], got [{string.Join(", ", initialNoise.shape)}]", nameof(initialNoise));
-
+        int h = height ?? DefaultSize, w = width ?? DefaultSize;
+        CheckRequest(Unet, Scheduler, VaeScaleFactor, guidance, steps, h, w);
         // diffusers guides only when w > 1 (do_classifier_free_guidance); otherwise the prompt runs alone.
         bool guided = guidance > 1.0;
         var truncations = new List<PromptTruncation>();
+        using var mode = inference_mode();
+        using var promptEmbeds = TextEncoder.EncodeHidden([prompt], truncations.Add);
+        // The negative prompt's embedding is the guidance's unconditional value (diffusers' negative_prompt_embeds; "" when none).
+        using var negativeEmbeds = guided ? TextEncoder.EncodeHidden([negativePrompt ?? ""], t => truncations.Add(t with { Index = 1 })) : null;
+        return GenerateFromEmbeddings(Unet, Vae, Scheduler, promptEmbeds, negativeEmbeds, guidance, steps, h, w, seed, initialNoise, onStep, truncations);
+    }
+
+    /// <summary>
+    /// The part of <see cref="Generate"/> after the text encoder, for given embeddings: latents = noise · init_noise_sigma, the
+    /// scheduler's steps with classifier-free guidance in one doubled batch, then the VAE decode of latents / scaling_factor.
+    /// </summary>
+    /// <param name="unet">The denoiser (put in eval mode by the caller).</param>
+    /// <param name="vae">The autoencoder that decodes the final latents.</param>
+    /// <param name="scheduler">The sampler.</param>
+    /// <param name="promptEmbeds">The prompt's encoding <c>[1, L, D]</c> on the UNet's device; not disposed.</param>
+    /// <param name="negativeEmbeds">The negative prompt's encoding <c>[1, L, D]</c>, the guidance's unconditional value; null = no guidance (needed when guidance &gt; 1).</param>
+    /// <param name="guidance">Guidance scale w; w ≤ 1 runs the prompt alone.</param>
+    /// <param name="steps">Sampler steps.</param>
+    /// <param name="height">Image height, a multiple of the VAE factor.</param>
+    /// <param name="width">Image width, likewise.</param>
+    /// <param name="seed">Seed of the CPU generator the initial latents are drawn from.</param>
+    /// <param name="initialNoise">Given initial noise <c>[1, C, H/f, W/f]</c> (not disposed); null = draw from <paramref name="seed"/>.</param>
+    /// <param name="onStep">Called after each step.</param>
+    /// <param name="truncations">Prompt truncations to report in the result; null = none.</param>
+    /// <exception cref="InvalidInputException">A size not divisible by the VAE factor, steps out of range, or a bad guidance scale.</exception>
+    public static TextToImageResult GenerateFromEmbeddings(UNet2DConditionModel unet, IAutoencoder vae, IScheduler scheduler, Tensor promptEmbeds,
+        Tensor? negativeEmbeds, double guidance, int steps, int height, int width, long seed = 0, Tensor? initialNoise = null,
+        Action<SamplingStep>? onStep = null, IReadOnlyList<PromptTruncation>? truncations = null)
+    {
+        ArgumentNullException.ThrowIfNull(unet);
+        ArgumentNullException.ThrowIfNull(vae);
+        ArgumentNullException.ThrowIfNull(scheduler);
+        ArgumentNullException.ThrowIfNull(promptEmbeds);
+        int f = vae.DownsamplingFactor;
+        CheckRequest(unet, scheduler, f, guidance, steps, height, width);
+        bool guided = guidance > 1.0;
+        if (guided && negativeEmbeds is null) throw new ArgumentException("guidance > 1 needs the negative prompt's embeddings", nameof(negativeEmbeds));
+        long[] latentShape = [1, unet.Config.InChannels, height / f, width / f];
+        if (initialNoise is not null && !initialNoise.shape.SequenceEqual(latentShape))
+            throw new ArgumentException($"initialNoise must be [{string.Join(", ", latentShape)}], got [{string.Join(", ", initialNoise.shape)}]", nameof(initialNoise));
+
         var stepLatents = new List<Tensor>();
         var timesteps = new List<double>();
         Tensor? initial = null, image = null;
@@ -152,32 +184,27 @@ public sealed class StableDiffusionPipeline : IDisposable
         {
             using var mode = inference_mode();
             using var scope = NewDisposeScope();
-            var promptEmbeds = TextEncoder.EncodeHidden([prompt], truncations.Add);
-            // The negative prompt's embedding is the guidance's unconditional value (diffusers' negative_prompt_embeds; "" when none).
-            var negativeEmbeds = guided
-                ? TextEncoder.EncodeHidden([negativePrompt ?? ""], t => truncations.Add(t with { Index = 1 }))
-                : promptEmbeds.alias();
-            using var nullRow = negativeEmbeds.squeeze(0);
+            using var nullRow = (guided ? negativeEmbeds! : promptEmbeds).squeeze(0);
             using var condition = new EmbeddingCondition(promptEmbeds.alias(), null, nullRow);
-            var call = DiffusionPipeline.FromModel(Unet, Scheduler).ModelCall(condition, guided ? guidance : 1.0);
+            var call = DiffusionPipeline.FromModel(unet, scheduler).ModelCall(condition, guided ? guidance : 1.0);
             Tensor noise;
-            if (initialNoise is not null) noise = initialNoise.to(ScalarType.Float32, Unet.Device);
+            if (initialNoise is not null) noise = initialNoise.to(ScalarType.Float32, unet.Device);
             else
             {
                 using var generator = new Generator((ulong)seed);
                 var drawn = randn(latentShape, generator: generator);
-                noise = Unet.Device.type == TorchSharp.DeviceType.CPU ? drawn : drawn.to(Unet.Device);
+                noise = unet.Device.type == TorchSharp.DeviceType.CPU ? drawn : drawn.to(unet.Device);
             }
-            initial = (noise * Scheduler.InitNoiseSigma).cpu().DetachFromDisposeScope();
-            var loop = new SamplingLoop(Scheduler, call);
+            initial = (noise * scheduler.InitNoiseSigma).cpu().DetachFromDisposeScope();
+            var loop = new SamplingLoop(scheduler, call);
             using var latents = loop.Denoise(noise, steps, generator: null, onStep: s =>
             {
                 stepLatents.Add(s.Sample.cpu().clone().DetachFromDisposeScope());
                 timesteps.Add(s.Timestep);
                 onStep?.Invoke(s);
             });
-            image = Vae.LatentsToImage(latents).cpu().clone().DetachFromDisposeScope();
-            return new TextToImageResult(image, initial, stepLatents, timesteps, truncations);
+            image = vae.LatentsToImage(latents).cpu().clone().DetachFromDisposeScope();
+            return new TextToImageResult(image, initial, stepLatents, timesteps, truncations ?? []);
         }
         catch
         {
@@ -186,6 +213,29 @@ public sealed class StableDiffusionPipeline : IDisposable
             foreach (var t in stepLatents) t.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Checks an image size: both sides positive multiples of the VAE factor times the UNet's own downsampling
+    /// (2^(levels-1): 64 for SD 1.5 at factor 8; diffusers' UNet can also stretch its upsampling to other multiples of 8, this port cannot).
+    /// </summary>
+    /// <exception cref="InvalidInputException">A side that is not such a multiple (property <see cref="SizeProperty"/>).</exception>
+    public static void CheckSize(int height, int width, UNet2DConditionConfig unet, int vaeScaleFactor)
+    {
+        ArgumentNullException.ThrowIfNull(unet);
+        int unetFactor = 1 << (unet.BlockOutChannels.Count - 1), m = vaeScaleFactor * unetFactor;
+        if (height < m || width < m || height % m != 0 || width % m != 0)
+            throw new InvalidInputException(
+                $"size: {width}x{height} is not a positive multiple of {m} in both sides (the VAE downsamples by {vaeScaleFactor}, the UNet by {unetFactor} more)", SizeProperty);
+    }
+
+    private static void CheckRequest(UNet2DConditionModel unet, IScheduler scheduler, int vaeScaleFactor, double guidance, int steps, int h, int w)
+    {
+        CheckSize(h, w, unet.Config, vaeScaleFactor);
+        if (steps < 1) throw new InvalidInputException($"steps must be at least 1 (got {steps})", StepsProperty);
+        if (scheduler.Schedule is { } schedule && steps > schedule.NumTrainTimesteps)
+            throw new InvalidInputException($"steps {steps} exceeds the scheduler's {schedule.NumTrainTimesteps} training timesteps", StepsProperty);
+        if (!double.IsFinite(guidance) || guidance < 0) throw new InvalidInputException($"guidance must be a number >= 0 (got {guidance})", GuidanceProperty);
     }
 
     /// <summary>model_index.json present, a JSON object, naming every <see cref="RequiredComponents"/> entry, each with its sub-folder.</summary>

@@ -7,19 +7,37 @@ using static DiffusionSharp.Cli.Commands.Bench.BenchReport;
 
 namespace DiffusionSharp.Cli.Commands.Bench;
 
-/// <summary><c>diffuse bench sample</c>: images/s of the sampling loop (random or trained weights; the speed is the same).</summary>
+/// <summary>
+/// <c>diffuse bench sample</c>: images/s of the sampling loop (random or trained weights; the speed is the same); for a
+/// text-to-image pipeline (<c>sd15</c>, <c>text-tiny</c> or a Stable Diffusion folder) one image timed by phase (<see cref="TextToImageBench"/>).
+/// </summary>
 public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
 {
     public sealed class Settings : ModelBenchSettings
     {
         [CommandOption("--sampler <NAME>")]
-        [DefaultValue("ddim")]
-        public string Sampler { get; init; } = "ddim";
+        [Description("The sampler (default: ddim; for a text-to-image pipeline its own scheduler, PNDM for sd15).")]
+        public string? Sampler { get; init; }
 
         [CommandOption("--steps <N>")]
-        [Description("Sampler steps per run.")]
-        [DefaultValue(50)]
-        public int Steps { get; init; } = 50;
+        [Description("Sampler steps per run (default: 50; 20 for a text-to-image pipeline).")]
+        public int? Steps { get; init; }
+
+        [CommandOption("--size <WxH>")]
+        [Description("Text-to-image: the image size, both sides multiples of the VAE factor (default: unet sample_size x factor, 512x512 for sd15).")]
+        public string? Size { get; init; }
+
+        [CommandOption("--guidance <W>")]
+        [Description("Text-to-image: classifier-free guidance scale (default 7.5); above 1 the UNet runs the doubled batch.")]
+        public double? Guidance { get; init; }
+
+        [CommandOption("--prompt <TEXT>")]
+        [Description("Text-to-image with a pipeline folder: the prompt its tokenizer encodes (presets have no tokenizer and run fixed token ids).")]
+        public string? Prompt { get; init; }
+
+        [CommandOption("--seed <N>")]
+        [Description("Text-to-image: seed of the random weights (presets) and of the initial latents (default 0).")]
+        public long? Seed { get; init; }
 
         [CommandOption("--profile")]
         [Description("After the runs, replay one network call layer by layer and report its time by op class (convolution, GroupNorm, SiLU, attention, linear).")]
@@ -29,6 +47,9 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         {
             if (base.Validate() is { Successful: false } bad) return bad;
             if (Steps < 1) return ValidationResult.Error($"--steps must be at least 1 (got {Steps})");
+            if (TextToImageBench.Handles(Model)) return TextToImageBench.Validate(this);
+            foreach (var (given, option) in new[] { (Size is not null, "--size"), (Prompt is not null, "--prompt"), (Guidance is not null, "--guidance"), (Seed is not null, "--seed") })
+                if (given) return ValidationResult.Error($"{option} applies to text-to-image pipelines only (--model sd15, text-tiny or a Stable Diffusion folder), not to {Model}");
             return ValidationResult.Success();
         }
     }
@@ -36,16 +57,17 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
+        if (TextToImageBench.Handles(s.Model)) return TextToImageBench.Run(s, cancellationToken);
         var plan = s.Plan(60);
         plan.Validate();
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
-        var loaded = BenchModel.Load(s.Model, s.Sampler, device);
+        var loaded = BenchModel.Load(s.Model, s.Sampler ?? "ddim", device);
         using var model = loaded.Model;
         s.ApplyLayout(model);
-        var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps, s.Batch ?? 64, s.Profile);
+        var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps ?? 50, s.Batch ?? 64, s.Profile);
         options.Validate();
         var ceiling = s.MeasureCeiling(cancellationToken);
-        if (!s.Json) AnsiConsole.MarkupLine(Esc($"sampling {s.Model} ({loaded.Weights} weights), {loaded.Scheduler.Name} {s.Steps} steps, batch {options.Batch}: whole runs for at least {plan.Seconds:G} s ..."));
+        if (!s.Json) AnsiConsole.MarkupLine(Esc($"sampling {s.Model} ({loaded.Weights} weights), {loaded.Scheduler.Name} {options.Steps} steps, batch {options.Batch}: whole runs for at least {plan.Seconds:G} s ..."));
         var r = SampleBenchmark.Run(options, plan, ceiling, cancellationToken);
         if (s.Json)
         {

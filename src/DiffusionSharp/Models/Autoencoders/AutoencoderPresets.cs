@@ -23,14 +23,32 @@ public static class AutoencoderPresets
         ForceUpcast = false,
     };
 
+    /// <summary>
+    /// <c>sd-vae</c>: the KL-f8 autoencoder of Stable Diffusion 1.x/2.x (<c>vae/config.json</c> of runwayml/stable-diffusion-v1-5):
+    /// four levels of (128, 256, 512, 512) channels, two resnets per encoder level, 512x512x3 images to 64x64x4 latents,
+    /// scaling_factor 0.18215. 83,653,863 parameters.
+    /// </summary>
+    public static AutoencoderKLConfig StableDiffusion { get; } = new()
+    {
+        InChannels = 3,
+        OutChannels = 3,
+        BlockOutChannels = [128, 256, 512, 512],
+        LayersPerBlock = 2,
+        LatentChannels = 4,
+        NormNumGroups = 32,
+        SampleSize = 512,
+        ScalingFactor = 0.18215,
+    };
+
     /// <summary>Preset names, in the order they should be listed.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["kl-rgb64-f4"];
+    public static IReadOnlyList<string> Names { get; } = ["kl-rgb64-f4", "sd-vae"];
 
     /// <summary>The preset called <paramref name="name"/> (case-insensitive).</summary>
     /// <exception cref="InvalidInputException">No such preset; the message lists the available ones.</exception>
     public static AutoencoderKLConfig Get(string name) => name?.ToLowerInvariant() switch
     {
         "kl-rgb64-f4" => KLRgb64,
+        "sd-vae" => StableDiffusion,
         _ => throw new InvalidInputException($"autoencoder preset '{name}' is unknown: expected one of {string.Join(", ", Names)}"),
     };
 }
