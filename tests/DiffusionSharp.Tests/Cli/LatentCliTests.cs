@@ -72,6 +72,18 @@ public sealed class LatentCliTests : IDisposable
         Assert.True(edit.ExitCode == 0, edit.StdErr);
         Assert.Equal((64, 64), SizeOf(edited));
 
+        // When bench sample times the run, Then every timed run includes the VAE decode of its batch
+        var bench = CliRunner.Run("bench", "sample", "--model", run, "--sampler", "ddim", "--steps", "2", "--batch", "1",
+            "--seconds", "0.01", "--windows", "2", "--warmup-steps", "0", "--ceiling", "10", "--threads", "1", "--json");
+        Assert.True(bench.ExitCode == 0, bench.StdErr);
+        using (var json = System.Text.Json.JsonDocument.Parse(bench.StdOut.Trim().Split('\n')[^1]))
+        {
+            var latent = json.RootElement.GetProperty("latent");
+            Assert.Equal("AutoencoderKL", latent.GetProperty("vae").GetString());
+            Assert.True(latent.GetProperty("decode_seconds").GetArrayLength() >= 1);
+            Assert.True(json.RootElement.GetProperty("seconds_per_image").GetDouble() > 0);
+        }
+
         // When the run is started again over the same data and VAE, Then the cache is reused
         var again = CliRunner.Run(Train(run, "--overwrite"));
         Assert.True(again.ExitCode == 0, again.StdErr);
@@ -82,6 +94,7 @@ public sealed class LatentCliTests : IDisposable
     [InlineData("not-a-vae", "is not an AutoencoderKL or AutoencoderTiny folder")]
     [InlineData("rgb-unet", "latent_channels")]
     [InlineData("resolution-62", "--resolution 62: expected a positive multiple of 4")]
+    [InlineData("flip", "--flip cannot be used with --vae")]
     public void Should_refuse_bad_latent_inputs_in_one_line_with_exit_code_2(string fault, string mustMention)
     {
         // Given a latent run whose VAE, model or resolution is wrong
@@ -92,6 +105,7 @@ public sealed class LatentCliTests : IDisposable
         if (fault == "not-a-vae") args[args.IndexOf("--vae") + 1] = notVae;
         if (fault == "rgb-unet") args[args.IndexOf("--model") + 1] = RgbConfig;
         if (fault == "resolution-62") args[args.IndexOf("--resolution") + 1] = "62";
+        if (fault == "flip") args.Add("--flip");
 
         // When it is started, Then it stops with one error line naming the problem, exit code 2, no stack trace
         var r = CliRunner.Run([.. args]);
