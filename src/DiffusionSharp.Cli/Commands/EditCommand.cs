@@ -87,9 +87,8 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         var scheduler = pipeline.Scheduler;
         if (scheduler.Schedule is { } schedule && s.Steps > schedule.NumTrainTimesteps)
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
-        var config = pipeline.Unet.Config;
-        using var image = ImageEditing.LoadImage(s.Image!, config);
-        using var mask = s.Mask is null ? null : ImageEditing.LoadMask(s.Mask, s.Image!, config, s.KeepWhite);
+        using var image = ImageEditing.LoadImage(s.Image!, pipeline);
+        using var mask = s.Mask is null ? null : ImageEditing.LoadMask(s.Mask, s.Image!, pipeline, s.KeepWhite);
         long[]? labels = s.Class is { } c ? [c] : null;
 
         var clock = System.Diagnostics.Stopwatch.StartNew();

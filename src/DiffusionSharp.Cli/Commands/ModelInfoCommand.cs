@@ -13,7 +13,7 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--model <PRESET|FOLDER|CONFIG>")]
-        [Description("A preset (mnist-nano, mnist-tiny, mnist-small, emoji32-small, cifar10-ddpm), a UNet2DModel or pipeline folder, or a config.json; or an autoencoder preset (kl-rgb64-f4) or AutoencoderKL / AutoencoderTiny folder.")]
+        [Description("A preset (mnist-nano, mnist-tiny, mnist-small, emoji32-small, emoji-latent-small, cifar10-ddpm), a UNet2DModel or pipeline folder, or a config.json; or an autoencoder preset (kl-rgb64-f4) or AutoencoderKL / AutoencoderTiny folder.")]
         public string? Model { get; init; }
 
         [CommandOption("--json")]

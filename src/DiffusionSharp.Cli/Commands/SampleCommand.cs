@@ -133,7 +133,8 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
 
         // This rank's samples: a contiguous run of whole batches, so each batch holds the same samples whatever the rank count.
         var (first, mine) = SampleShards.RangeOf(count, s.Batch, group?.Rank ?? 0, group?.Count ?? 1);
-        var recorder = s.Trajectory is null || !writes ? null : new TrajectoryRecorder(s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)));
+        var recorder = s.Trajectory is null || !writes ? null : new TrajectoryRecorder(s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)),
+            pipeline.Vae is null ? null : pipeline.Decode);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Tensor? shard = null;
         AnsiConsole.Progress().AutoClear(true).Start(ctx =>
@@ -151,7 +152,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         Tensor? images = shard;
         if (group is not null)
         {
-            using (shard) images = SampleShards.GatherToRankZero(group, shard, count, s.Batch, pipeline.Denoiser.Config.SampleShape!);
+            using (shard) images = SampleShards.GatherToRankZero(group, shard, count, s.Batch, pipeline.OutputShape);
         }
         if (images is null) return DiffuseApp.Ok;
         using (images)

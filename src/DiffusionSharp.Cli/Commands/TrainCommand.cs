@@ -66,9 +66,13 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public bool Strict { get; init; }
 
         [CommandOption("--model <PRESET|CONFIG>")]
-        [Description("Architecture: mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), cifar10-ddpm, audio-small (1x8192 clips at 8 kHz, for --data spoken-digits or a WAV folder), series-small (short time series from a CSV file, any length that is a multiple of 16), or a UNet2DModel or DiffusionSharpUNet1D config.json.")]
+        [Description("Architecture: mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), emoji-latent-small (4x16x16 latents, with --vae), cifar10-ddpm, audio-small (1x8192 clips at 8 kHz, for --data spoken-digits or a WAV folder), series-small (short time series from a CSV file, any length that is a multiple of 16), or a UNet2DModel or DiffusionSharpUNet1D config.json.")]
         [DefaultValue("mnist-tiny")]
         public string Model { get; init; } = "mnist-tiny";
+
+        [CommandOption("--vae <FOLDER>")]
+        [Description("Latent diffusion: an AutoencoderKL or AutoencoderTiny folder (or a train-vae run / pipeline folder with vae/). The data is encoded once (cached in the run's latents/), the U-Net (e.g. emoji-latent-small) trains on the scaled latents, and the run folder gets vae/.")]
+        public string? Vae { get; init; }
 
         [CommandOption("--class-conditional")]
         [Description("Condition on class labels (adds num_class_embeds = classes + 1, the last one the null class for guidance).")]
@@ -314,7 +318,8 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         using (trainer)
         {
             var run = trainer.Run;
-            trainer.SampleHook = (ema, step) => WriteSampleGrid(run, trainer, ema, step);
+            using var vae = trainer.IsLatent && role.WritesFiles ? Models.Autoencoders.AutoencoderLoader.FromPretrained(run.VaeDir, device) : null;
+            trainer.SampleHook = (ema, step) => WriteSampleGrid(run, trainer, ema, vae, step);
             using var evaluation = settings.EvalEvery > 0 && role.WritesFiles ? Evaluation.DigitEvaluation.Open() : null;
             if (evaluation is not null)
                 trainer.StepHook = (ema, step) =>
@@ -324,7 +329,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var o = trainer.Options;
             var stats = ModelStats.Of(trainer.Model);
             AnsiConsole.MarkupLineInterpolated(
-                $"training [bold]{run.Root}[/]: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerSample:F2} GFLOPs/{(trainer.Model.Config is AudioUNet1DConfig ? "clip" : "image")}, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads{(role.Count > 1 ? $" per rank, {role.Count} ranks (MPI) of {o.BatchSize / role.Count} images each" : "")}");
+                $"training [bold]{run.Root}[/]{(trainer.IsLatent ? " (latent)" : "")}: {stats.ParameterCount:N0} parameters, {stats.GFlopsPerSample:F2} GFLOPs/{(trainer.Model.Config is AudioUNet1DConfig ? "clip" : "image")}, batch {o.BatchSize}, steps {trainer.Step} -> {o.Steps}, {torch.get_num_threads()} threads{(role.Count > 1 ? $" per rank, {role.Count} ranks (MPI) of {o.BatchSize / role.Count} images each" : "")}");
             var outcome = TrainingProgressView.Run(trainer, cancellationToken);
             if (role.WritesFiles) WriteLossPlot(run);
             string how = outcome.Reason switch
@@ -349,6 +354,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
 
     private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
     {
+        if (s.Vae is not null) return StartLatentRun(s, options, device, seams);
         if (ModelSpecs.AudioConfig(s.Model) is { } audio) return StartAudioRun(s, options, audio, device, seams);
         if (DataSpec.IsCsvFile(s.Data))
             throw new InvalidInputException($"--data {s.Data} is a CSV file of time series; --model {s.Model} is an image model (train a 1-D model such as series-small)");
@@ -383,6 +389,84 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         var run = seams.Role.WritesFiles ? RunFolder.Create(s.Out!, s.Overwrite) : RunFolder.At(s.Out!);
         var model = new UNet2DModel(config, device);
         return Trainer.Start(run, model, data, spec, schedule, options, seams);
+    }
+
+    /// <summary>
+    /// Starts a latent run: the VAE of --vae is copied into the run's vae/, the images are encoded once (or the cache in
+    /// latents/ is reused when its key matches), and the U-Net trains on the scaled latents.
+    /// </summary>
+    private static Trainer StartLatentRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
+    {
+        string vaeSource = s.Vae!;
+        if (seams.Role.Count > 1) throw new InvalidInputException("--vae: latent training runs in one process for now (not under mpiexec)");
+        if (s.Flip) throw new InvalidInputException("--flip cannot be used with --vae: a flipped latent is not the latent of the flipped image");
+        if (s.Length is not null || ModelSpecs.AudioConfig(s.Model) is not null)
+            throw new InvalidInputException($"--vae encodes images; --model {s.Model} is an audio model");
+        if (!Directory.Exists(vaeSource)) throw new InvalidInputException($"--vae: {vaeSource} does not exist");
+        string? vaeFolder = Models.Autoencoders.AutoencoderLoader.IsAutoencoderFolder(vaeSource) ? vaeSource
+            : Models.Autoencoders.AutoencoderLoader.IsAutoencoderFolder(Path.Combine(vaeSource, "vae")) ? Path.Combine(vaeSource, "vae")
+            : null;
+        if (vaeFolder is null)
+            throw new InvalidInputException($"--vae: {vaeSource} is not an AutoencoderKL or AutoencoderTiny folder (a config.json with that _class_name), nor a folder with such a vae/");
+        var config = ModelSpecs.Config(s.Model);
+        using var vae = Models.Autoencoders.AutoencoderLoader.FromPretrained(vaeFolder, device);
+        int f = vae.DownsamplingFactor;
+        if (config.InChannels != vae.LatentChannels)
+            throw new InvalidInputException(
+                $"--model has in_channels {config.InChannels} but the --vae latents have {vae.LatentChannels} channel(s) (latent_channels in {vaeFolder}/config.json); use a latent preset such as emoji-latent-small");
+        int resolution = s.ImageSize ?? (config.SampleSize is { } side ? side * f
+            : throw new InvalidInputException("--resolution is required: the model config has no sample_size"));
+        if (resolution < f || resolution % f != 0)
+            throw new InvalidInputException($"--resolution {resolution}: expected a positive multiple of {f}, the --vae's downsampling factor");
+        int latentSide = resolution / f;
+        int factor = 1 << (config.BlockOutChannels.Count - 1);
+        if (latentSide % factor != 0)
+            throw new InvalidInputException(
+                $"--resolution {resolution}: the latents are {latentSide}x{latentSide}, not a multiple of {factor} ({config.BlockOutChannels.Count} U-Net levels); use a multiple of {f * factor}");
+        config = config with { SampleSize = latentSide };
+        var spec = new DataSpec(s.Data, resolution, s.Grayscale, s.Strict, s.Labels, false, s.LabelColumn, s.Background);
+        var images = spec.Open(resolution);
+        if (images is ImageFolderDataset folder && folder.SkippedFiles.Count > 0)
+            AnsiConsole.MarkupLineInterpolated($"[yellow]skipped {folder.SkippedFiles.Count} unreadable image(s)[/] in {s.Data} (use --strict to stop instead)");
+        if (images.Channels != vae.InChannels)
+            throw new InvalidInputException($"--data images have {images.Channels} channel(s) but the --vae encodes {vae.InChannels}");
+        if (images.Height != resolution || images.Width != resolution)
+            throw new InvalidInputException($"--data images are {images.Width}x{images.Height} but --resolution is {resolution}");
+        if (s.ClassConditional)
+        {
+            if (!images.HasLabels)
+                throw new InvalidInputException($"--class-conditional: --data {s.Data} has no class labels"
+                    + (images is ImageFolderDataset { HasCaptions: true } ? $" (name a {ImageFolderMetadata.FileName} column with --label-column)" : ""));
+            config = config with { NumClassEmbeds = images.NumClasses + 1 };
+        }
+        if (s.BetaSchedule is not null && options.Formulation.Kind != FormulationKind.Ddpm)
+            throw new InvalidInputException($"--beta-schedule applies to the ddpm formulation only (got --formulation {options.Formulation.Kind.ToName()}, which has no beta schedule)");
+        var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule ?? "linear", "--beta-schedule"));
+        schedule.Validate();
+        if (!s.Overwrite && RunFolder.IsRun(s.Out!))
+            throw new InvalidInputException($"--out: {s.Out} already holds a training run; pass --resume to continue it or --overwrite to replace it");
+        var run = RunFolder.Create(s.Out!, s.Overwrite);
+        run.WriteVae(vaeFolder);
+        var data = EncodeLatents(run, vae, images);
+        var model = new UNet2DModel(config, device);
+        return Trainer.Start(run, model, data, spec, schedule, options, seams);
+    }
+
+    /// <summary>The latents of the run's data: the cache when its key matches, otherwise encoded now (with a progress line).</summary>
+    private static LatentDataset EncodeLatents(RunFolder run, Models.Autoencoders.IAutoencoder vae, IImageDataset images)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        LatentDataset data = null!;
+        AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+        {
+            var task = ctx.AddTask($"encoding {images.Count} images with the VAE", maxValue: images.Count);
+            data = LatentCache.LoadOrBuild(run.LatentsDir, run.VaeDir, vae, images,
+                progress: new Progress<(int Done, int Total)>(p => task.Value = p.Done));
+        });
+        string shape = string.Join("x", data.LatentShape);
+        if (data.Reused) AnsiConsole.MarkupLineInterpolated($"latents: reused the cache in {run.LatentsDir} ({data.Count} images, {shape})");
+        else AnsiConsole.MarkupLineInterpolated($"latents: encoded {data.Count} images to {shape} in {clock.Elapsed.TotalSeconds:F1} s, cached in {run.LatentsDir}");
+        return data;
     }
 
     /// <summary>Starts a run of an audio model on a WAV folder (or the bundled spoken digits); the image-only options are errors.</summary>
@@ -475,12 +559,12 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         return Trainer.Resume(run, s.Steps, seams);
     }
 
-    private static void WriteSampleGrid(RunFolder run, Trainer trainer, IDenoiser ema, int step)
+    private static void WriteSampleGrid(RunFolder run, Trainer trainer, IDenoiser ema, Models.Autoencoders.IAutoencoder? vae, int step)
     {
         var o = trainer.Options;
-        using var pipeline = DiffusionPipeline.FromModel(ema, GridSampler(trainer));
+        using var pipeline = DiffusionPipeline.FromModel(ema, GridSampler(trainer), vae);
         bool final = step >= o.Steps;
-        using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4) : null;
+        using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4, vae is null ? null : pipeline.Decode) : null;
         var (count, labels, columns) = GridLayout(pipeline.NumClasses, o.SampleCount);
         if (ema.Config is AudioUNet1DConfig && SeriesBatch.FindNormalization(run.Root) is { } normalization)
         {

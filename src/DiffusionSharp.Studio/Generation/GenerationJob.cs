@@ -34,6 +34,10 @@ internal sealed record GenerationJob(GenerateRequest Request, string Folder, str
         token.ThrowIfCancellationRequested();
         var r = Request;
         double loadStart = clock.Elapsed.TotalMilliseconds;
+        if (DiffusionPipeline.VaeFolder(Folder) is not null)
+            throw new InvalidInputException(
+                $"folder: {r.Model} is a latent model (its model_index.json names a vae); the studio does not decode latents yet (use diffuse sample)",
+                DiffusionPipeline.FolderProperty);
         // DiffusionPipeline.Load's two halves, the network kept between runs.
         var scheduler = DiffusionPipeline.LoadScheduler(Folder, r.Ema, r.Sampler, r.Eta, r.Karras, r.TimestepSpacing);
         using var pipeline = DiffusionPipeline.FromModel(networks.Get(DiffusionPipeline.NetworkFolder(Folder, r.Ema)), scheduler);

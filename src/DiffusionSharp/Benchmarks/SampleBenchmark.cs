@@ -21,7 +21,9 @@ public static class SampleBenchmark
     /// <param name="Steps">Sampler steps per run.</param>
     /// <param name="Batch">Images per run.</param>
     /// <param name="Profile">After the runs, replay one network call by op class (<see cref="OpProfile"/>).</param>
-    public sealed record Options(string Name, IDenoiser Model, IScheduler Scheduler, int Steps = 50, int Batch = 64, bool Profile = false) : IBenchmarkOptions
+    /// <param name="Vae">A latent model's autoencoder: every run ends by decoding its latents to images, timed in the run (<see cref="Result.DecodeSeconds"/>).</param>
+    public sealed record Options(string Name, IDenoiser Model, IScheduler Scheduler, int Steps = 50, int Batch = 64, bool Profile = false,
+        Models.Autoencoders.IAutoencoder? Vae = null) : IBenchmarkOptions
     {
         /// <summary>Checks the values; an error names the property.</summary>
         public void Validate()
@@ -46,9 +48,20 @@ public static class SampleBenchmark
     /// <param name="Memory">Peak RSS; RSS after the first run and after the last; live tensors before the first run and after the last.</param>
     /// <param name="Machine">Where it ran.</param>
     /// <param name="Ops">One network call by op class, or null without a profile.</param>
+    /// <param name="DecodeSeconds">A latent model's VAE decode of every run's batch (included in <paramref name="RunSeconds"/>); empty in pixel space.</param>
     public sealed record Result(string Model, string Sampler, int Steps, int Batch, double GFlopsPerImage, WindowTiming Timing, int NetworkCalls,
-        IReadOnlyList<double> RunSeconds, PerformanceCeiling Ceiling, MemoryUse Memory, MachineInfo Machine, OpBreakdown? Ops = null)
+        IReadOnlyList<double> RunSeconds, PerformanceCeiling Ceiling, MemoryUse Memory, MachineInfo Machine, OpBreakdown? Ops = null,
+        IReadOnlyList<double>? DecodeSeconds = null)
     {
+        /// <summary>Median seconds of a complete run (every step, and a latent model's decode) divided by the batch: the wall-clock cost of one image.</summary>
+        public double SecondsPerImage => Median(RunSeconds.Count > 1 ? RunSeconds.Skip(1).ToList() : RunSeconds) / Batch;
+
+        private static double Median(IReadOnlyList<double> values)
+        {
+            var sorted = values.Order().ToArray();
+            return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        }
+
         /// <summary>Images per second from the median step time: batch / (steps x seconds per step).</summary>
         public double ImagesPerSecond => Batch / (Steps * Timing.MedianSecondsPerUnit);
 
@@ -91,6 +104,7 @@ public static class SampleBenchmark
         var stepSeconds = new List<double>();
         var stepCalls = new List<int>();
         var runSeconds = new List<double>();
+        var decodeSeconds = new List<double>();
         var clock = Stopwatch.StartNew();
         double last = 0;
         int callsBefore = 0;
@@ -101,7 +115,7 @@ public static class SampleBenchmark
         {
             double runStart = clock.Elapsed.TotalSeconds;
             last = runStart;
-            using (loop.Sample([options.Batch, .. shape.Select(d => (long)d)], options.Steps, generator, _ =>
+            using (var samples = loop.Sample([options.Batch, .. shape.Select(d => (long)d)], options.Steps, generator, _ =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 double now = clock.Elapsed.TotalSeconds;
@@ -111,6 +125,13 @@ public static class SampleBenchmark
                 last = now;
             }))
             {
+                if (options.Vae is { } vae)
+                {
+                    double decodeStart = clock.Elapsed.TotalSeconds;
+                    using (torch.inference_mode())
+                    using (var images = vae.LatentsToImage(onCpu || vae.Device.type == DeviceType.CPU ? samples : samples.to(vae.Device)))
+                        decodeSeconds.Add(clock.Elapsed.TotalSeconds - decodeStart);
+                }
                 runSeconds.Add(clock.Elapsed.TotalSeconds - runStart);
             }
             rssAfterFirstRun ??= ProcessMemory.CurrentRssBytes();
@@ -132,6 +153,6 @@ public static class SampleBenchmark
             model.Module.train(wasTraining);
         }
         return new Result(options.Name, options.Scheduler.Name, options.Steps, options.Batch, stats.GFlopsPerSample, timing, timedCalls,
-            runSeconds, ceiling, memory, MachineInfo.Current(), ops);
+            runSeconds, ceiling, memory, MachineInfo.Current(), ops, decodeSeconds);
     }
 }

@@ -69,6 +69,24 @@ public static class ModelPresets
         AttentionHeadDim = 8,
     };
 
+    /// <summary>
+    /// <c>emoji-latent-small</c>: 16x16x4 latents (the bundled emoji at <c>--resolution 64</c> through the f4 VAE
+    /// <c>kl-rgb64-f4</c> that <c>diffuse train-vae</c> trains), channels (64, 128, 128), one resnet per level, attention at
+    /// 8x8, 4x4 and in the mid block (heads of 32 channels). The latent counterpart of a 64x64 pixel model of the same widths.
+    /// </summary>
+    public static UNet2DConfig EmojiLatentSmall { get; } = new()
+    {
+        SampleSize = 16,
+        InChannels = 4,
+        OutChannels = 4,
+        LayersPerBlock = 1,
+        BlockOutChannels = [64, 128, 128],
+        DownBlockTypes = [DownBlockType.DownBlock2D, DownBlockType.AttnDownBlock2D, DownBlockType.AttnDownBlock2D],
+        UpBlockTypes = [UpBlockType.AttnUpBlock2D, UpBlockType.AttnUpBlock2D, UpBlockType.UpBlock2D],
+        NormNumGroups = 16,
+        AttentionHeadDim = 32,
+    };
+
     /// <summary><c>cifar10-ddpm</c>: the architecture of <c>google/ddpm-cifar10-32</c> (35,746,307 parameters).</summary>
     public static UNet2DConfig Cifar10Ddpm { get; } = new()
     {
@@ -88,7 +106,7 @@ public static class ModelPresets
     };
 
     /// <summary>Preset names, in the order they should be listed.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["mnist-nano", "mnist-tiny", "mnist-small", "emoji32-small", "cifar10-ddpm"];
+    public static IReadOnlyList<string> Names { get; } = ["mnist-nano", "mnist-tiny", "mnist-small", "emoji32-small", "emoji-latent-small", "cifar10-ddpm"];
 
     /// <summary>The preset called <paramref name="name"/> (case-insensitive).</summary>
     /// <exception cref="InvalidInputException">No such preset; the message lists the available ones.</exception>
@@ -98,6 +116,7 @@ public static class ModelPresets
         "mnist-tiny" => MnistTiny,
         "mnist-small" => MnistSmall,
         "emoji32-small" => Emoji32Small,
+        "emoji-latent-small" => EmojiLatentSmall,
         "cifar10-ddpm" => Cifar10Ddpm,
         _ => throw new InvalidInputException($"model preset '{name}' is unknown: expected one of {string.Join(", ", Names)}"),
     };

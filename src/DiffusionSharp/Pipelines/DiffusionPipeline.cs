@@ -1,5 +1,6 @@
 using DiffusionSharp.Conditioning;
 using DiffusionSharp.Models;
+using DiffusionSharp.Models.Autoencoders;
 using DiffusionSharp.Samplers;
 using DiffusionSharp.Schedules;
 using TorchSharp;
@@ -15,23 +16,41 @@ namespace DiffusionSharp.Pipelines;
 /// </summary>
 public sealed class DiffusionPipeline : IDisposable
 {
-    private readonly bool _ownsUnet;
+    private readonly bool _ownsUnet, _ownsVae;
 
-    private DiffusionPipeline(IDenoiser denoiser, IScheduler scheduler, string source, bool isEma, bool ownsUnet = true)
+    private DiffusionPipeline(IDenoiser denoiser, IScheduler scheduler, string source, bool isEma, bool ownsUnet = true,
+        IAutoencoder? vae = null, bool ownsVae = true)
     {
         Denoiser = denoiser;
         Scheduler = scheduler;
         Source = source;
         IsEma = isEma;
+        Vae = vae;
         _ownsUnet = ownsUnet;
+        _ownsVae = ownsVae;
+        if (vae is not null) CheckLatents(denoiser.Config, vae, source);
     }
 
     /// <summary>
     /// A pipeline over a model already in memory (for example a training run's EMA model); disposing the pipeline
-    /// leaves the model alone.
+    /// leaves the model (and <paramref name="vae"/>) alone.
     /// </summary>
-    public static DiffusionPipeline FromModel(IDenoiser denoiser, IScheduler scheduler) =>
-        new(denoiser, scheduler, source: "(in memory)", isEma: false, ownsUnet: false);
+    /// <param name="denoiser">The network.</param>
+    /// <param name="scheduler">The sampler.</param>
+    /// <param name="vae">For a latent model, the autoencoder whose latents it denoises; null in pixel space.</param>
+    public static DiffusionPipeline FromModel(IDenoiser denoiser, IScheduler scheduler, IAutoencoder? vae = null) =>
+        new(denoiser, scheduler, source: "(in memory)", isEma: false, ownsUnet: false, vae, ownsVae: false);
+
+    /// <summary>
+    /// A latent model's autoencoder (a pipeline folder's <c>vae/</c>): the network samples latents, which
+    /// <see cref="IAutoencoder.LatentsToImage"/> decodes (latents / scaling_factor + shift_factor); null in pixel space.
+    /// </summary>
+    public IAutoencoder? Vae { get; }
+
+    /// <summary>The shape of one generated sample: the network's sample shape, or the decoded image's for a latent model.</summary>
+    public IReadOnlyList<int> OutputShape => Denoiser.Config.SampleShape is not { } shape ? throw new InvalidInputException("config.json: sample_size is null; the sample size is unknown")
+        : Vae is null ? shape
+        : [Vae.InChannels, .. shape.Skip(1).Select(d => d * Vae.DownsamplingFactor)];
 
     /// <summary>The network, in eval mode.</summary>
     public IDenoiser Denoiser { get; }
@@ -69,8 +88,43 @@ public sealed class DiffusionPipeline : IDisposable
         string unetDir = NetworkFolder(folder, useEma);
         var scheduler = LoadScheduler(folder, useEma, samplerName, eta, karrasSigmas, spacing, singleShift);
         var denoiser = Denoisers.FromPretrained(unetDir, device);
-        denoiser.Module.eval();
-        return new DiffusionPipeline(denoiser, scheduler, folder, useEma);
+        IAutoencoder? vae = null;
+        try
+        {
+            denoiser.Module.eval();
+            vae = VaeFolder(folder) is { } vaeDir ? AutoencoderLoader.FromPretrained(vaeDir, device) : null;
+            return new DiffusionPipeline(denoiser, scheduler, folder, useEma, vae: vae);
+        }
+        catch
+        {
+            vae?.Dispose();
+            denoiser.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The <c>vae/</c> of a pipeline folder whose <c>model_index.json</c> names one (a latent model), or null.</summary>
+    public static string? VaeFolder(string folder)
+    {
+        string index = Path.Combine(folder, "model_index.json"), vae = Path.Combine(folder, AutoencoderLoader.PipelineSubfolder);
+        if (!File.Exists(index) || !Directory.Exists(vae)) return null;
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(IO.JsonFile.ReadText(index, "pipeline index"), IO.JsonFile.DocumentOptions);
+            return doc.RootElement.ValueKind == System.Text.Json.JsonValueKind.Object && doc.RootElement.TryGetProperty("vae", out _) ? vae : null;
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InvalidInputException($"{index}: not valid JSON ({e.Message.Split('\n')[0]})", FolderProperty);
+        }
+    }
+
+    /// <summary>Checks that a latent network and its autoencoder fit: latent_channels = in_channels.</summary>
+    private static void CheckLatents(IDenoiserConfig config, IAutoencoder vae, string source)
+    {
+        if (config.InChannels != vae.LatentChannels)
+            throw new InvalidInputException(
+                $"folder: {source}: the unet takes {config.InChannels} channel(s) but the vae's latents have {vae.LatentChannels} (latent_channels)", FolderProperty);
     }
 
     /// <summary>
@@ -122,7 +176,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="guidance">Classifier-free guidance scale w: eps = eps_uncond + w·(eps_cond - eps_uncond); 1 = plain conditional.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
-    /// <returns>[count, C, ...] float32 on the CPU, in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 on the CPU, in the model's data range (a latent model's decoded images).</returns>
     public Tensor Generate(int count, int steps, long seed, IReadOnlyList<long>? classLabels = null, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
@@ -141,7 +195,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs class labels.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
-    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 in the model's data range (a latent model's decoded images).</returns>
     public Tensor GenerateRange(int first, int count, int steps, long seed, IReadOnlyList<long>? classLabels, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
@@ -162,7 +216,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs a condition.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index.</param>
-    /// <returns>[count, C, ...] float32 on the CPU, in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 on the CPU, in the model's data range (a latent model's decoded images).</returns>
     public Tensor Generate(int count, int steps, long seed, Condition? condition, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null) =>
         GenerateRange(0, count, steps, seed, condition, guidance, batchSize, onStep);
@@ -181,7 +235,7 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="guidance">Classifier-free guidance scale w (1 = none); needs a condition.</param>
     /// <param name="batchSize">Samples per network batch.</param>
     /// <param name="onStep">Called after each step of each batch, with the batch index (0 = the range's first batch).</param>
-    /// <returns>[count, C, ...] float32 in the model's data range.</returns>
+    /// <returns>[count, C, ...] float32 in the model's data range (a latent model's decoded images).</returns>
     public Tensor GenerateRange(int first, int count, int steps, long seed, Condition? condition, double guidance = 1.0,
         int batchSize = 64, Action<int, SamplingStep>? onStep = null)
     {
@@ -214,9 +268,10 @@ public sealed class DiffusionPipeline : IDisposable
                         return Denoiser.Device.type == DeviceType.CPU ? drawn : drawn.to(Denoiser.Device);
                     }
                     var initialNoise = Noise();
-                    batches.Add(loop.Denoise(initialNoise, steps, generator: null,
+                    var denoised = loop.Denoise(initialNoise, steps, generator: null,
                         varianceNoise: Scheduler.Capabilities.Stochastic ? _ => Noise() : null,
-                        onStep: onStep is null ? null : s => onStep(batchIndex, s)).MoveToOuterDisposeScope());
+                        onStep: onStep is null ? null : s => onStep(batchIndex, s));
+                    batches.Add(Decode(denoised).MoveToOuterDisposeScope());
                 }
                 finally
                 {
@@ -231,6 +286,38 @@ public sealed class DiffusionPipeline : IDisposable
         {
             foreach (var t in batches) t.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Latents to images through <see cref="Vae"/> (in inference mode; the unclamped decoder output, as diffusers' output before
+    /// its postprocessing); the tensor itself in pixel space.
+    /// </summary>
+    /// <param name="samples">[B, C, h, w] latents of a latent model, or pixels.</param>
+    /// <returns>[B, image channels, h·f, w·f] on the sample's device; for a pixel model, <paramref name="samples"/> itself.</returns>
+    public Tensor Decode(Tensor samples)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        if (Vae is null) return samples;
+        using var inference = torch.inference_mode();
+        using var scope = torch.NewDisposeScope();
+        var latents = samples.device_type == Vae.Device.type ? samples : samples.to(Vae.Device);
+        var image = Vae.LatentsToImage(latents);
+        if (image.device_type != samples.device_type) image = image.to(samples.device);
+        return image.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Images to the latents the network sees through <see cref="Vae"/> (the posterior's mode); the tensor itself in pixel space.</summary>
+    /// <param name="images">[B, C, H, W] in [-1, 1].</param>
+    public Tensor Encode(Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (Vae is null) return images;
+        using var inference = torch.inference_mode();
+        using var scope = torch.NewDisposeScope();
+        var x = images.device_type == Vae.Device.type ? images : images.to(Vae.Device);
+        var latents = Vae.ImageToLatents(x);
+        if (latents.device_type != images.device_type) latents = latents.to(images.device);
+        return latents.MoveToOuterDisposeScope();
     }
 
     /// <summary>The seed of sample <paramref name="index"/>'s generator in the set of <paramref name="seed"/>.</summary>
@@ -309,5 +396,6 @@ public sealed class DiffusionPipeline : IDisposable
     public void Dispose()
     {
         if (_ownsUnet) Denoiser.Dispose();
+        if (_ownsVae) Vae?.Dispose();
     }
 }

@@ -57,9 +57,22 @@ public static class ImageEditing
     /// </summary>
     /// <returns>[1, C, S, S] float32 in [-1, 1].</returns>
     /// <exception cref="InvalidInputException">The file is missing or unreadable, or the model's size or channels are unusable.</exception>
-    public static Tensor LoadImage(string path, UNet2DConfig config)
+    public static Tensor LoadImage(string path, UNet2DConfig config) => LoadImage(path, ImageGeometry(config));
+
+    /// <summary>
+    /// Reads the image to edit at the size and channels of the images <paramref name="pipeline"/> makes (a latent model's
+    /// decoded images), resized and centre-cropped as <see cref="LoadImage(string, UNet2DConfig)"/>.
+    /// </summary>
+    /// <returns>[1, C, S, S] float32 in [-1, 1].</returns>
+    public static Tensor LoadImage(string path, DiffusionPipeline pipeline) => LoadImage(path, ImageGeometry(pipeline));
+
+    /// <summary>An inpainting mask at the size of the images <paramref name="pipeline"/> makes (see <see cref="LoadMask(string, string, UNet2DConfig, bool)"/>).</summary>
+    public static Tensor LoadMask(string path, string imagePath, DiffusionPipeline pipeline, bool keepWhite = false) =>
+        LoadMask(path, imagePath, ImageGeometry(pipeline).Size, keepWhite);
+
+    private static Tensor LoadImage(string path, (bool Grayscale, int Size) geometry)
     {
-        var (grayscale, size) = ImageGeometry(config);
+        var (grayscale, size) = geometry;
         using var image = ImageFile.LoadTensor(path, grayscale, size);
         return image.unsqueeze(0);
     }
@@ -74,9 +87,11 @@ public static class ImageEditing
     /// <param name="keepWhite">White = keep, black = repaint.</param>
     /// <returns>[1, 1, S, S] float32: 1 = repaint, 0 = keep.</returns>
     /// <exception cref="InvalidInputException">A file is missing or unreadable, or the sizes differ.</exception>
-    public static Tensor LoadMask(string path, string imagePath, UNet2DConfig config, bool keepWhite = false)
+    public static Tensor LoadMask(string path, string imagePath, UNet2DConfig config, bool keepWhite = false) =>
+        LoadMask(path, imagePath, ImageGeometry(config).Size, keepWhite);
+
+    private static Tensor LoadMask(string path, string imagePath, int size, bool keepWhite)
     {
-        var (_, size) = ImageGeometry(config);
         var maskPixels = ImageFile.LoadPixels(path, grayscale: true);
         var imagePixels = ImageFile.LoadPixels(imagePath, grayscale: true);
         bool sameAsImage = maskPixels.Width == imagePixels.Width && maskPixels.Height == imagePixels.Height;
@@ -114,9 +129,10 @@ public static class ImageEditing
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var config = pipeline.Unet.Config;
-        if (image.dim() != 4 || image.shape[1] != config.InChannels || (config.SampleSize is { } s && (image.shape[2] != s || image.shape[3] != s)))
+        var shape = pipeline.Vae is null ? [config.InChannels, config.SampleSize ?? (int)image.shape[^1], config.SampleSize ?? (int)image.shape[^1]] : pipeline.OutputShape;
+        if (image.dim() != 4 || image.shape[1] != shape[0] || image.shape[2] != shape[1] || image.shape[3] != shape[2])
             throw new InvalidInputException(
-                $"image: the model takes [B, {config.InChannels}, {config.SampleSize}, {config.SampleSize}] images, got [{string.Join(", ", image.shape)}]",
+                $"image: the model takes [B, {shape[0]}, {shape[1]}, {shape[2]}] images, got [{string.Join(", ", image.shape)}]",
                 nameof(ImageEditing) + "." + nameof(image));
         if (guidance != 1.0 && pipeline.NumClasses == 0)
             throw new InvalidInputException(
@@ -129,7 +145,37 @@ public static class ImageEditing
             : new ClassLabelCondition(tensor(classLabels.ToArray(), dtype: ScalarType.Int64), pipeline.NumClasses);
         var editor = new ImageEditor(scheduler ?? pipeline.Scheduler, pipeline.ModelCall(condition, guidance));
         using var generator = new Generator((ulong)seed);
-        return editor.Edit(image, options, generator, mask, onStep);
+        if (pipeline.Vae is null) return editor.Edit(image, options, generator, mask, onStep);
+
+        // A latent model edits in latent space: the image's latent (the posterior's mode), the mask shrunk to the latent grid
+        // (a latent cell is repainted if any pixel it covers is), and the result and the noised start decoded.
+        using var latents = pipeline.Encode(image);
+        using var latentMask = mask is null ? null : LatentMask(mask, pipeline.Vae.DownsamplingFactor);
+        using var edited = editor.Edit(latents, options, generator, latentMask, onStep);
+        return new EditResult(pipeline.Decode(edited.Image), pipeline.Decode(edited.Noised), edited.StartTimestep, edited.StepsRun, edited.ModelCalls);
+    }
+
+    /// <summary>
+    /// An image mask [B, 1, H, W] (1 = repaint) on the latent grid [B, 1, H/f, W/f]: the maximum over each f x f cell, so every
+    /// latent that touches the repainted region is repainted (the kept region's latents are those the decoder reads only kept pixels from, up to its receptive field).
+    /// </summary>
+    public static Tensor LatentMask(Tensor mask, int factor)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        using var scope = NewDisposeScope();
+        return nn.functional.max_pool2d((mask >= 0.5).to_type(ScalarType.Float32), factor, factor).MoveToOuterDisposeScope();
+    }
+
+    private static (bool Grayscale, int Size) ImageGeometry(DiffusionPipeline pipeline)
+    {
+        if (pipeline.Vae is null) return ImageGeometry(pipeline.Unet.Config);
+        var shape = pipeline.OutputShape;
+        return shape[0] switch
+        {
+            1 => (true, shape[1]),
+            3 => (false, shape[1]),
+            var c => throw new InvalidInputException($"vae/config.json: in_channels {c} is not an image (expected 1 or 3)"),
+        };
     }
 
     private static (bool Grayscale, int Size) ImageGeometry(UNet2DConfig config)

@@ -8,9 +8,13 @@ namespace DiffusionSharp.Pipelines;
 
 /// <summary>
 /// Keeps x_t and the predicted x_0 of the first <c>samples</c> images at <c>frames</c> evenly spaced steps of a sampling
-/// run, and draws them as a filmstrip: the reverse process, from noise to image.
+/// run, and draws them as a filmstrip: the reverse process, from noise to image. For a latent model, <c>decode</c>
+/// (<see cref="DiffusionPipeline.Decode"/>) turns each kept x_t and predicted x_0 into an image as it is recorded.
 /// </summary>
-public sealed class TrajectoryRecorder(int frames, int samples) : IDisposable
+/// <param name="frames">How many steps to keep, evenly spaced.</param>
+/// <param name="samples">How many of the batch's first samples to keep.</param>
+/// <param name="decode">Latents [n, C, h, w] to images (a fresh tensor); null = the samples are images.</param>
+public sealed class TrajectoryRecorder(int frames, int samples, Func<Tensor, Tensor>? decode = null) : IDisposable
 {
     private readonly List<(double T, Tensor Sample, Tensor? X0)> _frames = [];
     private HashSet<int>? _keep;
@@ -24,9 +28,16 @@ public sealed class TrajectoryRecorder(int frames, int samples) : IDisposable
             .Select(i => (int)Math.Round(i * (step.Count - 1) / (double)Math.Max(1, Math.Min(frames, step.Count) - 1))).ToHashSet();
         if (!_keep.Contains(step.Index)) return;
         _rows = (int)Math.Min(samples, step.Sample.shape[0]);
-        var x = step.Sample[.._rows].clone().DetachFromDisposeScope();
-        var x0 = step.PredOriginalSample?[.._rows].clone().DetachFromDisposeScope();
+        var x = Keep(step.Sample[.._rows]);
+        var x0 = step.PredOriginalSample is { } predicted ? Keep(predicted[.._rows]) : null;
         _frames.Add((step.Timestep, x, x0));
+    }
+
+    private Tensor Keep(Tensor rows)
+    {
+        using var scope = torch.NewDisposeScope();
+        var kept = decode is null ? rows.clone() : decode(rows);
+        return kept.DetachFromDisposeScope();
     }
 
     /// <summary>

@@ -32,6 +32,12 @@ public sealed class RunFolder
     public string UnetDir => Path.Combine(Root, "unet");
     public string UnetEmaDir => Path.Combine(Root, "unet_ema");
     public string SchedulerDir => Path.Combine(Root, "scheduler");
+
+    /// <summary>A latent run's autoencoder (diffusers' component name <c>vae</c>), copied in at the start.</summary>
+    public string VaeDir => Path.Combine(Root, Models.Autoencoders.AutoencoderLoader.PipelineSubfolder);
+
+    /// <summary>A latent run's cache of encoded data (<see cref="LatentCache"/>); kept when the run is overwritten, and reused if its key still matches.</summary>
+    public string LatentsDir => Path.Combine(Root, "latents");
     public string TrainingStateDir => Path.Combine(Root, "training_state");
     public string LossCsvPath => Path.Combine(Root, "loss.csv");
     public string LossPlotPath => Path.Combine(Root, "loss.png");
@@ -73,7 +79,7 @@ public sealed class RunFolder
             if (!overwrite)
                 throw new InvalidInputException($"Root: {root} already holds a training run; resume it (Open) or replace it (overwrite)", RootProperty);
             var run = new RunFolder(root);
-            foreach (var dir in new[] { run.UnetDir, run.UnetEmaDir, run.SchedulerDir, run.TrainingStateDir, run.SamplesDir })
+            foreach (var dir in new[] { run.UnetDir, run.UnetEmaDir, run.SchedulerDir, run.VaeDir, run.TrainingStateDir, run.SamplesDir })
                 if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             foreach (var file in new[] { run.LossCsvPath, run.LossPlotPath, run.ModelIndexPath, run.ClassNamesPath })
                 File.Delete(file);
@@ -106,7 +112,7 @@ public sealed class RunFolder
         if (Directory.Exists(TrainingStateDir))
             foreach (var stray in Directory.EnumerateDirectories(TrainingStateDir, TempPrefix + "*"))
                 TryDelete(stray);
-        foreach (var dir in new[] { Root, UnetDir, UnetEmaDir, SchedulerDir, SamplesDir })
+        foreach (var dir in new[] { Root, UnetDir, UnetEmaDir, SchedulerDir, VaeDir, LatentsDir, SamplesDir })
         {
             if (!Directory.Exists(dir)) continue;
             foreach (var file in Directory.EnumerateFiles(dir, ".*.tmp"))
@@ -192,18 +198,44 @@ public sealed class RunFolder
     /// <param name="networkClass">The network's diffusers class (<see cref="IDenoiserConfig.ClassName"/>).</param>
     /// <param name="schedulerClass">The scheduler's diffusers class.</param>
     /// <param name="schedulerConfigJson">Its <c>scheduler_config.json</c>.</param>
-    public void WritePipeline(string networkClass, string schedulerClass, string schedulerConfigJson)
+    /// <param name="vaeClass">A latent run's autoencoder class (<c>vae/</c>, see <see cref="WriteVae"/>); null for pixel space.</param>
+    public void WritePipeline(string networkClass, string schedulerClass, string schedulerConfigJson, string? vaeClass = null)
     {
         Directory.CreateDirectory(SchedulerDir);
         AtomicFile.WriteAllText(SchedulerConfigPath, schedulerConfigJson);
+        // diffusers has no unconditional pipeline class over a KL VAE (LDMPipeline takes a VQModel named vqvae), so a latent
+        // run names its own class; each component still loads with diffusers' from_pretrained(folder, subfolder=...).
         var index = new JsonObject
         {
-            ["_class_name"] = "DDPMPipeline",
+            ["_class_name"] = vaeClass is null ? "DDPMPipeline" : LatentPipelineClassName,
             ["_diffusers_version"] = UNet2DConfig.DiffusersVersion,
             ["scheduler"] = new JsonArray("diffusers", schedulerClass),
             ["unet"] = new JsonArray("diffusers", networkClass),
         };
+        if (vaeClass is not null) index["vae"] = new JsonArray("diffusers", vaeClass);
         AtomicFile.WriteAllText(ModelIndexPath, index.ToJsonString(new() { WriteIndented = true }));
+    }
+
+    /// <summary>The <c>_class_name</c> of a latent run's <c>model_index.json</c>.</summary>
+    public const string LatentPipelineClassName = "DiffusionSharpLatentPipeline";
+
+    /// <summary>
+    /// Copies an autoencoder folder (<c>config.json</c> and its safetensors weights; a pipeline folder's <c>vae/</c> too) into
+    /// <see cref="VaeDir"/> byte for byte, each file atomically, weights first.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The source has no config or weights.</exception>
+    public void WriteVae(string sourceFolder)
+    {
+        string weights = Models.Autoencoders.AutoencoderLoader.ResolveWeightsPath(sourceFolder);
+        string config = Path.Combine(Path.GetDirectoryName(weights)!, UNet2DModel.ConfigFileName);
+        if (Path.GetFullPath(Path.GetDirectoryName(weights)!) == Path.GetFullPath(VaeDir)) return;
+        Directory.CreateDirectory(VaeDir);
+        foreach (var file in new[] { weights, config })
+            AtomicFile.Write(Path.Combine(VaeDir, Path.GetFileName(file)), s =>
+            {
+                using var src = File.OpenRead(file);
+                src.CopyTo(s);
+            });
     }
 
     private static void TryDelete(string dir)

@@ -32,6 +32,7 @@ public sealed class Trainer : IDisposable
     private readonly IFormulation _formulation;
     private readonly LossLog _lossLog;
     private readonly TrainingSeams _seams;
+    private readonly LatentDataset? _latents;
     private TrainingState _state;
     private Action<TrainingPhase>? _phases;
 
@@ -41,7 +42,10 @@ public sealed class Trainer : IDisposable
         _model = model;
         _state = state;
         _seams = seams;
+        _latents = data as LatentDataset;
         var o = state.Options;
+        if (_latents is not null && state.Data.RandomFlip)
+            throw new InvalidInputException("Data: random flips are not supported for latent training (a flipped latent is not the latent of the flipped image)", DataProperty);
         CheckCompatible(model.Config, data);
         seams.Role.CheckBatch(o.BatchSize);
         _formulation = (seams.Formulation ?? Formulations.Create)(o, state.Schedule);
@@ -74,6 +78,9 @@ public sealed class Trainer : IDisposable
     /// <summary>The forward-process schedule the run trains with.</summary>
     public NoiseScheduleConfig Schedule => _state.Schedule;
 
+    /// <summary>Whether the network is trained on VAE latents (the run folder then holds <c>vae/</c> and <c>latents/</c>).</summary>
+    public bool IsLatent => _latents is not null;
+
     /// <summary>This process's role.</summary>
     public ProcessRole Role => _seams.Role;
 
@@ -89,6 +96,8 @@ public sealed class Trainer : IDisposable
     /// <summary>
     /// Starts a new run in <paramref name="run"/>: the writing process writes the pipeline files (<c>scheduler/</c>,
     /// <c>model_index.json</c>) and an empty loss log, so the folder is a complete diffusers pipeline from the first checkpoint on.
+    /// For latent training <paramref name="data"/> is a <see cref="LatentDataset"/> built by <see cref="LatentCache"/> from the
+    /// run's own <c>vae/</c> (<see cref="RunFolder.WriteVae"/>); <c>model_index.json</c> then names the VAE too.
     /// </summary>
     /// <exception cref="InvalidInputException">Invalid options, or a network that does not fit the data.</exception>
     public static Trainer Start(RunFolder run, IDenoiser model, IDataset data, DataSpec dataSpec,
@@ -97,18 +106,20 @@ public sealed class Trainer : IDisposable
         options.Validate();
         options = options with { Formulation = options.Formulation.WithDefaults() };
         schedule.Validate();
+        var latents = data as LatentDataset;
         var state = new TrainingState
         {
             Step = 0,
             Options = options,
             Schedule = schedule,
-            Data = dataSpec,
+            Data = latents is null ? dataSpec : dataSpec with { ImageSize = latents.Resolution },
+            Latents = latents is null ? null : new LatentSpec(latents.Resolution),
         };
         var trainer = new Trainer(run, model, data, state, seams ?? TrainingSeams.Default);
         if (trainer.Role.WritesFiles)
         {
             var (schedulerClass, schedulerConfig) = trainer._formulation.PipelineScheduler();
-            run.WritePipeline(model.Config.ClassName, schedulerClass, schedulerConfig);
+            run.WritePipeline(model.Config.ClassName, schedulerClass, schedulerConfig, latents?.VaeClassName);
             if (model.Config.NumClasses > 0 && data.HasLabels)
                 Pipelines.ClassNamesFile.Write(run.ClassNamesPath, data.ClassNames, dataSpec.LabelColumn);
             if (data is TimeSeriesDataset series) series.Normalization.Save(Path.Combine(run.Root, SeriesNormalization.FileName));
@@ -134,11 +145,24 @@ public sealed class Trainer : IDisposable
         IDataset data = state.Data.IsSeries ? state.Data.OpenSeries()
             : model.Config is AudioUNet1DConfig audio
             ? state.Data.OpenAudio(audio.SampleRate, audio.InChannels, audio.SampleSize)
+            : state.Latents is { } latent ? OpenLatents(run, state.Data, latent, seams.Device)
             : state.Data.Open(model.Config.SampleShape is [_, var side, ..] ? side : 32);
         var trainer = new Trainer(run, model, data, state, seams);
         trainer.RestoreFrom(checkpoint);
         trainer.WeightsReady();
         return trainer;
+    }
+
+    /// <summary>
+    /// The latents of a latent run's data, encoded by the run's own <c>vae/</c>: the cache in <c>latents/</c> when its key still
+    /// matches (the usual case on resume), a fresh encoding when the data or the VAE changed since.
+    /// </summary>
+    public static LatentDataset OpenLatents(RunFolder run, DataSpec data, LatentSpec latent, Device? device = null,
+        IProgress<(int Done, int Total)>? progress = null)
+    {
+        using var vae = Models.Autoencoders.AutoencoderLoader.FromPretrained(run.VaeDir, device);
+        var images = data.Open(latent.Resolution);
+        return LatentCache.LoadOrBuild(run.LatentsDir, run.VaeDir, vae, images, progress: progress);
     }
 
     /// <summary>
@@ -250,6 +274,7 @@ public sealed class Trainer : IDisposable
         using var scope = torch.NewDisposeScope();
         using var batch = _loader.Next();
         var x0 = TrainingExample.OnDevice(batch.Samples, device);
+        if (_latents is not null) x0 = TrainingExample.DrawLatents(_latents, x0, _loader.LastShard, _generator, device);
         _phases?.Invoke(TrainingPhase.Data);
         var (xt, target, levels, condition) = TrainingExample.Draw(x0, batch.Condition, _loader.LastShard, _formulation, _generator,
             _model.Config, o.CondDrop, device);
@@ -352,7 +377,14 @@ public sealed class Trainer : IDisposable
 
     private static void CheckCompatible(IDenoiserConfig config, IDataset data)
     {
-        int channels = data.SampleShape[0];
+        if (data is LatentDataset latents)
+        {
+            if (config.InChannels != latents.LatentShape[0])
+                throw new InvalidInputException($"Model has in_channels {config.InChannels} but the VAE's latents have {latents.LatentShape[0]} channel(s) (latent_channels)", ModelProperty);
+            if (config.SampleShape is { } shape && !shape.SequenceEqual(latents.LatentShape))
+                throw new InvalidInputException($"Model: sample shape [{string.Join(", ", shape)}] differs from the latents' [{string.Join(", ", latents.LatentShape)}]", ModelProperty);
+        }
+        int channels = data is LatentDataset l ? l.LatentShape[0] : data.SampleShape[0];
         if (config.InChannels != channels)
             throw new InvalidInputException($"Model has in_channels {config.InChannels} but the data samples have {channels} channel(s)", ModelProperty);
         if (config.OutChannels != config.InChannels)

@@ -33,6 +33,18 @@ internal static class TrainingExample
         return (formulation.AddNoise(x0, noise, levels), formulation.Target(x0, noise, levels), levels, condition);
     }
 
+    /// <summary>
+    /// The batch's latents z = mean + std · ε from its stacked posterior moments <c>[b, 2C, h, w]</c>; ε is drawn for the whole
+    /// global batch from the run's generator before anything else of the step, so resume and sharding stay exact.
+    /// </summary>
+    public static Tensor DrawLatents(LatentDataset latents, Tensor moments, (int Offset, int GlobalRows) shard, Generator generator, Device device)
+    {
+        var (offset, globalRows) = shard;
+        long[] shape = [globalRows, .. latents.LatentShape.Select(d => (long)d)];
+        var noise = Rows(torch.randn(shape, generator: generator), offset, moments.shape[0], device);
+        return latents.Sample(moments, noise);
+    }
+
     /// <summary><paramref name="t"/> itself when it is on <paramref name="device"/>, else a copy there.</summary>
     public static Tensor OnDevice(Tensor t, Device device) =>
         t.device_type == device.type && (device.type == DeviceType.CPU || t.device_index == device.index) ? t : t.to(device);

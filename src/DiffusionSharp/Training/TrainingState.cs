@@ -25,6 +25,9 @@ public sealed record TrainingState
     /// <summary>Where the data came from.</summary>
     public required DataSpec Data { get; init; }
 
+    /// <summary>For latent training: the resolution the images were encoded at (the VAE is the run's <c>vae/</c>); null = pixels.</summary>
+    public LatentSpec? Latents { get; init; }
+
     /// <summary>Steps skipped so far because of non-finite values.</summary>
     public int SkippedSteps { get; init; }
 

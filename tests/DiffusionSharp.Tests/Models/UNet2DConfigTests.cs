@@ -94,7 +94,7 @@ public sealed class UNet2DConfigTests
     [Fact]
     public void Should_ListPresets_When_AskedByName()
     {
-        Assert.Equal(["mnist-nano", "mnist-tiny", "mnist-small", "emoji32-small", "cifar10-ddpm"], ModelPresets.Names);
+        Assert.Equal(["mnist-nano", "mnist-tiny", "mnist-small", "emoji32-small", "emoji-latent-small", "cifar10-ddpm"], ModelPresets.Names);
         Assert.Same(ModelPresets.Emoji32Small, ModelPresets.Get("emoji32-small"));
         Assert.Equal([3, 32, 32], ModelPresets.Emoji32Small.SampleShape);
         Assert.Same(ModelPresets.MnistSmall, ModelPresets.Get("MNIST-small"));

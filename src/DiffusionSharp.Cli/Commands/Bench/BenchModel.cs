@@ -11,7 +11,8 @@ namespace DiffusionSharp.Cli.Commands.Bench;
 /// <param name="Model">The network; the caller disposes it.</param>
 /// <param name="Scheduler">The sampler.</param>
 /// <param name="Weights">"random" (seed 0) or "trained" (loaded from the folder).</param>
-internal sealed record BenchModel(string Name, IDenoiser Model, IScheduler Scheduler, string Weights)
+/// <param name="Vae">A latent run's autoencoder (its <c>vae/</c>), or null; the caller disposes it.</param>
+internal sealed record BenchModel(string Name, IDenoiser Model, IScheduler Scheduler, string Weights, Models.Autoencoders.IAutoencoder? Vae = null)
 {
     /// <summary>
     /// A preset or config.json (random weights), a UNet2DModel folder (its weights if present), or a pipeline or run folder
@@ -25,7 +26,7 @@ internal sealed record BenchModel(string Name, IDenoiser Model, IScheduler Sched
         if (isFolder && (File.Exists(Path.Combine(spec, "model_index.json")) || Directory.Exists(Path.Combine(spec, "unet"))))
         {
             var pipeline = DiffusionPipeline.Load(spec, samplerName: sampler, device: device);
-            return new BenchModel(spec, pipeline.Denoiser, pipeline.Scheduler, "trained");
+            return new BenchModel(spec, pipeline.Denoiser, pipeline.Scheduler, "trained", pipeline.Vae);
         }
         var config = ModelSpecs.Config(spec);
         var scheduler = SchedulerFactory.Create(sampler, new NoiseScheduleConfig(config.NumTrainTimesteps ?? 1000));

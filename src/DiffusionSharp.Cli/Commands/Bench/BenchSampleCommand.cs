@@ -63,8 +63,9 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
         var loaded = BenchModel.Load(s.Model, s.Sampler ?? "ddim", device);
         using var model = loaded.Model;
+        using var vae = loaded.Vae;
         s.ApplyLayout(model);
-        var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps ?? 50, s.Batch ?? 64, s.Profile);
+        var options = new SampleBenchmark.Options(s.Model, model, loaded.Scheduler, s.Steps ?? 50, s.Batch ?? 64, s.Profile, vae);
         options.Validate();
         var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"sampling {s.Model} ({loaded.Weights} weights), {loaded.Scheduler.Name} {options.Steps} steps, batch {options.Batch}: whole runs for at least {plan.Seconds:G} s ..."));
@@ -85,6 +86,8 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
                 r.SecondsPerNetworkCall,
                 r.NetworkCalls,
                 r.RunSeconds,
+                r.SecondsPerImage,
+                Latent = vae is null ? null : new { Vae = vae.ClassName, DecodeSeconds = r.DecodeSeconds, Note = "run_seconds and seconds_per_image include the VAE decode of each run's batch" },
                 AchievedGflopsPerSecond = r.AchievedGFlopsPerSecond,
                 Ceiling = Ceiling(r.Ceiling),
                 r.Efficiency,
@@ -100,6 +103,7 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         table.AddRow("forward GFLOPs/image", Esc(F(r.GFlopsPerImage)));
         table.AddRow("[bold]images/s (median)[/]", Esc(F(r.ImagesPerSecond)));
         table.AddRow("s per network call", Esc(F(r.SecondsPerNetworkCall)));
+        table.AddRow("s per image (whole run)", Esc(F(r.SecondsPerImage) + (vae is null ? "" : ", VAE decode included")));
         table.AddRow("whole runs", Esc($"{r.RunSeconds.Count} run(s): {string.Join(", ", r.RunSeconds.Select(x => F(x) + " s"))}"));
         AddTiming(table, r.Timing, "sampler step", 1, "s per step");
         AddEfficiency(table, r.AchievedGFlopsPerSecond, r.Ceiling, r.Efficiency, "forward FLOPs of the network calls");

@@ -8,7 +8,7 @@ namespace DiffusionSharp.Cli.Commands.Bench;
 public class ModelBenchSettings : BenchSettings
 {
     [CommandOption("--model <PRESET|FOLDER>")]
-    [Description("A preset (mnist-nano, mnist-tiny, mnist-small, emoji32-small, cifar10-ddpm; random weights), a config.json, a UNet2DModel folder or a pipeline/run folder.")]
+    [Description("A preset (mnist-nano, mnist-tiny, mnist-small, emoji32-small, emoji-latent-small, cifar10-ddpm; random weights), a config.json, a UNet2DModel folder or a pipeline/run folder.")]
     [DefaultValue("mnist-small")]
     public string Model { get; init; } = "mnist-small";
 

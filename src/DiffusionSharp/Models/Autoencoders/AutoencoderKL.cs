@@ -111,6 +111,14 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>, IAutoencoder
     }
 
     /// <inheritdoc />
+    public (Tensor Mean, Tensor Std) EncodePosterior(Tensor image)
+    {
+        using var scope = NewDisposeScope();
+        using var posterior = Encode(image);
+        return (ScaleLatents(posterior.Mean).MoveToOuterDisposeScope(), (posterior.Std * Config.ScalingFactor).MoveToOuterDisposeScope());
+    }
+
+    /// <inheritdoc />
     public Tensor LatentsToImage(Tensor latents)
     {
         using var scope = NewDisposeScope();

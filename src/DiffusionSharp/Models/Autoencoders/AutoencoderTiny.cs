@@ -120,6 +120,14 @@ public sealed class AutoencoderTiny : nn.Module<Tensor, Tensor>, IAutoencoder
     }
 
     /// <inheritdoc />
+    /// <remarks>TAESD latents are deterministic: the std is zero.</remarks>
+    public (Tensor Mean, Tensor Std) EncodePosterior(Tensor image)
+    {
+        var mean = ImageToLatents(image);
+        return (mean, zeros_like(mean));
+    }
+
+    /// <inheritdoc />
     public Tensor LatentsToImage(Tensor latents)
     {
         ArgumentNullException.ThrowIfNull(latents);

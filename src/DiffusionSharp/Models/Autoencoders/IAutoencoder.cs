@@ -49,6 +49,15 @@ public interface IAutoencoder : IDisposable
     /// <returns>[B, latent_channels, H/f, W/f].</returns>
     Tensor ImageToLatents(Tensor image, Generator? generator = null);
 
+    /// <summary>
+    /// The posterior over the latent a diffusion model sees, as (mean, std) of z = (encode(image) − shift_factor) · scaling_factor:
+    /// for a KL VAE mean = (μ − shift_factor) · scaling_factor and std = σ · scaling_factor, so mean + std · ε is
+    /// <see cref="ImageToLatents"/>'s sample; TAESD's encoder is deterministic (std = 0).
+    /// </summary>
+    /// <param name="image">[B, in_channels, H, W] in [-1, 1], H and W divisible by <see cref="DownsamplingFactor"/>.</param>
+    /// <returns>Two fresh [B, latent_channels, H/f, W/f] tensors.</returns>
+    (Tensor Mean, Tensor Std) EncodePosterior(Tensor image);
+
     /// <summary>The inverse of <see cref="ImageToLatents"/>: decode(z / scaling_factor + shift_factor).</summary>
     /// <param name="latents">[B, latent_channels, h, w].</param>
     /// <returns>[B, out_channels, h·f, w·f], nominally in [-1, 1] (not clamped).</returns>
