@@ -252,6 +252,22 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    /// <summary>
+    /// The yardstick of the trainer's overhead (<see cref="Benchmarks.StepOverhead"/>): a <see cref="BareTrainingStep"/>
+    /// on the next batch's example, drawn as a step draws it (so the loader and the generator move on).
+    /// </summary>
+    internal BareTrainingStep BareStepForBenchmark()
+    {
+        // The scope, not the batch, releases what the example does not keep: its target or labels may be the batch's own tensors.
+        using var scope = torch.NewDisposeScope();
+        var batch = _loader.Next();
+        var x0 = TrainingExample.OnDevice(batch.Samples, _model.Device);
+        var example = TrainingExample.Draw(x0, batch.Condition, _loader.LastShard, _formulation, _generator, _model.Config,
+            _state.Options.CondDrop, _model.Device);
+        _model.Module.train();
+        return new BareTrainingStep(_model, _formulation, _state.Options, example);
+    }
+
     /// <summary>One step of the loop: an optimizer step at the scheduled learning rate, then, if it was finite, the EMA update.</summary>
     private (double Loss, double LearningRate, bool Finite) Advance(Parameter[] parameters)
     {
