@@ -7,7 +7,8 @@ namespace DiffusionSharp.Benchmarks;
 /// loop's) timed against a bare step that runs only the unavoidable ops on tensors made once beforehand (training:
 /// forward, loss, backward and the optimizer step, in one dispose scope; sampling: the network call). The difference is
 /// the step's overhead: the batch and its t and noise, the dispose scopes, reading the loss, clipping, the EMA update,
-/// the scheduler's arithmetic, and the .NET bookkeeping around them.
+/// the scheduler's arithmetic, and the .NET bookkeeping around them. With micro-batches the bare step still runs the
+/// batch whole, so the overhead includes what the chunking costs.
 /// </summary>
 /// <remarks>
 /// The two are run in alternating blocks of equal step counts (real first in even blocks, bare first in odd ones), so a
