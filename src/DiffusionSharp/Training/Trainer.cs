@@ -262,6 +262,7 @@ public sealed class Trainer : IDisposable
         using var scope = torch.NewDisposeScope();
         var batch = _loader.Next();
         var x0 = TrainingExample.OnDevice(batch.Samples, _model.Device);
+        if (_latents is not null) x0 = TrainingExample.DrawLatents(_latents, x0, _loader.LastShard, _generator, _model.Device);
         var example = TrainingExample.Draw(x0, batch.Condition, _loader.LastShard, _formulation, _generator, _model.Config,
             _state.Options.CondDrop, _model.Device);
         _model.Module.train();
