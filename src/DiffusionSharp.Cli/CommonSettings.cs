@@ -12,7 +12,7 @@ public class CommonSettings : CommandSettings
     public bool Verbose { get; init; }
 
     [CommandOption("--threads <N>")]
-    [Description("Threads for libtorch (default: the machine's logical processors; under mpiexec, each rank takes an equal share of its host's: cores / ranks on the host).")]
+    [Description("Threads for libtorch (default: 1, measured fastest on a shared machine; give the cores on a machine of your own; under mpiexec, each rank takes an equal share of its host's: cores / ranks on the host).")]
     public int? Threads { get; init; }
 
     [CommandOption("--device <cpu|cuda>")]

@@ -11,8 +11,8 @@ namespace DiffusionSharp.Benchmarks;
 /// <summary>
 /// Training throughput: real <see cref="Trainer"/> steps (batch from the loader, t and noise, forward, MSE, backward,
 /// gradient clipping, AdamW, EMA) on the bundled MNIST digits, or on seeded random images when the model's input is not
-/// 1x28x28 (of any rank), timed in windows after a warm-up. The trainer writes nothing but an empty <c>loss.csv</c> in a temporary
-/// folder, deleted afterwards.
+/// 1x28x28 (of any rank), timed in windows after a warm-up; then the same step against a bare one (<see cref="StepOverhead"/>).
+/// The trainer writes nothing but an empty <c>loss.csv</c> in a temporary folder, deleted afterwards.
 /// </summary>
 public static class TrainBenchmark
 {
@@ -53,9 +53,10 @@ public static class TrainBenchmark
     /// <param name="Machine">Where it ran.</param>
     /// <param name="Processes">Processes training data-parallel (1 = alone); <paramref name="Batch"/> is the global batch.</param>
     /// <param name="AllreduceMsPerStep">Mean milliseconds per step in the gradient all-reduce over the timed windows (0 alone).</param>
+    /// <param name="Overhead">The trainer's step against a bare one (<see cref="StepOverhead"/>), measured after the windows; null data-parallel.</param>
     public sealed record Result(string Model, long Parameters, int Batch, int[] ImageShape, string Data, double GFlopsPerImage,
         WindowTiming Timing, PerformanceCeiling Ceiling, MemoryUse Memory, IReadOnlyList<PhaseTime> Profile, int SkippedSteps, MachineInfo Machine,
-        int Processes = 1, double AllreduceMsPerStep = 0, OpBreakdown? Ops = null)
+        int Processes = 1, double AllreduceMsPerStep = 0, OpBreakdown? Ops = null, StepOverhead? Overhead = null)
     {
         /// <summary>Median images per second.</summary>
         public double ImagesPerSecond => Batch / Timing.MedianSecondsPerUnit;
@@ -131,6 +132,8 @@ public static class TrainBenchmark
             double allreduceMs = reducer is null || reducer.Steps == stepsBefore ? 0
                 : (reducer.AllreduceTime - reducedBefore).TotalMilliseconds / (reducer.Steps - stepsBefore);
             var memory = MemoryUse.Since(start, rss);
+            // Alone only: data-parallel ranks would have to agree on every step's count, and the bare step has no all-reduce.
+            var overhead = group is null ? MeasureOverhead(trainer, Unit, timing.MedianSecondsPerUnit, plan, cancellationToken) : null;
             var profile = options.ProfileSteps > 0 ? Profile(trainer, options.ProfileSteps, cancellationToken) : [];
             OpBreakdown? ops = null;
             if (options.ProfileSteps > 0)
@@ -141,12 +144,24 @@ public static class TrainBenchmark
                 ops = new OpBreakdown(OpProfile.Measure(model, rows, training: true, cancellationToken: cancellationToken), measured, ceiling);
             }
             return new Result(options.Name, stats.ParameterCount, options.Batch, shape.ToArray(), dataName, stats.GFlopsPerSample,
-                timing, ceiling, memory, profile, skipped, MachineInfo.Current(), role.Count, allreduceMs, ops);
+                timing, ceiling, memory, profile, skipped, MachineInfo.Current(), role.Count, allreduceMs, ops, overhead);
         }
         finally
         {
             folder?.Delete(recursive: true);
         }
+    }
+
+    /// <summary>
+    /// The real step against the bare one in <see cref="WindowPlan.Windows"/> alternating pairs of blocks within
+    /// <see cref="StepOverhead.ShareOfPlan"/> of the plan's seconds (at least one step of each per block); the bare step
+    /// is warmed up first as the real one was (at least one step).
+    /// </summary>
+    private static StepOverhead MeasureOverhead(Trainer trainer, Action real, double realSecondsPerStep, WindowPlan plan, CancellationToken cancellationToken)
+    {
+        using var bare = trainer.BareStepForBenchmark();
+        for (int i = 0; i < Math.Max(1, plan.Warmup); i++) bare.Run();
+        return StepOverhead.Measure(real, bare.Run, realSecondsPerStep, plan.Seconds * StepOverhead.ShareOfPlan, plan.Windows, cancellationToken);
     }
 
     /// <summary>Runs <paramref name="steps"/> steps with a clock read at the end of every phase; mean milliseconds per phase.</summary>

@@ -12,8 +12,14 @@ public static class TorchRuntime
     private static readonly object Gate = new();
     private static bool _initialised;
 
-    /// <summary>The number of threads libtorch uses when none is asked for: the machine's logical processors.</summary>
-    public static int DefaultThreads => Environment.ProcessorCount;
+    /// <summary>
+    /// The number of threads libtorch uses when none is asked for: 1. On the project's 2-core machine under load from
+    /// other work, 2 threads ran mnist-nano training and sampling 9-18x slower than 1 (libtorch's OpenMP threads wait for
+    /// each other whenever one of them loses its core); idle, the same machine gained about 1.7x from 2 threads
+    /// (mnist-small training at batch 128). The loss on a shared machine is far larger than the gain on a quiet one, so
+    /// more threads are asked for explicitly (docs/benchmarks.md, issue 16).
+    /// </summary>
+    public static int DefaultThreads => 1;
 
     /// <summary>The devices a caller may ask for by name.</summary>
     public static IReadOnlyList<string> DeviceNames { get; } = ["cpu", "cuda"];

@@ -33,6 +33,7 @@ public sealed class Trainer : IDisposable
     private readonly LossLog _lossLog;
     private readonly TrainingSeams _seams;
     private readonly LatentDataset? _latents;
+    private readonly Parameter[] _parameters;
     private TrainingState _state;
     private Action<TrainingPhase>? _phases;
 
@@ -51,7 +52,8 @@ public sealed class Trainer : IDisposable
         _formulation = (seams.Formulation ?? Formulations.Create)(o, state.Schedule);
         _lossLog = new LossLog(run.LossCsvPath);
         _ema = new ExponentialMovingAverage(model, o.EmaDecay);
-        _optimizer = torch.optim.AdamW(model.Module.parameters(), o.LearningRate, 0.9, 0.999, 1e-8, o.WeightDecay);
+        _parameters = model.Module.parameters().ToArray();
+        _optimizer = torch.optim.AdamW(_parameters, o.LearningRate, 0.9, 0.999, 1e-8, o.WeightDecay);
         _generator = new Generator((ulong)o.Seed);
         _loader = new BatchLoader(data, o.BatchSize, o.Seed, shuffle: true, dropLast: data.Count >= o.BatchSize,
             randomHorizontalFlip: state.Data.RandomFlip, shard: seams.Role.Shard);
@@ -176,7 +178,6 @@ public sealed class Trainer : IDisposable
         double secondsBefore = _state.TrainingSeconds;
         int startStep = _state.Step, badInARow = 0;
         double smoothed = double.NaN;
-        var parameters = _model.Module.parameters().ToArray();
         _model.Module.train();
         var reason = StopReason.Finished;
         while (_state.Step < o.Steps)
@@ -186,7 +187,7 @@ public sealed class Trainer : IDisposable
                 reason = StopReason.Cancelled;
                 break;
             }
-            var (loss, lr, finite) = Advance(parameters);
+            var (loss, lr, finite) = Advance();
             if (!finite)
             {
                 _state = _state with { SkippedSteps = _state.SkippedSteps + 1 };
@@ -232,7 +233,6 @@ public sealed class Trainer : IDisposable
     /// </summary>
     internal int StepForBenchmark(int steps, Action<TrainingPhase>? phases = null)
     {
-        var parameters = _model.Module.parameters().ToArray();
         _model.Module.train();
         _phases = phases;
         int skipped = 0;
@@ -240,7 +240,7 @@ public sealed class Trainer : IDisposable
         {
             for (int i = 0; i < steps; i++)
             {
-                var (_, _, finite) = Advance(parameters);
+                var (_, _, finite) = Advance();
                 if (!finite) skipped++;
                 _state = _state with { Step = _state.Step + 1, SkippedSteps = _state.SkippedSteps + (finite ? 0 : 1) };
             }
@@ -252,12 +252,29 @@ public sealed class Trainer : IDisposable
         }
     }
 
+    /// <summary>
+    /// The yardstick of the trainer's overhead (<see cref="Benchmarks.StepOverhead"/>): a <see cref="BareTrainingStep"/>
+    /// on the next batch's example, drawn as a step draws it (so the loader and the generator move on).
+    /// </summary>
+    internal BareTrainingStep BareStepForBenchmark()
+    {
+        // The scope, not the batch, releases what the example does not keep: its target or labels may be the batch's own tensors.
+        using var scope = torch.NewDisposeScope();
+        var batch = _loader.Next();
+        var x0 = TrainingExample.OnDevice(batch.Samples, _model.Device);
+        if (_latents is not null) x0 = TrainingExample.DrawLatents(_latents, x0, _loader.LastShard, _generator, _model.Device);
+        var example = TrainingExample.Draw(x0, batch.Condition, _loader.LastShard, _formulation, _generator, _model.Config,
+            _state.Options.CondDrop, _model.Device);
+        _model.Module.train();
+        return new BareTrainingStep(_model, _formulation, _state.Options, example);
+    }
+
     /// <summary>One step of the loop: an optimizer step at the scheduled learning rate, then, if it was finite, the EMA update.</summary>
-    private (double Loss, double LearningRate, bool Finite) Advance(Parameter[] parameters)
+    private (double Loss, double LearningRate, bool Finite) Advance()
     {
         var o = _state.Options;
         double lr = LearningRateSchedule.At(_state.Step, o.Steps, o.LearningRate, o.WarmupSteps, o.Decay);
-        double loss = TrainStep(parameters, lr, out bool finite);
+        double loss = TrainStep(lr, out bool finite);
         if (finite)
         {
             _ema.Update(_state.Step + 1);
@@ -267,7 +284,7 @@ public sealed class Trainer : IDisposable
     }
 
     /// <summary>One optimizer step; returns the loss, and whether the loss and gradients were finite (otherwise nothing changed).</summary>
-    private double TrainStep(Parameter[] parameters, double lr, out bool finite)
+    private double TrainStep(double lr, out bool finite)
     {
         var o = _state.Options;
         var device = _model.Device;
@@ -302,13 +319,13 @@ public sealed class Trainer : IDisposable
         double lossValue = lossSum!.item<double>();
         if (_seams.Reducer is { } reducer)
         {
-            reducer.GradientsReady(parameters);
+            reducer.GradientsReady(_parameters);
             lossValue = reducer.ReduceLoss(lossValue);
         }
         _phases?.Invoke(TrainingPhase.Backward);
         double gradNorm = o.GradClip > 0
-            ? torch.nn.utils.clip_grad_norm_(parameters, o.GradClip)
-            : TotalGradNorm(parameters);
+            ? torch.nn.utils.clip_grad_norm_(_parameters, o.GradClip)
+            : TotalGradNorm(_parameters);
         _phases?.Invoke(TrainingPhase.Clip);
         finite = double.IsFinite(lossValue) && double.IsFinite(gradNorm);
         if (!finite)

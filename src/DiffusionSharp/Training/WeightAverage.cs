@@ -10,7 +10,7 @@ namespace DiffusionSharp.Training;
 /// </summary>
 internal sealed class WeightAverage
 {
-    private readonly (Tensor Ema, Tensor Live)[] _pairs;
+    private readonly (Tensor Ema, Tensor Live, bool Floating)[] _pairs;
 
     /// <summary>Copies <paramref name="live"/>'s weights into <paramref name="average"/> and pairs their state-dict entries.</summary>
     public WeightAverage(nn.Module live, nn.Module average)
@@ -20,7 +20,7 @@ internal sealed class WeightAverage
         foreach (var p in average.parameters()) p.requires_grad = false;
         var emaState = average.state_dict();
         var liveState = live.state_dict();
-        _pairs = emaState.Keys.Select(k => (emaState[k], liveState[k])).ToArray();
+        _pairs = emaState.Keys.Select(k => (emaState[k], liveState[k], emaState[k].is_floating_point())).ToArray();
     }
 
     /// <summary>min(maxDecay, (1 + n)/(10 + n)) after n updates, as diffusers' EMAModel without warm-up power; 0 before the first.</summary>
@@ -30,11 +30,13 @@ internal sealed class WeightAverage
     public void Update(double decay)
     {
         using var _ = torch.no_grad();
-        // lerp_ makes tensors on every call (its weight, its result handle): without a scope they would wait for the finalizer, every step.
+        // lerp_ makes a result handle on every call: without a scope they would wait for the finalizer, every step.
         using var scope = torch.NewDisposeScope();
-        foreach (var (ema, live) in _pairs)
+        // lerp_ takes its weight as a tensor: made once here (the same conversion a double argument gets), not once per weight.
+        using Tensor weight = 1 - decay;
+        foreach (var (ema, live, floating) in _pairs)
         {
-            if (ema.is_floating_point()) ema.lerp_(live, 1 - decay);
+            if (floating) ema.lerp_(live, weight);
             else ema.copy_(live);
         }
     }

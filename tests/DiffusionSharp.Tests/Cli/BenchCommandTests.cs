@@ -90,6 +90,26 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Should_report_the_step_overhead_of_the_trainer_as_a_fraction_of_a_step()
+    {
+        // Given the main job's model at batch 2 in micro-batches of 1: the bare step runs the batch whole, so the real step's
+        // overhead includes a second forward and backward and is clearly above 0 even on a busy machine
+        // When bench train runs with --json
+        var (code, output, error) = InProcessCli.Run(["bench", "train", "--model", "mnist-nano", "--batch", "2", "--micro-batch", "1",
+            "--threads", "1", "--seconds", "1", "--windows", "5", "--warmup-steps", "1", "--ceiling", "10", "--json"]);
+
+        // Then the report carries the overhead: real and bare step times and a fraction in [0, 1), over 5 pairs of blocks
+        Assert.True(code == DiffuseApp.Ok, error);
+        var overhead = SingleJsonObject(output).GetProperty("step_overhead");
+        double fraction = overhead.GetProperty("fraction").GetDouble();
+        Assert.True(fraction is >= 0 and < 1, $"fraction {fraction}");
+        Assert.True(overhead.GetProperty("bare_ms_per_step").GetDouble() > 0);
+        Assert.True(overhead.GetProperty("real_ms_per_step").GetDouble() > 0);
+        Assert.Equal(5, overhead.GetProperty("blocks").GetInt32());
+        Assert.True(overhead.GetProperty("steps_per_block").GetInt32() >= 1);
+    }
+
+    [Fact]
     public void Should_print_one_json_object_for_sample()
     {
         // Given a two-step DDIM run of one image

@@ -24,6 +24,15 @@ internal static class BenchReport
         t.Spread,
     };
 
+    public static object? Overhead(StepOverhead? o) => o is null ? null : new
+    {
+        o.Fraction,
+        o.RealMsPerStep,
+        o.BareMsPerStep,
+        o.Blocks,
+        o.StepsPerBlock,
+    };
+
     public static object Ceiling(PerformanceCeiling c) => new { GflopsPerSecond = c.GFlopsPerSecond, c.Source };
 
     public static object Memory(MemoryUse m) => new
@@ -110,6 +119,12 @@ internal static class BenchReport
         table.AddRow($"RSS {span}", Esc(m.RssStartMiB is { } a && m.RssEndMiB is { } b ? $"{a:F0} -> {b:F0} MiB ({b - a:+0.0;-0.0;0} MiB)" : "n/a"));
         if (m.RssAfterWindowsMiB.Count > 0) table.AddRow("RSS after each window", Esc($"{string.Join(", ", m.RssAfterWindowsMiB.Select(r => r.ToString("F0", CultureInfo.InvariantCulture)))} MiB"));
         table.AddRow("live tensors", Esc($"{m.LiveTensorsStart} -> {m.LiveTensorsEnd}"));
+    }
+
+    public static void AddOverhead(Table table, StepOverhead? o, string real, string bare)
+    {
+        if (o is null) return;
+        table.AddRow("step overhead", Esc($"{o.Fraction:P1}: {real} {F(o.RealMsPerStep)} ms against {F(o.BareMsPerStep)} ms bare ({bare} only), {o.Blocks} x {o.StepsPerBlock} steps each"));
     }
 
     public static void AddMachine(Table table, MachineInfo m)

@@ -64,6 +64,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
                 r.Processes,
                 ThreadsPerProcess = TorchSharp.torch.get_num_threads(),
                 r.AllreduceMsPerStep,
+                StepOverhead = Overhead(r.Overhead),
                 Timing = Timing(r.Timing, "step"),
                 Profile = r.Profile.Select(p => new { p.Phase, p.Ms, p.Share }).ToArray(),
                 OpProfile = Ops(r.Ops),
@@ -79,6 +80,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         if (r.Processes > 1)
             table.AddRow("data-parallel", Esc($"{r.Processes} ranks x {TorchSharp.torch.get_num_threads()} thread(s), all-reduce {F(r.AllreduceMsPerStep)} ms per step"));
         AddTiming(table, r.Timing, "step", 1e3, "ms per step");
+        AddOverhead(table, r.Overhead, "trainer's step", "forward, loss, backward, AdamW");
         AddEfficiency(table, r.AchievedGFlopsPerSecond, r.Ceiling, r.Efficiency, "forward + backward = 3x forward FLOPs");
         AddMemory(table, r.Memory, "over the windows");
         if (r.SkippedSteps > 0) table.AddRow("[yellow]skipped steps[/]", Esc($"{r.SkippedSteps} (non-finite loss or gradients)"));
