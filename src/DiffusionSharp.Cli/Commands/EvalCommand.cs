@@ -142,7 +142,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         using var images = TorchSharp.torch.tensor(values, [n, samples.Channels, samples.Height, samples.Width]);
         var report = Memorisation.Check(images, data, settings.NearCopy);
         var fid = settings.Classifier is { } classifierDir && File.Exists(Path.Combine(classifierDir, ImageClassifier.ClassNamesFileName))
-            ? ColourFid(classifierDir, path, n) : ((double Fid, int Reference)?)null;
+            ? ColourFid(classifierDir, path, n) : ((double Fid, int Reference, double? Accuracy, string? Column)?)null;
         if (settings.Json)
         {
             Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
@@ -155,6 +155,8 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
                 median_distance = report.MedianDistance,
                 fid = fid?.Fid,
                 fid_reference_images = fid?.Reference,
+                accuracy = fid?.Accuracy,
+                accuracy_column = fid?.Column,
                 distances = report.Distances,
                 nearest_indices = report.NearestIndices,
             }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
@@ -167,6 +169,8 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         table.AddRow("median distance", F(report.MedianDistance, "0.0000"), "RMS pixel distance to the nearest training image");
         if (fid is { } f)
             table.AddRow("FID", F(f.Fid, "0.00"), Markup.Escape($"on {settings.Classifier}'s features vs its {f.Reference} held-out images; see its README for the scale"));
+        if (fid is { Accuracy: double accuracy } g)
+            table.AddRow("accuracy", F(accuracy, "0.00%"), Markup.Escape($"the classifier's class, as a {g.Column}, is the requested one (metadata.jsonl)"));
         int closest = Enumerable.Range(0, report.SampleCount).MinBy(i => report.Distances[i]);
         table.AddRow("closest sample", F(report.Distances[closest], "0.0000"), $"sample {closest} ({Markup.Escape(Path.GetFileName(samples.Files[closest]))}), training image {report.NearestIndices[closest]}");
         AnsiConsole.Write(table);
@@ -178,7 +182,10 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
     /// resolution) against the held-out images the colour classifier in <paramref name="classifierDir"/> was trained
     /// without (its split is rebuilt from the data, label column, fraction and seed in its weights' metadata).
     /// </summary>
-    private static (double Fid, int Reference) ColourFid(string classifierDir, string samplesFolder, int count)
+    /// When the samples folder's <c>metadata.jsonl</c> has a <c>label</c> column (as <c>sample --individual</c> writes for
+    /// a class-conditional model), also the accuracy: the share of samples whose predicted class, mapped to the column
+    /// of the data the requested labels come from (<see cref="RequestedClassMapping"/>), is the requested one.
+    private static (double Fid, int Reference, double? Accuracy, string? Column) ColourFid(string classifierDir, string samplesFolder, int count)
     {
         using var classifier = ImageClassifier.Load(classifierDir);
         var weights = Path.Combine(classifierDir, ImageClassifier.WeightsFileName);
@@ -190,14 +197,28 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         real.FillBatch(Enumerable.Range(0, real.Count).ToArray(), new float[(long)real.Count * real.ImageSize], labels);
         var split = StratifiedSplit.Create(labels, double.Parse(Key("held_out_fraction"), CultureInfo.InvariantCulture),
             long.Parse(Key("seed"), CultureInfo.InvariantCulture));
-        var samples = ImageFolderDataset.Open(samplesFolder, side, grayscale: classifier.Config.InChannels == 1, strict: true);
+        var samplesMetadata = Path.Combine(samplesFolder, ImageFolderMetadata.FileName);
+        var labelled = File.Exists(samplesMetadata) && ImageFolderMetadata.Read(samplesMetadata).Column(RequestedLabelColumn) is not null;
+        var samples = ImageFolderDataset.Open(samplesFolder, side, grayscale: classifier.Config.InChannels == 1, strict: true,
+            labelColumn: labelled ? RequestedLabelColumn : null);
         if (count < 2) throw new InvalidInputException($"SAMPLES: {samplesFolder}: FID needs at least 2 images, found {count}");
         using var scope = TorchSharp.torch.NewDisposeScope();
         var (held, _) = ImageClassifierTrainer.Read(real, split.HeldOut);
         var (generated, _) = ImageClassifierTrainer.Read(samples, Enumerable.Range(0, count).ToArray());
         var fid = FrechetDistance.Compute(ImageClassifierTrainer.Features(classifier, held), ImageClassifierTrainer.Features(classifier, generated));
-        return (fid, split.HeldOut.Count);
+        if (!labelled) return (fid, split.HeldOut.Count, null, null);
+        var requested = Enumerable.Range(0, count).Select(i => samples.ClassNames[samples.GetLabel(i)]).ToArray();
+        var dataMetadata = real is ImageFolderDataset folder && File.Exists(Path.Combine(folder.Root, ImageFolderMetadata.FileName))
+            ? ImageFolderMetadata.Read(Path.Combine(folder.Root, ImageFolderMetadata.FileName)) : null;
+        var mapping = RequestedClassMapping.Find(classifier.ClassNames, Key("label_column"), requested.Distinct().ToArray(), dataMetadata)
+            ?? throw new InvalidInputException(
+                $"SAMPLES: {samplesMetadata}: its labels (e.g. '{requested[0]}') are neither classes of {classifierDir} nor values of a column of {Key("data")} that its classes ({Key("label_column")}) determine");
+        var accuracy = mapping.Accuracy(ImageClassifierTrainer.Predict(classifier, generated), requested);
+        return (fid, split.HeldOut.Count, accuracy, mapping.Column);
     }
+
+    /// <summary>The <c>metadata.jsonl</c> column of a samples folder holding each sample's requested class.</summary>
+    private const string RequestedLabelColumn = "label";
 
     /// <summary>Audio when the classifier is a spoken-digit one, or, without a classifier, when SAMPLES is a folder holding WAV files.</summary>
     private static bool IsAudio(Settings settings) =>

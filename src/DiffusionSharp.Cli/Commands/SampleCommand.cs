@@ -182,12 +182,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
                 {
                     var wavs = WavBatch.Save(images, folder, audio.SampleRate);
                     // The requested class of each clip, audiofolder-style, so diffuse eval can score the folder's accuracy.
-                    if (labels is not null)
-                    {
-                        var names = ClassNamesFile.Read(s.Model!);
-                        Data.AudioFolderMetadata.Write(folder, wavs.Select(w => Path.GetFileName(w)).ToArray(),
-                            labels.Select(l => names is not null && l < names.Count ? names[(int)l] : l.ToString(CultureInfo.InvariantCulture)).ToArray());
-                    }
+                    if (labels is not null) WriteRequestedLabels(folder, wavs.Select(w => Path.GetFileName(w)).ToArray(), labels, s.Model!);
                 }
                 recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
                 recorder?.Dispose();
@@ -201,8 +196,14 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
             {
                 Directory.CreateDirectory(dir);
                 var pixels = PixelImage.FromBatch(images);
+                var files = new string[pixels.Length];
                 for (int i = 0; i < pixels.Length; i++)
-                    ImageFile.SavePng(pixels[i], Path.Combine(dir, $"{i:D5}.png"));
+                {
+                    files[i] = $"{i:D5}.png";
+                    ImageFile.SavePng(pixels[i], Path.Combine(dir, files[i]));
+                }
+                // The requested class of each image, imagefolder-style, so diffuse eval can score guided accuracy.
+                if (labels is not null) WriteRequestedLabels(dir, files, labels, s.Model!);
             }
             recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
             if (s.Eval)
@@ -217,6 +218,17 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         }
         recorder?.Dispose();
         return DiffuseApp.Ok;
+    }
+
+    /// <summary>
+    /// Writes the <c>metadata.jsonl</c> of an <c>--individual</c> folder: each file's requested class, by its name in the
+    /// model's class names (the index when it has none), so <c>diffuse eval</c> reads the folder as a labelled set.
+    /// </summary>
+    private static void WriteRequestedLabels(string folder, IReadOnlyList<string> files, long[] labels, string model)
+    {
+        var names = ClassNamesFile.Read(model);
+        Data.AudioFolderMetadata.Write(folder, files,
+            labels.Select(l => names is not null && l < names.Count ? names[(int)l] : l.ToString(CultureInfo.InvariantCulture)).ToArray());
     }
 
     private static (long[]? Labels, int Count, int? Nrow) Labels(Settings s, DiffusionPipeline pipeline) =>

@@ -175,6 +175,16 @@ public static class ImageClassifierTrainer
         return ((double)top1 / indices.Count, (double)top5 / indices.Count);
     }
 
+    /// <summary>The top-1 class of each of <paramref name="images"/> <c>[N, C, S, S]</c>, in batches, without gradients.</summary>
+    public static long[] Predict(ImageClassifier model, Tensor images, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(images);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return cat(images.split(batchSize).Select(model.Logits).ToList(), 0).argmax(1).data<long>().ToArray();
+    }
+
     /// <summary>Penultimate features of <paramref name="images"/> <c>[N, C, S, S]</c>, in batches, without gradients.</summary>
     public static Tensor Features(ImageClassifier model, Tensor images, int batchSize = 256)
     {

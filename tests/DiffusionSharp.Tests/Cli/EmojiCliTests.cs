@@ -84,8 +84,9 @@ public sealed class EmojiCliTests : IDisposable
 
         // When one class is sampled by name with guidance, and by index
         var byName = Path.Combine(_dir, "smileys.png");
+        var each = Path.Combine(_dir, "each");
         var named = CliRunner.Run("sample", "--model", run, "--ema", "--class", "Smileys & Emotion", "--guidance", "2",
-            "--sampler", "ddim", "--steps", "2", "--count", "2", "--threads", "1", "--out", byName);
+            "--sampler", "ddim", "--steps", "2", "--count", "2", "--threads", "1", "--out", byName, "--individual", each);
         var byIndex = Path.Combine(_dir, "one.png");
         var indexed = CliRunner.Run("sample", "--model", run, "--ema", "--class", "1", "--guidance", "2",
             "--sampler", "ddim", "--steps", "2", "--count", "2", "--threads", "1", "--out", byIndex);
@@ -94,6 +95,11 @@ public sealed class EmojiCliTests : IDisposable
         Assert.True(named.ExitCode == 0, named.StdErr);
         Assert.True(indexed.ExitCode == 0, indexed.StdErr);
         Assert.Equal(File.ReadAllBytes(byIndex), File.ReadAllBytes(byName));
+
+        // And the single images carry their requested class by name, imagefolder-style, for diffuse eval's accuracy
+        Assert.Equal(
+            "{\"file_name\": \"00000.png\", \"label\": \"Smileys & Emotion\"}\n{\"file_name\": \"00001.png\", \"label\": \"Smileys & Emotion\"}\n",
+            File.ReadAllText(Path.Combine(each, "metadata.jsonl")));
 
         // And an unknown name is one line listing the classes
         AssertBadInput(CliRunner.Run("sample", "--model", run, "--class", "Flags", "--steps", "2", "--count", "1", "--out", Path.Combine(_dir, "x.png")),

@@ -227,4 +227,84 @@ public sealed class ImageClassifierTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void Should_score_guided_accuracy_of_group_labelled_samples_through_the_subgroup_classifier()
+    {
+        // Given copies of the held-out emoji, each labelled (as sample --individual writes) with its emoji group
+        var folder = Path.Combine(TestPaths.RepoRoot, "models", "emoji-classifier");
+        var data = (ImageFolderDataset)new DataSpec("emoji", ImageSize: 32, LabelColumn: "subgroup").Open(32);
+        var labels = new long[data.Count];
+        data.FillBatch(Enumerable.Range(0, data.Count).ToArray(), new float[(long)data.Count * 3 * 32 * 32], labels);
+        var split = StratifiedSplit.Create(labels, 0.2, 0);
+        var metadata = ImageFolderMetadata.Read(Path.Combine(data.Root, ImageFolderMetadata.FileName));
+        var groupOf = metadata.Files.Zip(metadata.Column("group")!).ToDictionary(p => Path.GetFullPath(Path.Combine(data.Root, p.First)), p => p.Second!);
+        var weights = SafetensorsFile.ReadHeader(Path.Combine(folder, ImageClassifier.WeightsFileName)).Metadata;
+        var top1 = double.Parse(weights["held_out_top1"], System.Globalization.CultureInfo.InvariantCulture);
+        var dir = TestPaths.NewTempDir();
+        try
+        {
+            var files = split.HeldOut.Select(i => Path.GetFileName(data.Files[i])).ToArray();
+            foreach (var i in split.HeldOut) File.Copy(data.Files[i], Path.Combine(dir, Path.GetFileName(data.Files[i])));
+            AudioFolderMetadata.Write(dir, files, split.HeldOut.Select(i => groupOf[Path.GetFullPath(data.Files[i])]).ToArray());
+
+            // When diffuse eval scores them with the subgroup classifier
+            var r = CliRunner.Run("eval", dir, "--nearest-to", "emoji", "--classifier", folder, "--json", "--threads", "2");
+
+            // Then the accuracy is read through the group column, and is at least the subgroup accuracy
+            // (a right subgroup is a right group), but not perfect
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            using var json = JsonDocument.Parse(r.StdOut);
+            Assert.Equal("group", json.RootElement.GetProperty("accuracy_column").GetString());
+            var accuracy = json.RootElement.GetProperty("accuracy").GetDouble();
+            Assert.InRange(accuracy, top1 - 1e-9, 0.999);
+
+            // And labels that name no class and no column value are a one-line error (exit 2)
+            AudioFolderMetadata.Write(dir, files, files.Select(_ => "no such group").ToArray());
+            var bad = CliRunner.Run("eval", dir, "--nearest-to", "emoji", "--classifier", folder, "--threads", "2");
+            Assert.Equal(2, bad.ExitCode);
+            Assert.Contains("metadata.jsonl", bad.StdErr);
+            Assert.Contains("no such group", bad.StdErr);
+            Assert.DoesNotContain("   at ", bad.StdErr);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Should_map_classifier_classes_to_the_column_they_determine()
+    {
+        // Given metadata where each subgroup lies in one group, and a column ("mixed") that no subgroup determines
+        var dir = TestPaths.NewTempDir();
+        try
+        {
+            File.WriteAllText(Path.Combine(dir, ImageFolderMetadata.FileName), string.Join("\n",
+                "{\"file_name\": \"a.png\", \"subgroup\": \"cat\", \"group\": \"animal\", \"mixed\": \"x\"}",
+                "{\"file_name\": \"b.png\", \"subgroup\": \"cat\", \"group\": \"animal\", \"mixed\": \"y\"}",
+                "{\"file_name\": \"c.png\", \"subgroup\": \"dog\", \"group\": \"animal\", \"mixed\": \"x\"}",
+                "{\"file_name\": \"d.png\", \"subgroup\": \"rose\", \"group\": \"plant\", \"mixed\": \"y\"}"));
+            foreach (var name in new[] { "a.png", "b.png", "c.png", "d.png" }) File.WriteAllBytes(Path.Combine(dir, name), []);
+            var metadata = ImageFolderMetadata.Read(Path.Combine(dir, ImageFolderMetadata.FileName));
+            string[] classes = ["cat", "dog", "rose"];
+
+            // When the requested labels are groups, subgroups, or values only "mixed" has
+            var byGroup = RequestedClassMapping.Find(classes, "subgroup", ["animal", "plant"], metadata);
+            var bySubgroup = RequestedClassMapping.Find(classes, "subgroup", ["dog"], metadata);
+            var byMixed = RequestedClassMapping.Find(classes, "subgroup", ["x", "y"], metadata);
+
+            // Then groups map through "group", subgroups directly, and "mixed" not at all
+            Assert.NotNull(byGroup);
+            Assert.Equal("group", byGroup.Column);
+            Assert.Equal(["animal", "animal", "plant"], byGroup.Map);
+            Assert.Equal(2.0 / 3, byGroup.Accuracy([0, 1, 2], ["animal", "plant", "plant"]), 9);
+            Assert.Equal("subgroup", bySubgroup!.Column);
+            Assert.Null(byMixed);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
