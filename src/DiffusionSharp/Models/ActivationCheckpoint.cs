@@ -8,6 +8,10 @@ namespace DiffusionSharp.Models;
 /// only its inputs; backward re-runs the block with grad (the default generator's state restored, so dropout replays the
 /// same mask), back-propagates the incoming output gradients through it (parameters accumulate their .grad directly) and
 /// returns the inputs' gradients. Reentrant, as torch.utils.checkpoint(use_reentrant=True).
+/// The block must return distinct tensors that all receive a gradient: TorchSharp 0.107 hands backward a missing output
+/// gradient as a <see cref="Tensor"/> over a null handle, which its dispose-scope statistics count as created but never as
+/// disposed (no memory is held, but a live-tensor leak test fails). A tensor returned twice is such a case: autograd
+/// routes both uses to one output slot and leaves the other without a gradient.
 /// </summary>
 public sealed class ActivationCheckpoint : autograd.MultiTensorFunction<ActivationCheckpoint>
 {
@@ -63,8 +67,8 @@ public sealed class ActivationCheckpoint : autograd.MultiTensorFunction<Activati
         var grads = new List<Tensor> { null! }; // one slot per forward argument: none for the block delegate
         foreach (var x in inputs)
         {
-            var g = x.requires_grad && x.grad is not null ? x.grad.clone() : null;
-            grads.Add(g?.MoveToOuterDisposeScope()!);
+            var g = x.requires_grad ? x.grad : null;
+            grads.Add(g?.clone().MoveToOuterDisposeScope()!);
         }
         foreach (var t in saved) t.Dispose();
         return grads;

@@ -234,9 +234,11 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, ID
             if (CheckpointActivations && observe is null)
             {
                 var block = _downBlocks[i];
-                var outs = ActivationCheckpoint.Run(x => { var s = new List<Tensor>(); var h = block.Forward(x[0], x[1], s); s.Insert(0, h); return s.ToArray(); }, hidden, emb);
-                hidden = outs[0];
-                skips.AddRange(outs.Skip(1));
+                // The block's output is always its last skip: returning it twice would leave one output slot without a
+                // gradient, and TorchSharp 0.107 wraps such a missing gradient in a Tensor that is never counted as disposed.
+                var outs = ActivationCheckpoint.Run(x => { var s = new List<Tensor>(); block.Forward(x[0], x[1], s); return s.ToArray(); }, hidden, emb);
+                hidden = outs[^1];
+                skips.AddRange(outs);
             }
             else hidden = _downBlocks[i].Forward(hidden, emb, skips);
             observe?.Invoke($"down_blocks.{i}", hidden);
