@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace DiffusionSharp.Models;
 
 /// <summary>
-/// Activation recomputation (gradient checkpointing) for one block: the forward pass runs the block under no_grad and keeps
+/// Activation recomputation (gradient checkpointing) for one block or layer: the forward pass runs it under no_grad and keeps
 /// only its inputs; backward re-runs the block with grad (the default generator's state restored, so dropout replays the
 /// same mask), back-propagates the incoming output gradients through it (parameters accumulate their .grad directly) and
 /// returns the inputs' gradients. Reentrant, as torch.utils.checkpoint(use_reentrant=True).
@@ -26,6 +26,29 @@ public sealed class ActivationCheckpoint : autograd.MultiTensorFunction<Activati
         vars[0] = block;
         for (var i = 0; i < inputs.Length; i++) vars[i + 1] = inputs[i];
         return apply(vars).ToArray();
+    }
+
+    /// <summary><paramref name="layer"/>(x) checkpointed when <paramref name="on"/> and grad is enabled.</summary>
+    internal static Tensor Layer(nn.Module<Tensor, Tensor> layer, Tensor hidden, bool on) =>
+        on ? Run(x => [layer.call(x[0])], hidden)[0] : layer.call(hidden);
+
+    /// <summary>A ResNet block on (<paramref name="hidden"/>, <paramref name="temb"/>), checkpointed when <paramref name="on"/>.</summary>
+    internal static Tensor Layer(nn.Module<Tensor, Tensor?, Tensor> resnet, Tensor hidden, Tensor? temb, bool on)
+    {
+        if (!on) return resnet.call(hidden, temb);
+        return temb is null ? Run(x => [resnet.call(x[0], null)], hidden)[0] : Run(x => [resnet.call(x[0], x[1])], hidden, temb)[0];
+    }
+
+    /// <summary>
+    /// A ResNet block on the channel concatenation of <paramref name="hidden"/> and <paramref name="skip"/> (an up block's
+    /// input), checkpointed when <paramref name="on"/>; the concatenation happens inside, so it is not kept as well.
+    /// </summary>
+    internal static Tensor LayerOnConcat(nn.Module<Tensor, Tensor?, Tensor> resnet, Tensor hidden, Tensor skip, Tensor? temb, bool on)
+    {
+        if (!on) return resnet.call(cat([hidden, skip], 1), temb);
+        return temb is null
+            ? Run(x => [resnet.call(cat([x[0], x[1]], 1), null)], hidden, skip)[0]
+            : Run(x => [resnet.call(cat([x[0], x[1]], 1), x[2])], hidden, skip, temb)[0];
     }
 
     /// <inheritdoc />
