@@ -112,8 +112,8 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, ID
     /// Activation recomputation per ResNet, attention and upsampling layer of every down/mid/up block while training
     /// (<see cref="ActivationCheckpoint"/>): backward keeps only each layer's inputs and re-runs the layer, so a step
     /// holds one layer's activations at a time instead of all of them, for about one more forward pass. The loss and
-    /// gradients are those of the plain run; no effect under no_grad. Layers rather than whole blocks, because a block
-    /// recomputed at once still held all of its layers' activations (mnist-small at batch 128: about 1.8 GB peak).
+    /// gradients are those of the plain run; no effect under no_grad. Layers rather than whole blocks: each recomputed
+    /// function has one output, so none can be left without a gradient (see <see cref="ActivationCheckpoint"/>).
     /// </summary>
     public bool CheckpointActivations
     {
