@@ -363,6 +363,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         if (model is not UNet2DModel unet)
             throw new InvalidInputException($"--checkpoint-activations: only a UNet2DModel recomputes activations (this run's model is a {model.Config.ClassName})");
         unet.CheckpointActivations = true;
+        NativeAllocator.UseOwnMappingsFrom(NativeAllocator.RecomputationThresholdBytes);
     }
 
     private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)

@@ -120,6 +120,7 @@ public static class TrainBenchmark
             {
                 if (model is not UNet2DModel unet) throw InvalidInputException.For<Options>(nameof(Options.CheckpointActivations), $": only a UNet2DModel recomputes activations (this model is a {config.ClassName})");
                 unet.CheckpointActivations = true;
+                Runtime.NativeAllocator.UseOwnMappingsFrom(Runtime.NativeAllocator.RecomputationThresholdBytes);
             }
             var stats = ModelStats.Of(model);
             var run = folder is null ? RunFolder.At(Path.Combine(Path.GetTempPath(), "diffuse-bench-train-rank")) : RunFolder.Create(folder.FullName, overwrite: false);
