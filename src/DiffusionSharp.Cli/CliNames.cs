@@ -72,6 +72,7 @@ public static class CliNames
         ["TrainBenchmark.Options.Batch"] = "--batch",
         ["TrainBenchmark.Options.MicroBatch"] = "--micro-batch",
         ["TrainBenchmark.Options.ProfileSteps"] = "--profile",
+        ["TrainBenchmark.Options.CheckpointActivations"] = "--checkpoint-activations",
         ["TrainBenchmark.Options.Config"] = "--model",
         ["SampleBenchmark.Options.Steps"] = "--steps",
         ["SampleBenchmark.Options.Batch"] = "--batch",

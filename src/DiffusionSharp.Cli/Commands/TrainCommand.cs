@@ -90,6 +90,10 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("Accumulate gradients over chunks of M images (same update, less memory).")]
         public int? MicroBatch { get; init; }
 
+        [CommandOption("--checkpoint-activations")]
+        [Description("Recompute each U-Net block's activations in backward instead of keeping them: less memory, about one more forward per step, the same update. UNet2DModel only; not stored in the run (give it again with --resume).")]
+        public bool CheckpointActivations { get; init; }
+
         [CommandOption("--lr <RATE>")]
         [DefaultValue(2e-4)]
         public double LearningRate { get; init; } = 2e-4;
@@ -317,6 +321,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         if (reducer is not null) cancellationToken = reducer.Stop;
         using (trainer)
         {
+            if (settings.CheckpointActivations) CheckpointActivations(trainer.Model);
             var run = trainer.Run;
             using var vae = trainer.IsLatent && role.WritesFiles ? Models.Autoencoders.AutoencoderLoader.FromPretrained(run.VaeDir, device) : null;
             trainer.SampleHook = (ema, step) => WriteSampleGrid(run, trainer, ema, vae, step);
@@ -352,10 +357,24 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         }
     }
 
+    /// <summary>Turns on activation recomputation (<c>--checkpoint-activations</c>) for the network being trained.</summary>
+    private static void CheckpointActivations(IDenoiser model)
+    {
+        if (model is not UNet2DModel unet)
+            throw new InvalidInputException($"--checkpoint-activations: only a UNet2DModel recomputes activations (this run's model is a {model.Config.ClassName})");
+        unet.CheckpointActivations = true;
+        NativeAllocator.UseOwnMappingsFrom(NativeAllocator.RecomputationThresholdBytes);
+    }
+
     private static Trainer StartRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
     {
         if (s.Vae is not null) return StartLatentRun(s, options, device, seams);
-        if (ModelSpecs.AudioConfig(s.Model) is { } audio) return StartAudioRun(s, options, audio, device, seams);
+        if (ModelSpecs.AudioConfig(s.Model) is { } audio)
+        {
+            if (s.CheckpointActivations)
+                throw new InvalidInputException($"--checkpoint-activations: only a UNet2DModel recomputes activations (--model {s.Model} is a 1-D model)");
+            return StartAudioRun(s, options, audio, device, seams);
+        }
         if (DataSpec.IsCsvFile(s.Data))
             throw new InvalidInputException($"--data {s.Data} is a CSV file of time series; --model {s.Model} is an image model (train a 1-D model such as series-small)");
         if (s.SeriesLayout is not null || s.CsvHeader)

@@ -24,8 +24,9 @@ public static class TrainBenchmark
     /// <param name="MicroBatch">Gradient-accumulation chunk size (null = the whole batch), as <see cref="TrainingOptions.MicroBatchSize"/>.</param>
     /// <param name="Device">Where the network trains (null = the CPU).</param>
     /// <param name="ChannelsLast">Train a UNet2DModel channels-last (<see cref="UNet2DModel.UseChannelsLast"/>).</param>
+    /// <param name="CheckpointActivations">Recompute each U-Net block's activations in backward (<see cref="UNet2DModel.CheckpointActivations"/>).</param>
     public sealed record Options(string Name, IDenoiserConfig Config, int Batch = 128, int ProfileSteps = 0, int? MicroBatch = null, Device? Device = null,
-        bool ChannelsLast = false)
+        bool ChannelsLast = false, bool CheckpointActivations = false)
         : IBenchmarkOptions
     {
         /// <summary>Checks the values; an error names the property.</summary>
@@ -54,9 +55,11 @@ public static class TrainBenchmark
     /// <param name="Processes">Processes training data-parallel (1 = alone); <paramref name="Batch"/> is the global batch.</param>
     /// <param name="AllreduceMsPerStep">Mean milliseconds per step in the gradient all-reduce over the timed windows (0 alone).</param>
     /// <param name="Overhead">The trainer's step against a bare one (<see cref="StepOverhead"/>), measured after the windows; null data-parallel.</param>
+    /// <param name="CheckpointActivations">Whether the U-Net blocks recomputed their activations in backward.</param>
     public sealed record Result(string Model, long Parameters, int Batch, int[] ImageShape, string Data, double GFlopsPerImage,
         WindowTiming Timing, PerformanceCeiling Ceiling, MemoryUse Memory, IReadOnlyList<PhaseTime> Profile, int SkippedSteps, MachineInfo Machine,
-        int Processes = 1, double AllreduceMsPerStep = 0, OpBreakdown? Ops = null, StepOverhead? Overhead = null)
+        int Processes = 1, double AllreduceMsPerStep = 0, OpBreakdown? Ops = null, StepOverhead? Overhead = null,
+        bool CheckpointActivations = false)
     {
         /// <summary>Median images per second.</summary>
         public double ImagesPerSecond => Batch / Timing.MedianSecondsPerUnit;
@@ -113,6 +116,12 @@ public static class TrainBenchmark
                 if (model is not UNet2DModel unet) throw InvalidInputException.For<Options>(nameof(Options.ChannelsLast), $": only a UNet2DModel can run channels-last (this model is a {config.ClassName})");
                 unet.UseChannelsLast();
             }
+            if (options.CheckpointActivations)
+            {
+                if (model is not UNet2DModel unet) throw InvalidInputException.For<Options>(nameof(Options.CheckpointActivations), $": only a UNet2DModel recomputes activations (this model is a {config.ClassName})");
+                unet.CheckpointActivations = true;
+                Runtime.NativeAllocator.UseOwnMappingsFrom(Runtime.NativeAllocator.RecomputationThresholdBytes);
+            }
             var stats = ModelStats.Of(model);
             var run = folder is null ? RunFolder.At(Path.Combine(Path.GetTempPath(), "diffuse-bench-train-rank")) : RunFolder.Create(folder.FullName, overwrite: false);
             using var trainer = Trainer.Start(run, model, data, new DataSpec(dataName), schedule, training, new TrainingSeams(role, reducer));
@@ -144,7 +153,7 @@ public static class TrainBenchmark
                 ops = new OpBreakdown(OpProfile.Measure(model, rows, training: true, cancellationToken: cancellationToken), measured, ceiling);
             }
             return new Result(options.Name, stats.ParameterCount, options.Batch, shape.ToArray(), dataName, stats.GFlopsPerSample,
-                timing, ceiling, memory, profile, skipped, MachineInfo.Current(), role.Count, allreduceMs, ops, overhead);
+                timing, ceiling, memory, profile, skipped, MachineInfo.Current(), role.Count, allreduceMs, ops, overhead, options.CheckpointActivations);
         }
         finally
         {

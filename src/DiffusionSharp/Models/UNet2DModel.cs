@@ -109,10 +109,25 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, ID
     public bool ChannelsLast { get; private set; }
 
     /// <summary>
-    /// Activation recomputation per down/mid/up block while training (<see cref="ActivationCheckpoint"/>): less memory,
-    /// one more block forward per backward. No effect under no_grad.
+    /// Activation recomputation per ResNet, attention and upsampling layer of every down/mid/up block while training
+    /// (<see cref="ActivationCheckpoint"/>): backward keeps only each layer's inputs and re-runs the layer, so a step
+    /// holds one layer's activations at a time instead of all of them, for about one more forward pass. The loss and
+    /// gradients are those of the plain run; no effect under no_grad. Layers rather than whole blocks: each recomputed
+    /// function has one output, so none can be left without a gradient (see <see cref="ActivationCheckpoint"/>).
     /// </summary>
-    public bool CheckpointActivations { get; set; }
+    public bool CheckpointActivations
+    {
+        get => _checkpointActivations;
+        set
+        {
+            _checkpointActivations = value;
+            foreach (var block in _downBlocks) block.CheckpointLayers = value;
+            if (_midBlock is not null) _midBlock.CheckpointLayers = value;
+            foreach (var block in _upBlocks) block.CheckpointLayers = value;
+        }
+    }
+
+    private bool _checkpointActivations;
 
     /// <summary>
     /// Stores every 4-D weight channels-last (in place: the parameters stay the same objects, so an optimizer made
@@ -231,41 +246,21 @@ public sealed class UNet2DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, ID
         var skips = new List<Tensor> { hidden };
         for (var i = 0; i < _downBlocks.Count; i++)
         {
-            if (CheckpointActivations && observe is null)
-            {
-                var block = _downBlocks[i];
-                var outs = ActivationCheckpoint.Run(x => { var s = new List<Tensor>(); var h = block.Forward(x[0], x[1], s); s.Insert(0, h); return s.ToArray(); }, hidden, emb);
-                hidden = outs[0];
-                skips.AddRange(outs.Skip(1));
-            }
-            else hidden = _downBlocks[i].Forward(hidden, emb, skips);
+            hidden = _downBlocks[i].Forward(hidden, emb, skips);
             observe?.Invoke($"down_blocks.{i}", hidden);
         }
 
         // 4. mid
         if (_midBlock is not null)
         {
-            var mid = _midBlock;
-            hidden = CheckpointActivations && observe is null
-                ? ActivationCheckpoint.Run(x => [mid.call(x[0], x[1])], hidden, emb)[0]
-                : mid.call(hidden, emb);
+            hidden = _midBlock.call(hidden, emb);
             observe?.Invoke("mid_block", hidden);
         }
 
         // 5. up
         for (var i = 0; i < _upBlocks.Count; i++)
         {
-            if (CheckpointActivations && observe is null)
-            {
-                var block = _upBlocks[i];
-                var n = block.SkipCount;
-                var used = skips.GetRange(skips.Count - n, n);
-                skips.RemoveRange(skips.Count - n, n);
-                var inputs = new List<Tensor> { hidden, emb };
-                inputs.AddRange(used);
-                hidden = ActivationCheckpoint.Run(x => [block.Forward(x[0], x.Skip(2).ToList(), x[1])], inputs.ToArray())[0];
-            }
-            else hidden = _upBlocks[i].Forward(hidden, skips, emb);
+            hidden = _upBlocks[i].Forward(hidden, skips, emb);
             observe?.Invoke($"up_blocks.{i}", hidden);
         }
 

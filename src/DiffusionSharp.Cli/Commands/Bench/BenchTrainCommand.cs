@@ -21,11 +21,31 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         [DefaultValue(0)]
         public int Profile { get; init; }
 
+        [CommandOption("--checkpoint-activations")]
+        [Description("Recompute each U-Net block's activations in backward instead of keeping them (less memory, about one more forward per step), as diffuse train --checkpoint-activations.")]
+        public bool CheckpointActivations { get; init; }
+
+        [CommandOption("--sample-size <N>")]
+        [Description("Train the model at N x N instead of its config's sample_size (a multiple of its downsampling; seeded random images unless 28x28 grey).")]
+        public int? SampleSize { get; init; }
+
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
             if (Profile < 0) return ValidationResult.Error($"--profile must be 0 or more steps (got {Profile})");
+            if (SampleSize is < 1) return ValidationResult.Error($"--sample-size must be at least 1 (got {SampleSize})");
             return ValidationResult.Success();
+        }
+
+        /// <summary>The architecture of <c>--model</c>, at <c>--sample-size</c> when given.</summary>
+        public DiffusionSharp.Models.UNet2DConfig Config()
+        {
+            var config = ModelSpecs.Config(Model);
+            if (SampleSize is not { } size) return config;
+            int factor = 1 << (config.BlockOutChannels.Count - 1);
+            if (size % factor != 0)
+                throw new DiffusionSharp.InvalidInputException($"--sample-size {size}: expected a multiple of {factor}, because --model {Model} halves the image {config.BlockOutChannels.Count - 1} times");
+            return config with { SampleSize = size };
         }
     }
 
@@ -34,7 +54,8 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         StopSignals.StopCleanly();
         var plan = s.Plan(60);
         plan.Validate();
-        var options = new TrainBenchmark.Options(s.Model, ModelSpecs.Config(s.Model), s.Batch ?? 128, s.Profile, s.MicroBatch, ChannelsLast: s.ChannelsLast);
+        var options = new TrainBenchmark.Options(s.Model, s.Config(), s.Batch ?? 128, s.Profile, s.MicroBatch, ChannelsLast: s.ChannelsLast,
+            CheckpointActivations: s.CheckpointActivations);
         options.Validate();
         if (DistributedJob.Launch is { } launch) new Training.ProcessRole(launch.Rank, launch.Size).CheckBatch(options.Batch);
         var group = DistributedJob.Join();
@@ -58,6 +79,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
                 AchievedGflopsPerSecond = r.AchievedGFlopsPerSecond,
                 Ceiling = Ceiling(r.Ceiling),
                 r.Efficiency,
+                r.CheckpointActivations,
                 Memory = Memory(r.Memory),
                 LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),
                 r.SkippedSteps,
@@ -82,6 +104,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         AddTiming(table, r.Timing, "step", 1e3, "ms per step");
         AddOverhead(table, r.Overhead, "trainer's step", "forward, loss, backward, AdamW");
         AddEfficiency(table, r.AchievedGFlopsPerSecond, r.Ceiling, r.Efficiency, "forward + backward = 3x forward FLOPs");
+        table.AddRow("activations", r.CheckpointActivations ? "recomputed per block in backward (--checkpoint-activations)" : "kept for backward");
         AddMemory(table, r.Memory, "over the windows");
         if (r.SkippedSteps > 0) table.AddRow("[yellow]skipped steps[/]", Esc($"{r.SkippedSteps} (non-finite loss or gradients)"));
         AddMachine(table, r.Machine);

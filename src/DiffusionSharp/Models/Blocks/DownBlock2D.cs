@@ -52,6 +52,9 @@ public sealed class DownBlock2D : nn.Module
     }
 
     /// <summary>Number of skip tensors this block emits (resnets, plus one after the downsampler).</summary>
+    /// <summary>Recompute each ResNet and attention layer's activations in backward (<see cref="UNet2DModel.CheckpointActivations"/>).</summary>
+    internal bool CheckpointLayers { get; set; }
+
     public int SkipCount => _resnets.Count + (_downsamplers is null ? 0 : 1);
 
     /// <summary>Runs the block; appends each resnet (or attention) output and the downsampled output to <paramref name="skips"/>.</summary>
@@ -63,8 +66,8 @@ public sealed class DownBlock2D : nn.Module
     {
         for (var i = 0; i < _resnets.Count; i++)
         {
-            hidden = _resnets[i].call(hidden, temb);
-            if (_attentions is not null) hidden = _attentions[i].call(hidden);
+            hidden = ActivationCheckpoint.Layer(_resnets[i], hidden, temb, CheckpointLayers);
+            if (_attentions is not null) hidden = ActivationCheckpoint.Layer(_attentions[i], hidden, CheckpointLayers);
             skips.Add(hidden);
         }
         if (_downsamplers?[0] is Downsample2D downsampleConv)
@@ -74,7 +77,7 @@ public sealed class DownBlock2D : nn.Module
         }
         else if (_downsamplers?[0] is ResnetBlock2D downsampleResnet)
         {
-            hidden = downsampleResnet.call(hidden, temb);
+            hidden = ActivationCheckpoint.Layer(downsampleResnet, hidden, temb, CheckpointLayers);
             skips.Add(hidden);
         }
         return hidden;

@@ -29,12 +29,15 @@ public sealed class UNetMidBlock2D : nn.Module<Tensor, Tensor?, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Recompute each layer's activations in backward (<see cref="UNet2DModel.CheckpointActivations"/>).</summary>
+    internal bool CheckpointLayers { get; set; }
+
     /// <summary>[B, C, H, W] to [B, C, H, W]; <paramref name="temb"/> is [B, temb_channels], or null in a VAE (no time embedding).</summary>
     public override Tensor forward(Tensor hidden, Tensor? temb)
     {
-        hidden = _resnets[0].call(hidden, temb);
-        if (_attentions.Count > 0) hidden = _attentions[0].call(hidden);
-        return _resnets[1].call(hidden, temb);
+        hidden = ActivationCheckpoint.Layer(_resnets[0], hidden, temb, CheckpointLayers);
+        if (_attentions.Count > 0) hidden = ActivationCheckpoint.Layer(_attentions[0], hidden, CheckpointLayers);
+        return ActivationCheckpoint.Layer(_resnets[1], hidden, temb, CheckpointLayers);
     }
 
     /// <summary>FLOPs per image for an H x W input.</summary>

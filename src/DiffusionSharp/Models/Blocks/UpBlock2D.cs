@@ -53,6 +53,9 @@ public sealed class UpBlock2D : nn.Module
         RegisterComponents();
     }
 
+    /// <summary>Recompute each layer's activations in backward (<see cref="UNet2DModel.CheckpointActivations"/>).</summary>
+    internal bool CheckpointLayers { get; set; }
+
     /// <summary>Number of skip tensors this block consumes (one per resnet).</summary>
     public int SkipCount => _resnets.Count;
 
@@ -67,11 +70,11 @@ public sealed class UpBlock2D : nn.Module
         {
             var skip = skips[^1];
             skips.RemoveAt(skips.Count - 1);
-            hidden = _resnets[i].call(cat([hidden, skip], 1), temb);
-            if (_attentions is not null) hidden = _attentions[i].call(hidden);
+            hidden = ActivationCheckpoint.LayerOnConcat(_resnets[i], hidden, skip, temb, CheckpointLayers);
+            if (_attentions is not null) hidden = ActivationCheckpoint.Layer(_attentions[i], hidden, CheckpointLayers);
         }
-        if (_upsamplers?[0] is Upsample2D upsampleConv) hidden = upsampleConv.call(hidden);
-        else if (_upsamplers?[0] is ResnetBlock2D upsampleResnet) hidden = upsampleResnet.call(hidden, temb);
+        if (_upsamplers?[0] is Upsample2D upsampleConv) hidden = ActivationCheckpoint.Layer(upsampleConv, hidden, CheckpointLayers);
+        else if (_upsamplers?[0] is ResnetBlock2D upsampleResnet) hidden = ActivationCheckpoint.Layer(upsampleResnet, hidden, temb, CheckpointLayers);
         return hidden;
     }
 
