@@ -9,12 +9,22 @@ public static class ProcessMemory
 
     /// <summary>Peak resident set size in bytes since the process started (<c>VmHWM</c>): native libtorch memory included.
     /// The kernel updates VmHWM lazily (per-thread RSS counters are folded in later), so it can briefly read below
-    /// VmRSS; the larger of the two is returned.</summary>
+    /// VmRSS; the larger of the two is returned, and never less than an earlier reading (a peak since the start cannot
+    /// fall, but a lagging VmHWM read after a VmRSS that had run ahead of it would).</summary>
     public static long? PeakRssBytes()
     {
         long? hwm = Read("VmHWM:"), rss = Read("VmRSS:");
-        return hwm is null ? null : Math.Max(hwm.Value, rss ?? 0);
+        if (hwm is null) return null;
+        long reading = Math.Max(hwm.Value, rss ?? 0);
+        while (true)
+        {
+            long seen = Interlocked.Read(ref _highest);
+            if (reading <= seen) return seen;
+            if (Interlocked.CompareExchange(ref _highest, reading, seen) == seen) return reading;
+        }
     }
+
+    private static long _highest;
 
     /// <summary>Current resident set size in bytes (<c>VmRSS</c>).</summary>
     public static long? CurrentRssBytes() => Read("VmRSS:");
