@@ -294,30 +294,22 @@ public sealed class DiffusionPipeline : IDisposable
     /// </summary>
     /// <param name="samples">[B, C, h, w] latents of a latent model, or pixels.</param>
     /// <returns>[B, image channels, h·f, w·f] on the sample's device; for a pixel model, <paramref name="samples"/> itself.</returns>
-    public Tensor Decode(Tensor samples)
-    {
-        ArgumentNullException.ThrowIfNull(samples);
-        if (Vae is null) return samples;
-        using var inference = torch.inference_mode();
-        using var scope = torch.NewDisposeScope();
-        var latents = samples.device_type == Vae.Device.type ? samples : samples.to(Vae.Device);
-        var image = Vae.LatentsToImage(latents);
-        if (image.device_type != samples.device_type) image = image.to(samples.device);
-        return image.MoveToOuterDisposeScope();
-    }
+    public Tensor Decode(Tensor samples) => ThroughVae(samples, (vae, z) => vae.LatentsToImage(z));
 
     /// <summary>Images to the latents the network sees through <see cref="Vae"/> (the posterior's mode); the tensor itself in pixel space.</summary>
     /// <param name="images">[B, C, H, W] in [-1, 1].</param>
-    public Tensor Encode(Tensor images)
+    public Tensor Encode(Tensor images) => ThroughVae(images, (vae, x) => vae.ImageToLatents(x));
+
+    /// <summary><paramref name="x"/> through one of <see cref="Vae"/>'s directions in inference mode, on the VAE's device and back; x itself without a VAE.</summary>
+    private Tensor ThroughVae(Tensor x, Func<IAutoencoder, Tensor, Tensor> direction)
     {
-        ArgumentNullException.ThrowIfNull(images);
-        if (Vae is null) return images;
+        ArgumentNullException.ThrowIfNull(x);
+        if (Vae is null) return x;
         using var inference = torch.inference_mode();
         using var scope = torch.NewDisposeScope();
-        var x = images.device_type == Vae.Device.type ? images : images.to(Vae.Device);
-        var latents = Vae.ImageToLatents(x);
-        if (latents.device_type != images.device_type) latents = latents.to(images.device);
-        return latents.MoveToOuterDisposeScope();
+        var y = direction(Vae, x.device_type == Vae.Device.type ? x : x.to(Vae.Device));
+        if (y.device_type != x.device_type) y = y.to(x.device);
+        return y.MoveToOuterDisposeScope();
     }
 
     /// <summary>The seed of sample <paramref name="index"/>'s generator in the set of <paramref name="seed"/>.</summary>
