@@ -52,6 +52,7 @@ internal sealed class TorchWorker : IDisposable
         {
             try
             {
+                Runtime.TorchRuntime.ApplyThreads();
                 done.SetResult(work());
             }
             catch (Exception e)

@@ -11,6 +11,7 @@ public static class TorchRuntime
 {
     private static readonly object Gate = new();
     private static bool _initialised;
+    private static int _threads = DefaultThreads;
 
     /// <summary>
     /// The number of threads libtorch uses when none is asked for: 1. On the project's 2-core machine under load from
@@ -20,6 +21,21 @@ public static class TorchRuntime
     /// more threads are asked for explicitly (docs/benchmarks.md, issue 16).
     /// </summary>
     public static int DefaultThreads => 1;
+
+    /// <summary>The thread count the last <see cref="Initialize"/> asked for (<see cref="DefaultThreads"/> before it).</summary>
+    public static int Threads => Volatile.Read(ref _threads);
+
+    /// <summary>
+    /// Gives the calling thread <see cref="Threads"/> libtorch threads if it has another count. libtorch's OpenMP keeps
+    /// the count per OS thread: a thread that ran tensor work before a later <see cref="Initialize"/> keeps the count of
+    /// its first use, and a different count changes how reductions split, so the last bits of a result. Call it at the
+    /// start of work on a long-lived thread of its own (the studio's worker) so its results match the CLI's bit for bit.
+    /// </summary>
+    public static void ApplyThreads()
+    {
+        int wanted = Threads;
+        if (torch.get_num_threads() != wanted) torch.set_num_threads(wanted);
+    }
 
     /// <summary>The devices a caller may ask for by name.</summary>
     public static IReadOnlyList<string> DeviceNames { get; } = ["cpu", "cuda"];
@@ -39,7 +55,8 @@ public static class TorchRuntime
         lock (Gate)
         {
             EnsureLoaded();
-            torch.set_num_threads(threads ?? DefaultThreads);
+            Volatile.Write(ref _threads, threads ?? DefaultThreads);
+            torch.set_num_threads(_threads);
             _initialised = true;
         }
         return ResolveDevice(device);

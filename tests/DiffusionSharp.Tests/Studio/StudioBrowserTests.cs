@@ -91,7 +91,7 @@ public sealed class StudioBrowserTests(BrowserFixture browser) : IAsyncLifetime
         Assert.Equal($"diffuse sample --model {Path.Combine(studio.ModelsDir, StudioHarness.TinyConditional)} --sampler ddim --steps 10 --class 1 --guidance 2 --seed 5 --count 4 --batch 64 --out samples.png", command);
         string expected = Path.Combine(studio.Root, "cli.png");
         var args = command.Split(' ').Skip(1).Select(a => a == "samples.png" ? expected : a)
-            .Concat(["--threads", TorchSharp.torch.get_num_threads().ToString(CultureInfo.InvariantCulture)]).ToArray();
+            .Concat(["--threads", DiffusionSharp.Runtime.TorchRuntime.Threads.ToString(CultureInfo.InvariantCulture)]).ToArray();
         var cli = CliRunner.Run(args);
         Assert.True(cli.ExitCode == 0, cli.StdErr);
         Assert.Equal(File.ReadAllBytes(expected), File.ReadAllBytes(downloaded));
@@ -227,7 +227,7 @@ public sealed class StudioBrowserTests(BrowserFixture browser) : IAsyncLifetime
         Assert.EndsWith("--individual clips --out samples.png", command);
         string folder = Path.Combine(studio.Root, "cli-clips");
         var args = command.Split(' ').Skip(1).Select(a => a == "clips" ? folder : a == "samples.png" ? Path.Combine(studio.Root, "cli.png") : a)
-            .Concat(["--threads", TorchSharp.torch.get_num_threads().ToString(CultureInfo.InvariantCulture)]).ToArray();
+            .Concat(["--threads", DiffusionSharp.Runtime.TorchRuntime.Threads.ToString(CultureInfo.InvariantCulture)]).ToArray();
         var cli = CliRunner.Run(args);
         Assert.True(cli.ExitCode == 0, cli.StdErr);
         Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "00000.wav")), served[0]);
