@@ -49,14 +49,27 @@ public sealed record AudioUNet1DConfig : IDenoiserConfig
     /// <summary><c>norm_num_groups</c>.</summary>
     public int NormNumGroups { get; init; } = 8;
 
+    /// <summary>
+    /// <c>patch_size</c> P (1, 2, 4 or 8): the network sees a clip of length L as L/P frames of P consecutive samples per
+    /// channel (space-to-depth), so its first level runs at L/P with in_channels·P inputs, and its output frames are
+    /// unfolded back to L samples. 1 (the default, and what a config without the key means) is the plain waveform U-Net.
+    /// </summary>
+    public int PatchSize { get; init; } = 1;
+
+    /// <summary>Patch sizes accepted.</summary>
+    public static IReadOnlyList<int> PatchSizes { get; } = [1, 2, 4, 8];
+
     /// <summary><c>num_class_embeds</c>: classes + 1 (the last is the null class of guidance), or null for an unconditional model.</summary>
     public int? NumClassEmbeds { get; init; }
 
     /// <summary>Width of the time (and class) embedding: 4 x block_out_channels[0].</summary>
     public int TimeEmbedDim => 4 * BlockOutChannels[0];
 
-    /// <summary>The product of <see cref="DownFactors"/>: a clip length must be a multiple of it.</summary>
-    public int Downsampling => DownFactors.Aggregate(1, (a, b) => a * b);
+    /// <summary>The patch size times the product of <see cref="DownFactors"/>: a clip length must be a multiple of it.</summary>
+    public int Downsampling => PatchSize * DownFactors.Aggregate(1, (a, b) => a * b);
+
+    /// <summary>How the model shortens a clip, for messages: e.g. <c>4 x 4</c>, or <c>patches of 4, then 4 x 4</c>.</summary>
+    public string DownsamplingText => (PatchSize > 1 ? $"patches of {PatchSize}, then " : "") + string.Join(" x ", DownFactors);
 
     string IDenoiserConfig.ClassName => ClassName;
 
@@ -104,6 +117,7 @@ public sealed record AudioUNet1DConfig : IDenoiserConfig
                     "attention_levels" => c with { AttentionLevels = List(source, k, v, e => e.ValueKind is JsonValueKind.True or JsonValueKind.False ? e.GetBoolean() : throw Bad(source, k, e, "true or false")) },
                     "layers_per_block" => c with { LayersPerBlock = Int(source, k, v) },
                     "norm_num_groups" => c with { NormNumGroups = Int(source, k, v) },
+                    "patch_size" => c with { PatchSize = Int(source, k, v) },
                     "num_class_embeds" => c with { NumClassEmbeds = v.ValueKind == JsonValueKind.Null ? null : Int(source, k, v) },
                     _ when k.StartsWith('_') => c,
                     _ => throw new InvalidInputException($"{source}: unknown {ClassName} key '{k}'"),
@@ -129,6 +143,7 @@ public sealed record AudioUNet1DConfig : IDenoiserConfig
         if (DownFactors.Count != BlockOutChannels.Count - 1 || DownFactors.Any(f => f is not (2 or 4)))
             Fail("down_factors", DownFactors, $"{BlockOutChannels.Count - 1} entries (one between each two levels), each 2 or 4");
         if (AttentionLevels.Count != BlockOutChannels.Count) Fail("attention_levels", AttentionLevels, $"{BlockOutChannels.Count} entries (one per level)");
+        if (!PatchSizes.Contains(PatchSize)) Fail("patch_size", PatchSize, "1, 2, 4 or 8");
         if (LayersPerBlock is < 1 or > 16) Fail("layers_per_block", LayersPerBlock, "an integer in [1, 16]");
         if (NormNumGroups < 1 || BlockOutChannels.Any(ch => ch % NormNumGroups != 0))
             Fail("norm_num_groups", NormNumGroups, "a positive divisor of every block_out_channels entry");
@@ -141,7 +156,7 @@ public sealed record AudioUNet1DConfig : IDenoiserConfig
             Fail("block_out_channels", BlockOutChannels, $"a last entry that is a multiple of {Blocks1D.SelfAttention1D.ChannelsPerHead} (the mid block's attention)");
         if (NumClassEmbeds is < 2 or > MaxChannels) Fail("num_class_embeds", NumClassEmbeds, $"null or an integer in [2, {MaxChannels}] (classes + the null class)");
         if (SampleSize < Downsampling || SampleSize % Downsampling != 0)
-            Fail("sample_size", SampleSize, $"a positive multiple of {Downsampling}, the product of down_factors");
+            Fail("sample_size", SampleSize, $"a positive multiple of {Downsampling}, " + (PatchSize > 1 ? "patch_size times the product of down_factors" : "the product of down_factors"));
     }
 
     /// <summary>The config as JSON: sorted keys, two-space indent.</summary>
@@ -163,6 +178,7 @@ public sealed record AudioUNet1DConfig : IDenoiserConfig
             if (NumClassEmbeds is int n) w.WriteNumber("num_class_embeds", n);
             else w.WriteNull("num_class_embeds");
             w.WriteNumber("out_channels", OutChannels);
+            if (PatchSize != 1) w.WriteNumber("patch_size", PatchSize);
             w.WriteNumber("sample_rate", SampleRate);
             w.WriteNumber("sample_size", SampleSize);
             w.WriteEndObject();

@@ -46,7 +46,7 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
         _timeProj = new Timesteps(ch[0], flipSinToCos: true, freqShift: 0);
         _timeEmbedding = new TimestepEmbedding("time_embedding", ch[0], temb, device);
         if (config.NumClassEmbeds is int classes) _classEmbedding = nn.Embedding(classes, temb, device: device);
-        _convIn = nn.Conv1d(config.InChannels, ch[0], InputKernel, padding: InputKernel / 2, device: device);
+        _convIn = nn.Conv1d(config.InChannels * config.PatchSize, ch[0], InputKernel, padding: InputKernel / 2, device: device);
 
         _downBlocks = new ModuleList<AudioLevel1D>();
         for (var i = 0; i < levels; i++)
@@ -65,7 +65,7 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
                 config.AttentionLevels[i], i < levels - 1 ? config.DownFactors[i] : 1, device));
         }
         _convNormOut = Layers.GroupNorm(ch[0], groups, 1e-5, "conv_norm_out", device);
-        _convOut = nn.Conv1d(ch[0], config.OutChannels, 3, padding: 1, device: device);
+        _convOut = nn.Conv1d(ch[0], config.OutChannels * config.PatchSize, 3, padding: 1, device: device);
         RegisterComponents();
     }
 
@@ -104,7 +104,7 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
             throw new ArgumentException($"sample must be [B, {Config.InChannels}, L], got [{string.Join(", ", sample.shape)}]", nameof(sample));
         var (batch, length) = (sample.shape[0], sample.shape[2]);
         if (length < Config.Downsampling || length % Config.Downsampling != 0)
-            throw new ArgumentException($"sample length {length} must be a positive multiple of {Config.Downsampling} (the product of down_factors)", nameof(sample));
+            throw new ArgumentException($"sample length {length} must be a positive multiple of {Config.Downsampling} ({Config.DownsamplingText})", nameof(sample));
         var t = timestep.dim() == 0 ? timestep.reshape(1) : timestep;
         if (t.dim() != 1 || (t.shape[0] != 1 && t.shape[0] != batch))
             throw new ArgumentException($"timestep must be a scalar, [1] or [{batch}], got [{string.Join(", ", timestep.shape)}]", nameof(timestep));
@@ -125,7 +125,7 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
         }
 
         // 2. down: each level's resnet output is the skip the up path meets at that length
-        var hidden = _convIn.call(sample);
+        var hidden = _convIn.call(ToPatches(sample, Config.PatchSize));
         var skips = new List<Tensor>();
         foreach (var level in _downBlocks)
         {
@@ -139,7 +139,23 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
         for (var u = 0; u < _upBlocks.Count; u++) hidden = _upBlocks[u].Up(hidden, skips[^(u + 1)], emb);
 
         // 5. out
-        return _convOut.call(F.silu(_convNormOut.call(hidden))).MoveToOuterDisposeScope();
+        return FromPatches(_convOut.call(F.silu(_convNormOut.call(hidden))), Config.PatchSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[B, C, L] to [B, C·P, L/P]: channel c·P + j of frame n is sample n·P + j of channel c.</summary>
+    public static Tensor ToPatches(Tensor x, int patch)
+    {
+        if (patch == 1) return x;
+        var (b, c, l) = (x.shape[0], x.shape[1], x.shape[2]);
+        return x.reshape(b, c, l / patch, patch).permute(0, 1, 3, 2).reshape(b, c * patch, l / patch);
+    }
+
+    /// <summary>The inverse of <see cref="ToPatches"/>: [B, C·P, L/P] to [B, C, L].</summary>
+    public static Tensor FromPatches(Tensor x, int patch)
+    {
+        if (patch == 1) return x;
+        var (b, cp, n) = (x.shape[0], x.shape[1], x.shape[2]);
+        return x.reshape(b, cp / patch, patch, n).permute(0, 1, 3, 2).reshape(b, cp / patch, n * patch);
     }
 
     /// <inheritdoc />
@@ -148,8 +164,9 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
         ArgumentNullException.ThrowIfNull(sampleShape);
         if (sampleShape.Count != 2) throw new ArgumentException($"a {AudioUNet1DConfig.ClassName} sample is [C, L], got [{string.Join(", ", sampleShape)}]", nameof(sampleShape));
         var ch = Config.BlockOutChannels;
-        long length = sampleShape[1];
-        long flops = _timeEmbedding.Flops() + 2L * Config.InChannels * ch[0] * InputKernel * length + 2L * ch[0] * Config.OutChannels * 3 * length;
+        long length = sampleShape[1] / Config.PatchSize;
+        long flops = _timeEmbedding.Flops() + 2L * Config.InChannels * Config.PatchSize * ch[0] * InputKernel * length
+            + 2L * ch[0] * Config.OutChannels * Config.PatchSize * 3 * length;
         var lengths = new long[ch.Count];
         for (var i = 0; i < ch.Count; i++)
         {

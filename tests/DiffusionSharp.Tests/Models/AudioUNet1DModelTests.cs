@@ -120,4 +120,70 @@ public sealed class AudioUNet1DModelTests(ITestOutputHelper output) : IDisposabl
         using var y = unconditional.Forward(x, t, none);
         Assert.Equal(new long[] { 1, 1, 64 }, y.shape);
     }
+
+    [Fact]
+    public void Should_SeeAClipAsFramesOfPSamples_And_UnfoldThemBack_When_PatchSizeIsSet()
+    {
+        // Given a clip whose samples are their own indices
+        using var clip = arange(2 * 16, dtype: float32).reshape(1, 2, 16);
+
+        // When it is cut into patches of 4 and put back
+        using var patches = AudioUNet1DModel.ToPatches(clip, 4);
+        using var back = AudioUNet1DModel.FromPatches(patches, 4);
+
+        // Then frame n of channel c holds samples 4n..4n+3 of that channel, one per patch channel, and nothing is lost
+        Assert.Equal(new long[] { 1, 8, 4 }, patches.shape);
+        var p = patches.data<float>().ToArray(); // [1, 8, 4]: patch channel j, frame n at j * 4 + n
+        Assert.Equal(new float[] { 4, 5, 6, 7 }, Enumerable.Range(0, 4).Select(j => p[j * 4 + 1]).ToArray());
+        Assert.Equal(new float[] { 16 + 8, 16 + 9, 16 + 10, 16 + 11 }, Enumerable.Range(4, 4).Select(j => p[j * 4 + 2]).ToArray());
+        Assert.Equal(clip.data<float>().ToArray(), back.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Should_RunAtLengthOverP_And_KeepTheClipLength_When_PatchSizeIs4()
+    {
+        // Given a patched tiny model (frames of 4, then /2) and the same model without patches
+        var config = Tiny() with { PatchSize = 4 };
+        using var model = new AudioUNet1DModel(config, CPU);
+        model.eval();
+        using var plain = new AudioUNet1DModel(Tiny(), Meta);
+
+        // When a 64-sample clip goes through it, and through a saved and reloaded copy
+        using var g = new TorchSharp.torch.Generator(3);
+        using var x = randn([2, 1, 64], generator: g);
+        using var t = tensor(new long[] { 10, 900 });
+        using var labels = tensor(new long[] { 0, 3 });
+        using var condition = new ClassLabelCondition(labels, 3);
+        var folder = Path.Combine(_dir, "patched");
+        model.SavePretrained(folder);
+        using var loaded = Denoisers.FromPretrained(folder);
+        using var _ = inference_mode();
+        using var a = model.Forward(x, t, condition);
+        using var b = loaded.Forward(x, t, condition);
+
+        // Then the output is a clip of the same length, the reload is exact, the config keeps the key,
+        // lengths must be multiples of 4 x 2, and the first level costs a quarter of the plain model's FLOPs
+        Assert.Equal(new long[] { 2, 1, 64 }, a.shape);
+        Assert.True(a.allclose(b, rtol: 0, atol: 0), "reloaded patched model differs");
+        Assert.Contains("\"patch_size\": 4", config.ToJson());
+        Assert.DoesNotContain("patch_size", Tiny().ToJson());
+        Assert.Equal(8, config.Downsampling);
+        using var odd = zeros(1, 1, 60);
+        Assert.Contains("multiple of 8 (patches of 4, then 2)", Assert.Throws<ArgumentException>(() => model.forward(odd, t[..1], labels[..1])).Message);
+        Assert.True(model.FlopsPerSample([1, 64]) < plain.FlopsPerSample([1, 64]) / 3, "patched model is not cheaper");
+        var bad = Assert.Throws<InvalidInputException>(() => (Tiny() with { PatchSize = 3 }).Validate("c.json"));
+        Assert.Contains("c.json: patch_size = 3 is not supported", bad.Message);
+    }
+
+    [Fact]
+    public void Should_BuildAudioPatch4_For8192SampleClips_WithoutAFullRateLevel()
+    {
+        using var model = new AudioUNet1DModel(AudioModelPresets.Find("audio-patch4")! with { NumClassEmbeds = 11 }, Meta);
+        using var small = new AudioUNet1DModel(AudioModelPresets.AudioSmall with { NumClassEmbeds = 11 }, Meta);
+        output.WriteLine($"audio-patch4: {ModelStats.Of(model).ParameterCount:N0} parameters, {model.FlopsPerSample([1, 8192]) / 1e9:F3} GFLOPs per clip; "
+            + $"audio-small: {ModelStats.Of(small).ParameterCount:N0}, {small.FlopsPerSample([1, 8192]) / 1e9:F3}");
+        Assert.Equal(8192, model.Config.SampleSize);
+        Assert.Equal(new long[] { 64, 4, 7 }, model.state_dict()["conv_in.weight"].shape);
+        Assert.True(model.FlopsPerSample([1, 8192]) < small.FlopsPerSample([1, 8192]), "audio-patch4 is not cheaper than audio-small");
+    }
 }
