@@ -261,15 +261,21 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
                 Console.Out.WriteLine(r.ToJson());
                 return 0;
             }
-            var table = new Table().Title($"{Markup.Escape(path)}: {r.SampleCount} clips").AddColumns("score", "value", "reading");
-            table.AddRow("Fréchet distance", F(r.FrechetDistance, "0.00"),
-                Markup.Escape($"on {classifierDir}'s features vs its {r.ReferenceCount} held-out real clips; 0 = same distribution; see its README for the scale"));
-            table.AddRow("mean confidence", F(r.MeanConfidence, "0.000"), "mean max softmax");
-            if (r.Accuracy is double accuracy) table.AddRow("accuracy", F(accuracy, "0.00%"), "classified as the requested class (metadata.jsonl)");
-            table.AddRow($"classes {Markup.Escape(string.Join(" ", evaluation.Classifier.ClassNames))}", string.Join(" ", r.ClassCounts), "clips per predicted class");
-            AnsiConsole.Write(table);
+            WriteReport(path, r, classifierDir, evaluation.Classifier.ClassNames);
         }
         return 0;
+    }
+
+    /// <summary>Prints a spoken-digit evaluation report as a table (also used by <c>sample --eval</c> on audio models).</summary>
+    internal static void WriteReport(string path, SpokenDigitEvaluationReport r, string classifierDir, IReadOnlyList<string> classNames)
+    {
+        var table = new Table().Title($"{Markup.Escape(path)}: {r.SampleCount} clips").AddColumns("score", "value", "reading");
+        table.AddRow("Fréchet distance", F(r.FrechetDistance, "0.00"),
+            Markup.Escape($"on {classifierDir}'s features vs its {r.ReferenceCount} held-out real clips; 0 = same distribution; see its README for the scale"));
+        table.AddRow("mean confidence", F(r.MeanConfidence, "0.000"), "mean max softmax");
+        if (r.Accuracy is double accuracy) table.AddRow("accuracy", F(accuracy, "0.00%"), "classified as the requested class");
+        table.AddRow($"classes {Markup.Escape(string.Join(" ", classNames))}", string.Join(" ", r.ClassCounts), "clips per predicted class");
+        AnsiConsole.Write(table);
     }
 
     /// <summary>Prints an evaluation report as a table (also used by <c>sample --eval</c>).</summary>

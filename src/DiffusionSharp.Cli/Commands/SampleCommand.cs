@@ -3,6 +3,7 @@ using System.Globalization;
 using DiffusionSharp.Audio;
 using DiffusionSharp.Data;
 using DiffusionSharp.Distributed;
+using DiffusionSharp.Evaluation;
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Models;
 using DiffusionSharp.Pipelines;
@@ -78,7 +79,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         public bool SingleShift { get; init; }
 
         [CommandOption("--eval")]
-        [Description("Score the samples with diffuse eval's FID-MNIST (28x28 grayscale models, --count >= 100).")]
+        [Description("Score the samples as diffuse eval does (--count >= 100): FID-MNIST for 28x28 grayscale models; for audio models (8,192-sample clips at 8 kHz) the spoken-digit classifier's Fréchet distance and, with --class, the accuracy against the requested digits.")]
         public bool Eval { get; init; }
 
         [CommandOption("--individual <FOLDER>")]
@@ -122,7 +123,10 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         var device = TorchRuntime.Initialize(DistributedJob.Threads(s.Threads), s.Device);
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device, s.SingleShift);
         var audio = pipeline.Denoiser.Config as AudioUNet1DConfig;
-        if (audio is not null && s.Eval) throw new InvalidInputException($"--eval: FID-MNIST scores digit images; {s.Model} is an audio model");
+        using var audioEvaluation = audio is not null && s.Eval && writes ? SpokenDigitEvaluation.Open(ShippedClassifier.SpokenDigitDirectory) : null;
+        if (audio is not null && s.Eval && SeriesBatch.FindNormalization(s.Model!) is not null)
+            throw new InvalidInputException($"--eval: scores spoken digits; {s.Model} is a time-series model");
+        audioEvaluation?.CheckClips(audio!.SampleRate, audio.SampleSize, audio.InChannels, "--eval");
         if (audio is null && s.Csv is not null) throw new InvalidInputException($"--csv: writes 1-D samples (series or clips); {s.Model} is an image model");
         var normalization = audio is null ? null : SeriesBatch.FindNormalization(s.Model!);
         if (normalization is not null && s.Individual is not null)
@@ -186,6 +190,11 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
                 }
                 recorder?.Save(s.Trajectory!, pipeline.Scheduler.Name);
                 recorder?.Dispose();
+                if (audioEvaluation is not null)
+                {
+                    var requested = labels is null ? null : audioEvaluation.MapLabels(labels, ClassNamesFile.Read(s.Model!), "--eval");
+                    EvalCommand.WriteReport(s.Out, audioEvaluation.Evaluate(images, requested), ShippedClassifier.SpokenDigitDirectory, audioEvaluation.Classifier.ClassNames);
+                }
                 AnsiConsole.MarkupLineInterpolated(
                     $"wrote [green]{s.Out}[/] (waveforms and spectrograms){(s.Individual is null ? "" : $" and {count} WAVs ({audio.SampleRate} Hz, 16-bit) in {s.Individual}")}: {pipeline.Scheduler.Name} {s.Steps} steps, seed {s.Seed}, {seconds:F1} s");
                 if (s.Trajectory is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Trajectory}[/] (the reverse process as spectrograms)");

@@ -226,13 +226,18 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public int SampleSteps { get; init; } = 50;
 
         [CommandOption("--eval-every <K>")]
-        [Description("Every K steps, score --eval-count samples of the EMA model (sampled as the grids) with FID-MNIST (28x28 grayscale models; class-conditional: every class equally often); written to eval.csv.")]
+        [Description("Every K steps, score --eval-count samples of the EMA model (sampled as the grids; class-conditional: every class equally often) and append the scores to eval.csv: FID-MNIST for 28x28 grayscale models; for audio models (8,192-sample clips at 8 kHz) the spoken-digit classifier's Fréchet distance and accuracy against the requested digits.")]
         [DefaultValue(0)]
         public int EvalEvery { get; init; }
 
         [CommandOption("--eval-count <N>")]
         [DefaultValue(500)]
         public int EvalCount { get; init; } = 500;
+
+        [CommandOption("--eval-guidance <G>")]
+        [Description("Classifier-free guidance of the --eval-every samples of a class-conditional model (1 = none).")]
+        [DefaultValue(1.0)]
+        public double EvalGuidance { get; init; } = 1.0;
 
         [CommandOption("--max-bad-steps <N>")]
         [DefaultValue(10)]
@@ -252,6 +257,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (string.IsNullOrWhiteSpace(Out)) return ValidationResult.Error("--out is required: the run folder to write");
             if (Resume && Overwrite) return ValidationResult.Error("--resume and --overwrite exclude each other");
             if (EvalEvery < 0) return ValidationResult.Error($"--eval-every must be 0 (off) or more (got {EvalEvery})");
+            if (!(EvalGuidance >= 1) || double.IsInfinity(EvalGuidance)) return ValidationResult.Error($"--eval-guidance must be a finite number of at least 1 (got {EvalGuidance.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
             if (EvalEvery > 0 && EvalCount < Evaluation.DigitEvaluation.MinSamples)
                 return ValidationResult.Error($"--eval-count must be at least {Evaluation.DigitEvaluation.MinSamples}: a Fréchet distance from fewer samples is meaningless");
             return ValidationResult.Success();
@@ -325,11 +331,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             var run = trainer.Run;
             using var vae = trainer.IsLatent && role.WritesFiles ? Models.Autoencoders.AutoencoderLoader.FromPretrained(run.VaeDir, device) : null;
             trainer.SampleHook = (ema, step) => WriteSampleGrid(run, trainer, ema, vae, step);
-            using var evaluation = settings.EvalEvery > 0 && role.WritesFiles ? Evaluation.DigitEvaluation.Open() : null;
-            if (evaluation is not null)
+            bool evaluates = settings.EvalEvery > 0 && role.WritesFiles;
+            using var audioEvaluation = evaluates && trainer.Model.Config is AudioUNet1DConfig audio ? OpenAudioEvaluation(run, audio) : null;
+            using var evaluation = evaluates && audioEvaluation is null ? Evaluation.DigitEvaluation.Open() : null;
+            if (evaluates)
                 trainer.StepHook = (ema, step) =>
                 {
-                    if (step % settings.EvalEvery == 0 || step == trainer.Options.Steps) Evaluate(run, trainer, ema, step, settings.EvalCount, evaluation);
+                    if (step % settings.EvalEvery != 0 && step != trainer.Options.Steps) return;
+                    if (audioEvaluation is not null) EvaluateAudio(run, trainer, ema, step, settings.EvalCount, settings.EvalGuidance, audioEvaluation);
+                    else Evaluate(run, trainer, ema, step, settings.EvalCount, settings.EvalGuidance, evaluation!);
                 };
             var o = trainer.Options;
             var stats = ModelStats.Of(trainer.Model);
@@ -628,18 +638,57 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     }
 
     /// <summary>Scores <paramref name="count"/> samples of the EMA model, drawn as the grids are (a class-conditional one: every class equally often), and appends the scores to eval.csv.</summary>
-    private static void Evaluate(RunFolder run, Trainer trainer, IDenoiser ema, int step, int count, Evaluation.DigitEvaluation evaluation)
+    private static void Evaluate(RunFolder run, Trainer trainer, IDenoiser ema, int step, int count, double guidance, Evaluation.DigitEvaluation evaluation)
     {
         var o = trainer.Options;
         if (ema.Config.SampleShape is not [1, 28, 28])
             throw new InvalidInputException("--eval-every: FID-MNIST scores 28x28 grayscale digits; this model makes other images");
         using var pipeline = DiffusionPipeline.FromModel(ema, GridSampler(trainer));
-        using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 2, BalancedLabels(pipeline.NumClasses, count), batchSize: 100);
+        var labels = BalancedLabels(pipeline.NumClasses, count);
+        using var images = pipeline.Generate(count, o.SampleSteps, o.Seed + 2, labels, labels is null ? 1.0 : guidance, batchSize: 100);
         var r = evaluation.Evaluate(images);
         string path = Path.Combine(run.Root, "eval.csv");
         if (!File.Exists(path)) File.WriteAllText(path, "step,samples,fid_mnist,mean_confidence,class_entropy\n");
         File.AppendAllText(path, FormattableString.Invariant($"{step},{r.SampleCount},{r.FidMnist:R},{r.MeanConfidence:R},{r.ClassEntropy:R}\n"));
         Console.WriteLine(FormattableString.Invariant($"eval at step {step}: FID-MNIST {r.FidMnist:F2} ({r.SampleCount} {GridSamplerName(trainer)}-{o.SampleSteps} samples), confidence {r.MeanConfidence:F3}, class entropy {r.ClassEntropy:F3}"));
+    }
+
+    /// <summary>The shipped spoken-digit classifier, checked against the audio model's clips before training starts.</summary>
+    private static Evaluation.SpokenDigitEvaluation OpenAudioEvaluation(RunFolder run, AudioUNet1DConfig audio)
+    {
+        if (SeriesBatch.FindNormalization(run.Root) is not null)
+            throw new InvalidInputException("--eval-every: scores spoken digits (FID-MNIST scores digit images); this run is a time-series model");
+        var evaluation = Evaluation.SpokenDigitEvaluation.Open(Evaluation.ShippedClassifier.SpokenDigitDirectory);
+        try
+        {
+            evaluation.CheckClips(audio.SampleRate, audio.SampleSize, audio.InChannels, "--eval-every");
+            return evaluation;
+        }
+        catch
+        {
+            evaluation.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Scores <paramref name="count"/> clips of the EMA model, drawn as the grids are (every class equally often, with
+    /// <paramref name="guidance"/>), with the spoken-digit classifier, and appends the scores to eval.csv.
+    /// </summary>
+    private static void EvaluateAudio(RunFolder run, Trainer trainer, IDenoiser ema, int step, int count, double guidance, Evaluation.SpokenDigitEvaluation evaluation)
+    {
+        var o = trainer.Options;
+        using var pipeline = DiffusionPipeline.FromModel(ema, GridSampler(trainer));
+        var labels = BalancedLabels(pipeline.NumClasses, count);
+        double g = labels is null ? 1.0 : guidance;
+        using var clips = pipeline.Generate(count, o.SampleSteps, o.Seed + 2, labels, g, batchSize: 50);
+        var requested = labels is null ? null : evaluation.MapLabels(labels, ClassNamesFile.Read(run.Root), "--eval-every");
+        var r = evaluation.Evaluate(clips, requested);
+        string path = Path.Combine(run.Root, "eval.csv");
+        if (!File.Exists(path)) File.WriteAllText(path, "step,samples,guidance,frechet_distance,mean_confidence,accuracy\n");
+        File.AppendAllText(path, FormattableString.Invariant($"{step},{r.SampleCount},{g:R},{r.FrechetDistance:R},{r.MeanConfidence:R},{(r.Accuracy is double a ? a.ToString("R", System.Globalization.CultureInfo.InvariantCulture) : "")}\n"));
+        Console.WriteLine(FormattableString.Invariant(
+            $"eval at step {step}: Fréchet distance {r.FrechetDistance:F1} ({r.SampleCount} {GridSamplerName(trainer)}-{o.SampleSteps} clips, guidance {g:G3}), confidence {r.MeanConfidence:F3}{(r.Accuracy is double acc ? $", accuracy {acc:P1}" : "")}"));
     }
 
     /// <summary>The sampler of the periodic grids and evaluations: DDIM (trailing) for ddpm, the run folder's own sampler for flow and edm.</summary>

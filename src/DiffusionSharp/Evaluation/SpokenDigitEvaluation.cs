@@ -99,6 +99,43 @@ public sealed class SpokenDigitEvaluation : IDisposable
         return (clips, data.NumClasses > 0 ? own.Select(l => index[data.ClassNames[(int)l]]).ToArray() : null);
     }
 
+    /// <summary>
+    /// Checks that a model's clips are what the classifier takes (mono, its rate, its length), before any are generated.
+    /// </summary>
+    /// <param name="sampleRate">The model's rate in Hz.</param>
+    /// <param name="length">The model's clip length in samples.</param>
+    /// <param name="channels">The model's channels.</param>
+    /// <param name="option">The option that asked for the scores, for the message (e.g. <c>--eval</c>).</param>
+    /// <exception cref="InvalidInputException">Another rate, length or channel count.</exception>
+    public void CheckClips(int sampleRate, long length, int channels, string option)
+    {
+        var config = Classifier.Config;
+        if (sampleRate != config.SampleRate || length != config.Length || channels != 1)
+            throw new InvalidInputException(
+                $"{option}: the spoken-digit classifier scores mono clips of {config.Length} samples at {config.SampleRate} Hz; this model makes {channels}-channel clips of {length} samples at {sampleRate} Hz");
+    }
+
+    /// <summary>
+    /// A model's class indices as the classifier's: by name, through the model's class names (its <c>class_names.json</c>),
+    /// or, when it has none, as the same indices (a model trained on the bundled spoken digits numbers them as the classifier does).
+    /// </summary>
+    /// <param name="labels">The model's class index of each clip.</param>
+    /// <param name="modelClassNames">The model's class names, or null.</param>
+    /// <param name="option">The option that asked for the scores, for the message.</param>
+    /// <exception cref="InvalidInputException">A class the classifier does not know.</exception>
+    public long[] MapLabels(IReadOnlyList<long> labels, IReadOnlyList<string>? modelClassNames, string option)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        var names = Classifier.ClassNames;
+        var index = names.Select((name, i) => (name, i)).ToDictionary(p => p.name, p => (long)p.i, StringComparer.Ordinal);
+        return labels.Select(l =>
+        {
+            string name = modelClassNames is not null && l >= 0 && l < modelClassNames.Count ? modelClassNames[(int)l] : l.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return index.TryGetValue(name, out var c) ? c
+                : throw new InvalidInputException($"{option}: the model's class '{name}' is not a class of the spoken-digit classifier ({string.Join(", ", names)})");
+        }).ToArray();
+    }
+
     /// <summary>Scores clips <c>[N, 1, L]</c> (N ≥ 2); <paramref name="labels"/> are the requested class indices, or null.</summary>
     /// <exception cref="InvalidInputException">Fewer than 2 clips, or a label count that is not N.</exception>
     public SpokenDigitEvaluationReport Evaluate(Tensor clips, IReadOnlyList<long>? labels = null)
