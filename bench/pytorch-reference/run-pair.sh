@@ -2,12 +2,13 @@
 # Runs DiffusionSharp's `diffuse bench` and the PyTorch reference (unet_ref.py) back to back, N rounds, at the same
 # thread count, and prints the speed ratio (ours / reference) of every round and their median.
 #
-#   bench/pytorch-reference/run-pair.sh [train|sample] [--threads T] [--pairs N] [--out DIR]
+#   bench/pytorch-reference/run-pair.sh [train|sample] [--threads T] [--pairs N] [--out DIR] [--report-only]
 #
 # train:  diffuse bench train --model mnist-small --batch 128  against  unet_ref.py train --batch 128 (images/s)
 # sample: diffuse bench sample --model mnist-small --sampler ddim --batch 64  against  unet_ref.py sample --batch 64
 #         (median seconds per DDIM step, so images/s of a DDIM-50 run = 64 / (50 x that))
 # The order flips every round (ours first in odd rounds), so a drift in the machine's load hits both alike.
+# --report-only: run nothing, print the ratios of the first N rounds already in --out (e.g. after stopping a run).
 #
 # Environment: DIFFUSE (how to run diffuse; default: dotnet <repo>/src/DiffusionSharp.Cli/bin/Release/net10.0/diffuse.dll),
 # PYTHON (default /usr/bin/python3, Debian's, which has python3-torch), OPENBLAS_DIR (optional: a folder holding
@@ -21,13 +22,14 @@ repo="$(cd "$here/../.." && pwd)"
 what="${1:-}"
 [[ "$what" == train || "$what" == sample ]] || { echo "run-pair.sh: first argument must be train or sample (got '${what}')" >&2; exit 2; }
 shift
-threads=1 pairs=3 out=""
+threads=1 pairs=3 out="" report_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --threads) threads="${2:-}"; shift 2 ;;
     --pairs) pairs="${2:-}"; shift 2 ;;
     --out) out="${2:-}"; shift 2 ;;
-    *) echo "run-pair.sh: unknown option '$1' (expected --threads, --pairs, --out)" >&2; exit 2 ;;
+    --report-only) report_only=1; shift ;;
+    *) echo "run-pair.sh: unknown option '$1' (expected --threads, --pairs, --out, --report-only)" >&2; exit 2 ;;
   esac
 done
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || { echo "run-pair.sh: --threads must be a positive integer (got '$threads')" >&2; exit 2; }
@@ -64,7 +66,8 @@ timed() {  # name command...: writes $out/name.json and the load average before 
   cat /proc/loadavg >> "$out/$name.load"
 }
 
-for ((i = 1; i <= pairs; i++)); do
+if ((report_only)) && [[ ! -f "$out/1-ours.json" ]]; then echo "run-pair.sh: --out $out holds no finished round (1-ours.json)" >&2; exit 2; fi
+for ((i = 1; i <= pairs && !report_only; i++)); do
   members=(ours ref)
   [[ -n "${OPENBLAS_DIR:-}" ]] && members+=(refblas)
   if ((i % 2 == 0)); then members=($(printf '%s\n' "${members[@]}" | tac)); fi
@@ -96,7 +99,7 @@ for kind in ("ref", "refblas"):
     ratios = []
     for i in range(1, pairs + 1):
         o, r = load(f"{i}-ours"), load(f"{i}-{kind}")
-        if r is None:
+        if o is None or r is None:
             continue
         so, sr = speed(o, True), speed(r, False)
         ratios.append(so / sr)
