@@ -10,7 +10,8 @@ namespace DiffusionSharp.Benchmarks;
 /// Sampling throughput: complete runs of the <see cref="SamplingLoop"/> (noise, then predict and step at every timestep),
 /// each step timed through the loop's step callback. The first <see cref="WindowPlan.Warmup"/> steps are dropped and the
 /// rest split into windows of consecutive steps. Runs repeat until <see cref="WindowPlan.Seconds"/> have passed (at least
-/// one run, and at least one timed step per window). Class-conditional models are sampled with the null class.
+/// one run, and at least one timed step per window). Class-conditional models are sampled with the null class. After the
+/// runs, the loop's step is timed against a bare network call (<see cref="StepOverhead"/>).
 /// </summary>
 public static class SampleBenchmark
 {
@@ -49,9 +50,13 @@ public static class SampleBenchmark
     /// <param name="Machine">Where it ran.</param>
     /// <param name="Ops">One network call by op class, or null without a profile.</param>
     /// <param name="DecodeSeconds">A latent model's VAE decode of every run's batch (included in <paramref name="RunSeconds"/>); empty in pixel space.</param>
+    /// <param name="Overhead">
+    /// The loop's step (timestep tensor, input scaling, network call, scheduler step, noise, dispose scope) against the
+    /// network call alone on tensors made beforehand (as many calls as a step makes), measured after the runs.
+    /// </param>
     public sealed record Result(string Model, string Sampler, int Steps, int Batch, double GFlopsPerImage, WindowTiming Timing, int NetworkCalls,
         IReadOnlyList<double> RunSeconds, PerformanceCeiling Ceiling, MemoryUse Memory, MachineInfo Machine, OpBreakdown? Ops = null,
-        IReadOnlyList<double>? DecodeSeconds = null)
+        IReadOnlyList<double>? DecodeSeconds = null, StepOverhead? Overhead = null)
     {
         /// <summary>Median seconds of a complete run (every step, and a latent model's decode) divided by the batch: the wall-clock cost of one image.</summary>
         public double SecondsPerImage => Median(RunSeconds.Count > 1 ? RunSeconds.Skip(1).ToList() : RunSeconds) / Batch;
@@ -137,12 +142,15 @@ public static class SampleBenchmark
             rssAfterFirstRun ??= ProcessMemory.CurrentRssBytes();
         }
         while (clock.Elapsed.TotalSeconds < plan.Seconds || stepSeconds.Count - plan.Warmup < plan.Windows);
-        // Tensors: before the first run against after the last (the loop must leave none behind). RSS: after the first run,
-        // when the allocator has seen a whole run, against after the last.
-        var memory = new MemoryUse(ProcessMemory.ToMiB(ProcessMemory.PeakRssBytes()), ProcessMemory.ToMiB(rssAfterFirstRun),
-            ProcessMemory.ToMiB(ProcessMemory.CurrentRssBytes()), tensorsBefore, DisposeScopeManager.Statistics.ThreadTotalLiveCount, []);
+        // Tensors: before the first run against after the overhead measurement that follows the last (neither may leave any
+        // behind). RSS: after the first run, when the allocator has seen a whole run, against after the last; peak: of the runs.
+        double? peakMiB = ProcessMemory.ToMiB(ProcessMemory.PeakRssBytes()), rssEndMiB = ProcessMemory.ToMiB(ProcessMemory.CurrentRssBytes());
         var timing = WindowTimer.FromDurations(stepSeconds, plan.Warmup, plan.Windows);
         int timedCalls = stepCalls.Skip(plan.Warmup).Sum();
+        var overhead = MeasureOverhead(loop, model, condition, options, shape, timing.MedianSecondsPerUnit,
+            (double)timedCalls / timing.TimedUnits, plan, cancellationToken);
+        var memory = new MemoryUse(peakMiB, ProcessMemory.ToMiB(rssAfterFirstRun), rssEndMiB, tensorsBefore,
+            DisposeScopeManager.Statistics.ThreadTotalLiveCount, []);
         OpBreakdown? ops = null;
         if (options.Profile)
         {
@@ -153,6 +161,60 @@ public static class SampleBenchmark
             model.Module.train(wasTraining);
         }
         return new Result(options.Name, options.Scheduler.Name, options.Steps, options.Batch, stats.GFlopsPerSample, timing, timedCalls,
-            runSeconds, ceiling, memory, MachineInfo.Current(), ops, decodeSeconds);
+            runSeconds, ceiling, memory, MachineInfo.Current(), ops, decodeSeconds, overhead);
+    }
+
+    /// <summary>
+    /// The loop's step against a bare network call in <see cref="WindowPlan.Windows"/> alternating pairs of blocks within
+    /// <see cref="StepOverhead.ShareOfPlan"/> of the plan's seconds, both under inference mode and warmed up first. The real
+    /// unit is the next step of a run, through <see cref="SamplingLoop.Step"/> as the timed runs take it (a new run, from
+    /// fresh noise, begins when one ends); the bare unit is one network call on an input and a timestep tensor made
+    /// once, in a dispose scope of its own, run <paramref name="callsPerStep"/> times per real step.
+    /// </summary>
+    private static StepOverhead MeasureOverhead(SamplingLoop loop, IDenoiser model, Conditioning.Condition condition, Options options,
+        IReadOnlyList<int> shape, double realSecondsPerStep, double callsPerStep, WindowPlan plan, CancellationToken cancellationToken)
+    {
+        long[] size = [options.Batch, .. shape.Select(d => (long)d)];
+        using var inference = torch.inference_mode();
+        using var generator = new Generator(1);
+        IReadOnlyList<double> timesteps = [];
+        Tensor? sample = null;
+        int index = 0;
+        void Real()
+        {
+            if (sample is null || index == timesteps.Count)
+            {
+                sample?.Dispose();
+                using var noise = randn(size, generator: generator);
+                sample = loop.Begin(noise, options.Steps);
+                timesteps = loop.Scheduler.Timesteps;
+                index = 0;
+            }
+            var next = loop.Step(sample, timesteps, index++, generator, null, null);
+            sample.Dispose();
+            sample = next;
+        }
+        using var drawn = randn(size, generator: generator);
+        using var input = model.Device.type == DeviceType.CPU ? drawn.alias() : drawn.to(model.Device);
+        using var timestep = torch.full([options.Batch], options.Scheduler.Schedule?.NumTrainTimesteps / 2 ?? 500, dtype: ScalarType.Float32, device: model.Device);
+        void Bare()
+        {
+            using var scope = NewDisposeScope();
+            model.Forward(input, timestep, condition);
+        }
+        try
+        {
+            for (int i = 0; i < Math.Max(1, plan.Warmup); i++)
+            {
+                Real();
+                Bare();
+            }
+            return StepOverhead.Measure(Real, Bare, realSecondsPerStep, plan.Seconds * StepOverhead.ShareOfPlan, plan.Windows,
+                cancellationToken, Math.Max(callsPerStep, 1e-3));
+        }
+        finally
+        {
+            sample?.Dispose();
+        }
     }
 }

@@ -29,22 +29,28 @@ public sealed record StepOverhead(double RealMsPerStep, double BareMsPerStep, do
     /// <summary>
     /// Times <paramref name="real"/> against <paramref name="bare"/> in <paramref name="blocks"/> alternating pairs of
     /// blocks, each block about <paramref name="budgetSeconds"/> / (2 · blocks) long judged by <paramref name="realSecondsPerStep"/>.
-    /// Run both warm first.
+    /// Run both warm first. When a real step does the work of several bare units (a sampler step of a second-order sampler
+    /// makes two network calls), <paramref name="bareUnitsPerStep"/> says how many: a bare block then runs that many units
+    /// per real step (rounded, at least one) and its time is scaled back to that many units per step.
     /// </summary>
     public static StepOverhead Measure(Action real, Action bare, double realSecondsPerStep, double budgetSeconds, int blocks,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default, double bareUnitsPerStep = 1)
     {
         ArgumentNullException.ThrowIfNull(real);
         ArgumentNullException.ThrowIfNull(bare);
         ArgumentOutOfRangeException.ThrowIfLessThan(blocks, 1);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bareUnitsPerStep);
         int steps = (int)Math.Clamp(budgetSeconds / (2.0 * blocks * Math.Max(realSecondsPerStep, 1e-6)), 1, 100_000);
+        int bareUnits = (int)Math.Max(1, Math.Round(steps * bareUnitsPerStep));
+        // Seconds of bare work per block, as if it had run exactly bareUnitsPerStep units for each of the block's steps.
+        double bareScale = steps * bareUnitsPerStep / bareUnits;
         var realSeconds = new double[blocks];
         var bareSeconds = new double[blocks];
         var clock = new Stopwatch();
-        double Time(Action unit)
+        double Time(Action unit, int count)
         {
             clock.Restart();
-            for (int i = 0; i < steps; i++)
+            for (int i = 0; i < count; i++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 unit();
@@ -55,13 +61,13 @@ public sealed record StepOverhead(double RealMsPerStep, double BareMsPerStep, do
         {
             if (b % 2 == 0)
             {
-                realSeconds[b] = Time(real);
-                bareSeconds[b] = Time(bare);
+                realSeconds[b] = Time(real, steps);
+                bareSeconds[b] = Time(bare, bareUnits) * bareScale;
             }
             else
             {
-                bareSeconds[b] = Time(bare);
-                realSeconds[b] = Time(real);
+                bareSeconds[b] = Time(bare, bareUnits) * bareScale;
+                realSeconds[b] = Time(real, steps);
             }
         }
         double ratio = WindowTiming.Median(Enumerable.Range(0, blocks).Select(b => bareSeconds[b] / realSeconds[b]));

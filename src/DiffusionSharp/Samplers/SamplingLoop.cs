@@ -60,23 +60,36 @@ public sealed class SamplingLoop
         Action<SamplingStep>? onStep = null)
     {
         using var inference = inference_mode();
-        Scheduler.SetTimesteps(numInferenceSteps);
+        var sample = Begin(initialNoise, numInferenceSteps);
         var timesteps = Scheduler.Timesteps;
-        var sample = initialNoise * Scheduler.InitNoiseSigma;
         for (int i = 0; i < timesteps.Count; i++)
         {
-            double t = timesteps[i];
-            Tensor next;
-            using (NewDisposeScope())
-            {
-                var modelOutput = _model(Scheduler.ScaleModelInput(sample, t), t);
-                var step = Scheduler.Step(modelOutput, t, sample, varianceNoise?.Invoke(i), generator);
-                onStep?.Invoke(new SamplingStep(i, timesteps.Count, t, step.PrevSample, step.PredOriginalSample));
-                next = step.PrevSample.MoveToOuterDisposeScope();
-            }
+            var next = Step(sample, timesteps, i, generator, varianceNoise, onStep);
             sample.Dispose();
             sample = next;
         }
         return sample;
+    }
+
+    /// <summary>Sets the scheduler's timesteps for a run and returns x_T scaled by its init noise sigma (a new tensor).</summary>
+    internal Tensor Begin(Tensor initialNoise, int numInferenceSteps)
+    {
+        Scheduler.SetTimesteps(numInferenceSteps);
+        return initialNoise * Scheduler.InitNoiseSigma;
+    }
+
+    /// <summary>
+    /// Step <paramref name="index"/> of a run: the model at <c>timesteps[index]</c>, then the scheduler's step, in one
+    /// dispose scope. Returns x_{t-1} (new); <paramref name="sample"/> is not disposed. Call under inference mode.
+    /// </summary>
+    internal Tensor Step(Tensor sample, IReadOnlyList<double> timesteps, int index, Generator? generator, Func<int, Tensor?>? varianceNoise,
+        Action<SamplingStep>? onStep)
+    {
+        double t = timesteps[index];
+        using var scope = NewDisposeScope();
+        var modelOutput = _model(Scheduler.ScaleModelInput(sample, t), t);
+        var step = Scheduler.Step(modelOutput, t, sample, varianceNoise?.Invoke(index), generator);
+        onStep?.Invoke(new SamplingStep(index, timesteps.Count, t, step.PrevSample, step.PredOriginalSample));
+        return step.PrevSample.MoveToOuterDisposeScope();
     }
 }

@@ -132,6 +132,29 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public void Should_report_the_step_overhead_of_the_sampling_loop_as_a_fraction_of_a_step()
+    {
+        // Given the main job's model sampling one image in 4 DDIM steps
+        // When bench sample runs with --json
+        var (code, output, error) = InProcessCli.Run(["bench", "sample", "--model", "mnist-nano", "--steps", "4", "--batch", "1",
+            "--threads", "1", "--seconds", "1", "--windows", "5", "--warmup-steps", "1", "--ceiling", "10", "--json"]);
+
+        // Then the report carries the loop's step against the bare network call: both times, a fraction below 1 and not far
+        // below 0 (the bare call is part of the step), over 5 pairs of blocks, and the tensors are back where they started
+        Assert.True(code == DiffuseApp.Ok, error);
+        var json = SingleJsonObject(output);
+        var overhead = json.GetProperty("step_overhead");
+        double fraction = overhead.GetProperty("fraction").GetDouble();
+        Assert.True(fraction is > -0.5 and < 1, $"fraction {fraction}");
+        double real = overhead.GetProperty("real_ms_per_step").GetDouble(), bare = overhead.GetProperty("bare_ms_per_step").GetDouble();
+        Assert.True(real > 0 && bare > 0, $"real {real} ms, bare {bare} ms");
+        Assert.Equal(5, overhead.GetProperty("blocks").GetInt32());
+        Assert.True(overhead.GetProperty("steps_per_block").GetInt32() >= 1);
+        var memory = json.GetProperty("memory");
+        Assert.Equal(memory.GetProperty("live_tensors_start").GetInt64(), memory.GetProperty("live_tensors_end").GetInt64());
+    }
+
+    [Fact]
     public void Should_print_one_json_object_for_forward()
     {
         // Given the tiny preset at batch 2

@@ -93,6 +93,7 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
                 r.Efficiency,
                 Memory = Memory(r.Memory),
                 LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),
+                StepOverhead = Overhead(r.Overhead),
                 Timing = Timing(r.Timing, "sampler step"),
                 OpProfile = Ops(r.Ops),
                 Machine = Machine(r.Machine),
@@ -108,6 +109,7 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         AddTiming(table, r.Timing, "sampler step", 1, "s per step");
         AddEfficiency(table, r.AchievedGFlopsPerSecond, r.Ceiling, r.Efficiency, "forward FLOPs of the network calls");
         AddMemory(table, r.Memory, "after the first run -> after the last");
+        AddOverhead(table, r.Overhead, "the loop's step", "network call");
         AddMachine(table, r.Machine);
         AnsiConsole.Write(table);
         if (r.Ops is { } ops) WriteOps(ops, "one network call by op class (replayed layer by layer)");
