@@ -26,13 +26,29 @@ public sealed class StableDiffusionPipeline : IDisposable
     public const string FolderProperty = "StableDiffusionPipeline.folder", SizeProperty = "StableDiffusionPipeline.size",
         StepsProperty = "StableDiffusionPipeline.steps", GuidanceProperty = "StableDiffusionPipeline.guidance";
 
-    private StableDiffusionPipeline(string folder, TextEncoder textEncoder, UNet2DConditionModel unet, IAutoencoder vae, IScheduler scheduler)
+    private readonly bool _ownsComponents;
+
+    private StableDiffusionPipeline(string folder, TextEncoder textEncoder, UNet2DConditionModel unet, IAutoencoder vae, IScheduler scheduler,
+        bool ownsComponents = true)
     {
         Source = folder;
         TextEncoder = textEncoder;
         Unet = unet;
         Vae = vae;
         Scheduler = scheduler;
+        _ownsComponents = ownsComponents;
+    }
+
+    /// <summary>
+    /// The same text encoder, UNet and VAE with another sampler, for several runs over one loaded pipeline (each with
+    /// its own sampler options) without loading the weights again. Disposing the result leaves the components alone:
+    /// this pipeline still owns them.
+    /// </summary>
+    /// <param name="scheduler">The sampler, e.g. <see cref="DiffusionPipeline.LoadScheduler"/> of <see cref="Source"/> with other options.</param>
+    public StableDiffusionPipeline WithScheduler(IScheduler scheduler)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        return new StableDiffusionPipeline(Source, TextEncoder, Unet, Vae, scheduler, ownsComponents: false);
     }
 
     /// <summary>The folder the pipeline came from.</summary>
@@ -281,6 +297,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (!_ownsComponents) return;
         TextEncoder.Dispose();
         Unet.Dispose();
         Vae.Dispose();
