@@ -43,7 +43,7 @@ internal static class GenerateEndpoints
             var info = ModelInfo.Read(request.Model!, folder);
             request.Check(info, s.Options);
             if (info.TextToImage) s.Tokenizers.CheckPrompts(folder, request);
-            var job = new GenerationJob(request, folder, Path.Combine(s.Options.ModelsRoot, request.Model!), s.Options.BatchSize, s.Clips);
+            var job = new GenerationJob(request, folder, Path.Combine(s.Options.ModelsRoot, request.Model!), s.Options.BatchSize, s.Clips, s.Options.LatentPreviews);
             await StreamAsync(context, s, job, clock);
         });
 

@@ -22,7 +22,8 @@ namespace DiffusionSharp.Studio.Generation;
 /// <param name="DisplayFolder">The folder as the user gave it (for the equivalent command).</param>
 /// <param name="BatchSize">Images per network batch.</param>
 /// <param name="Clips">Where an audio model's WAVs are kept for the page to play; null = none kept (the clips are not offered).</param>
-internal sealed record GenerationJob(GenerateRequest Request, string Folder, string DisplayFolder, int BatchSize, ClipStore? Clips = null)
+/// <param name="LatentPreviews">A latent model's step pictures decode at most this many images of the batch (<see cref="StudioOptions.LatentPreviews"/>).</param>
+internal sealed record GenerationJob(GenerateRequest Request, string Folder, string DisplayFolder, int BatchSize, ClipStore? Clips = null, int LatentPreviews = 4)
 {
     /// <summary>
     /// Loads the pipeline, generates, and posts a start event, one step event per step (x_t and the predicted x_0 of
@@ -49,15 +50,19 @@ internal sealed record GenerationJob(GenerateRequest Request, string Folder, str
         var audio = pipeline.Denoiser.Config as AudioUNet1DConfig;
         int batches = (count + BatchSize - 1) / BatchSize;
         post(new StartEvent(pipeline.Scheduler.Name, r.Steps, count, nrow, batches, Command(audio is not null), clock.Elapsed.TotalMilliseconds - loadStart));
+        // A latent model's x_t and x_0 are shown decoded, as diffuse sample --trajectory draws them. Two VAE decodes per
+        // step cost more than the latent U-Net's step, so only the batch's first LatentPreviews images are decoded.
+        bool cut = pipeline.Vae is not null && Math.Min(count, BatchSize) > LatentPreviews;
+        int? previewRows = cut ? null : nrow;
+        Tensor Preview(Tensor x) => pipeline.Vae is null ? x : pipeline.Decode(cut && x.shape[0] > LatentPreviews ? x[..LatentPreviews] : x);
         double last = clock.Elapsed.TotalMilliseconds;
         try
         {
             using var images = pipeline.Generate(count, r.Steps, r.Seed, labels, r.Guidance, BatchSize, (batch, step) =>
             {
                 token.ThrowIfCancellationRequested();
-                // A latent model's x_t and x_0 are shown decoded, as diffuse sample --trajectory draws them.
-                byte[] xt = Picture(pipeline.Decode(step.Sample), nrow, audio is not null, scale: 1);
-                byte[]? x0 = step.PredOriginalSample is { } p ? Picture(pipeline.Decode(p), nrow, audio is not null, scale: 1) : null;
+                byte[] xt = Picture(Preview(step.Sample), previewRows, audio is not null, scale: 1);
+                byte[]? x0 = step.PredOriginalSample is { } p ? Picture(Preview(p), previewRows, audio is not null, scale: 1) : null;
                 double now = clock.Elapsed.TotalMilliseconds;
                 post(new StepEvent(batch, step.Index, step.Count, step.Timestep, now - last, now, xt, x0));
                 last = clock.Elapsed.TotalMilliseconds;

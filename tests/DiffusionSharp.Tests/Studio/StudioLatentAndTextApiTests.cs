@@ -85,6 +85,30 @@ public sealed class StudioLatentAndTextApiTests
     }
 
     [Fact]
+    public async Task Should_decode_only_the_first_images_of_a_latent_batch_for_the_step_pictures_and_every_image_for_the_grid()
+    {
+        // Given a studio whose latent step pictures decode at most one image, and a latent model
+        await using var studio = await StudioHarness.StartAsync(o => o with { LatentPreviews = 1 });
+        studio.AddLatentModel();
+
+        // When three images are generated in one step
+        var (status, events, body) = await studio.GenerateAsync(new { model = StudioHarness.TinyLatent, sampler = "ddim", steps = 1, seed = 1, count = 3 });
+        Assert.True(status == 200, body);
+
+        // Then the step's x_t and x_0 are one decoded image each, and the final grid holds all three
+        PixelImage Decoded(string field, JsonElement data) => ImageFile.DecodePixels(data.GetProperty(field).GetBytesFromBase64(), field);
+        using var one = TorchSharp.torch.zeros(1, 3, 64, 64);
+        using var three = TorchSharp.torch.zeros(3, 3, 64, 64);
+        var single = ImageFile.DecodePixels(ImageGrid.ToPng(one, scale: 1), "one");
+        var step = events.Single(e => e.Name == "step").Data;
+        Assert.Equal((single.Width, single.Height), (Decoded("xt", step).Width, Decoded("xt", step).Height));
+        Assert.Equal((single.Width, single.Height), (Decoded("x0", step).Width, Decoded("x0", step).Height));
+        var grid = ImageFile.DecodePixels(ImageGrid.ToPng(three), "three");
+        var done = Decoded("png", events[^1].Data);
+        Assert.Equal((grid.Width, grid.Height), (done.Width, done.Height));
+    }
+
+    [Fact]
     public async Task Should_generate_from_a_prompt_as_the_stable_diffusion_pipeline_does_and_show_the_command_with_it()
     {
         // Given a studio with the tiny Stable Diffusion pipeline and a prompt with a quote in it
