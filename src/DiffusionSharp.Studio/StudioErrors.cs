@@ -24,6 +24,10 @@ public static class StudioErrors
         ["SamplerOverrides.TimestepSpacing"] = "spacing",
         ["SamplerOverrides.Eta"] = "eta",
         ["DDIMSchedulerOptions.Eta"] = "eta",
+        ["StableDiffusionPipeline.folder"] = "model",
+        ["StableDiffusionPipeline.size"] = "model",
+        ["StableDiffusionPipeline.steps"] = "steps",
+        ["StableDiffusionPipeline.guidance"] = "guidance",
     };
 
     /// <summary>The request field of a library property, or null when no request field carries it.</summary>

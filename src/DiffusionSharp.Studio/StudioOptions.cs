@@ -38,6 +38,12 @@ public sealed record StudioOptions
     /// <summary>Images per network batch: <c>diffuse sample</c>'s default <c>--batch</c>, so that the studio's images are its images.</summary>
     public int BatchSize { get; init; } = 64;
 
+    /// <summary>
+    /// A latent model's step pictures (x_t and the predicted x_0) decode at most this many images of the batch through its
+    /// VAE: two decodes per step cost more than the latent U-Net's step. The final grid holds every image.
+    /// </summary>
+    public int LatentPreviews { get; init; } = 4;
+
     /// <summary>Step events buffered per client; when a client reads slower, the generation waits for it.</summary>
     public int StepQueueCapacity { get; init; } = 8;
 
@@ -89,7 +95,7 @@ public sealed record StudioOptions
         if (File.Exists(RunsRoot)) throw InvalidInputException.For<StudioOptions>(nameof(RunsRoot), $": {RunsRoot} is a file, not a folder");
         foreach (var (name, value) in new[] { (nameof(MaxSteps), MaxSteps), (nameof(MaxCount), MaxCount), (nameof(BatchSize), BatchSize),
                      (nameof(StepQueueCapacity), StepQueueCapacity), (nameof(MaxUploads), MaxUploads), (nameof(MaxImageSide), MaxImageSide),
-                     (nameof(MaxSampleSide), MaxSampleSide), (nameof(MaxTrainTimesteps), MaxTrainTimesteps), (nameof(SendBufferBytes), SendBufferBytes) })
+                     (nameof(MaxSampleSide), MaxSampleSide), (nameof(LatentPreviews), LatentPreviews), (nameof(MaxTrainTimesteps), MaxTrainTimesteps), (nameof(SendBufferBytes), SendBufferBytes) })
             if (value < 1) throw InvalidInputException.For<StudioOptions>(name, $" must be at least 1 (got {value})");
         if (MaxQueuedGenerations < 0) throw InvalidInputException.For<StudioOptions>(nameof(MaxQueuedGenerations), $" must be 0 or more (got {MaxQueuedGenerations})");
         if (MaxQueuedForwardRequests < 1) throw InvalidInputException.For<StudioOptions>(nameof(MaxQueuedForwardRequests), $" must be at least 1 (got {MaxQueuedForwardRequests})");

@@ -30,8 +30,11 @@ internal sealed class StudioServices : IDisposable
     /// <summary>Runs generations one at a time; admits <see cref="StudioOptions.MaxQueuedGenerations"/> more to wait.</summary>
     public TorchWorker GenerationWorker { get; }
 
-    /// <summary>The networks loaded on the generation thread (the two used last).</summary>
+    /// <summary>The models loaded on the generation thread (the two used last).</summary>
     public Generation.NetworkCache Networks { get; } = new(2);
+
+    /// <summary>The tokenizers of text-to-image models, for the prompt length check before a generation is queued.</summary>
+    public Generation.TokenizerCache Tokenizers { get; } = new(4);
 
     /// <summary>The WAV files of the last audio generations, served to the Generate page.</summary>
     public Generation.ClipStore Clips { get; } = new(4);

@@ -41,6 +41,14 @@ public sealed class EditCommand : Command<EditCommand.Settings>
 
 
 
+        [CommandOption("--prompt <TEXT>")]
+        [Description("A Stable Diffusion pipeline folder: the prompt the edit is guided by (image-to-image or inpainting in latent space); the image is resized to the pipeline's default size.")]
+        public string? Prompt { get; init; }
+
+        [CommandOption("--negative-prompt <TEXT>")]
+        [Description("With --prompt: what classifier-free guidance steers away from (default: the empty prompt).")]
+        public string? NegativePrompt { get; init; }
+
         [CommandOption("--class <N>")]
         [Description("Class-conditional models: the class to steer the edit towards.")]
         public int? Class { get; init; }
@@ -64,6 +72,9 @@ public sealed class EditCommand : Command<EditCommand.Settings>
             if (Resample > 0 && Mask is null) return ValidationResult.Error("--resample needs --mask: resampling harmonises a repainted region with the kept one");
             if (KeepWhite && Mask is null) return ValidationResult.Error("--keep-white needs --mask");
             if (Class is < 0) return ValidationResult.Error($"--class must be 0 or more (got {Class})");
+            if (NegativePrompt is not null && Prompt is null) return ValidationResult.Error("--negative-prompt needs --prompt (editing with a Stable Diffusion pipeline folder)");
+            if (Prompt is not null && (Class is not null || Ema))
+                return ValidationResult.Error($"{(Class is not null ? "--class" : "--ema")} cannot be used with --prompt (editing with a Stable Diffusion pipeline)");
             if (Guidance < 0 || !double.IsFinite(Guidance)) return ValidationResult.Error($"--guidance must be a number >= 0 (got {Guidance})");
             return ValidationResult.Success();
         }
@@ -81,7 +92,11 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         if (s.Mask is not null) CliFiles.CheckExists(s.Mask, "--mask");
         CliFiles.CheckWritable(s.Out, "--out");
         if (s.Strip is not null) CliFiles.CheckWritable(s.Strip, "--strip");
+        if (s.Prompt is not null) TextToImageSample.CheckConditional(s.Model!);
+        else if (StableDiffusionPipeline.IsTextToImageFolder(s.Model!))
+            throw new InvalidInputException($"--prompt is required: {s.Model} is a text-to-image pipeline (model_index.json names a text encoder)");
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
+        if (s.Prompt is not null) return EditWithPrompt(s, options, device, cancellationToken);
 
         using var pipeline = DiffusionPipeline.Load(s.Model!, s.Ema, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
         var scheduler = pipeline.Scheduler;
@@ -110,6 +125,40 @@ public sealed class EditCommand : Command<EditCommand.Settings>
             if (s.Strip is { } stripPath) WriteStrip(stripPath, image, mask, result, output, scheduler.Name);
             AnsiConsole.MarkupLineInterpolated(
                 $"wrote [green]{s.Out}[/]: {scheduler.Name}, {result.StepsRun} of {s.Steps} steps from t={result.StartTimestep:0.#} (strength {s.Strength}), {result.ModelCalls} model calls, seed {s.Seed}, {clock.Elapsed.TotalSeconds:F1} s");
+            if (s.Strip is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Strip}[/]");
+        }
+        return DiffuseApp.Ok;
+    }
+
+    /// <summary>Image-to-image or inpainting with a Stable Diffusion pipeline folder, guided by <c>--prompt</c>.</summary>
+    private static int EditWithPrompt(Settings s, EditOptions options, Device device, CancellationToken cancellationToken)
+    {
+        using var sd = StableDiffusionPipeline.Load(s.Model!, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
+        var scheduler = sd.Scheduler;
+        // The image and mask at the pipeline's default size (unet sample_size x the VAE factor), as the other models' edits.
+        using var view = DiffusionPipeline.FromModel(sd.Unet, scheduler, sd.Vae);
+        using var image = ImageEditing.LoadImage(s.Image!, view);
+        using var mask = s.Mask is null ? null : ImageEditing.LoadMask(s.Mask, s.Image!, view, s.KeepWhite);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        EditResult result = null!;
+        AnsiConsole.Progress().AutoClear(true).Start(ctx =>
+        {
+            var task = ctx.AddTask($"{(mask is null ? "editing" : "inpainting")} with {scheduler.Name}", maxValue: options.StepsToRun);
+            result = sd.Edit(s.Prompt!, s.NegativePrompt, s.Guidance, image, options, s.Seed, mask, step =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                task.MaxValue = step.Count;
+                task.Increment(1);
+            }, t => Console.Error.WriteLine(
+                $"warning: --{(t.Index == 0 ? "prompt" : "negative-prompt")} is longer than the tokenizer's {sd.TextEncoder.Tokenizer.ModelMaxLength} tokens and was truncated as diffusers does: {t.Message}"));
+        });
+        using (result)
+        {
+            using var output = result.Image.clamp(-1, 1);
+            ImageFile.SavePng(output, s.Out);
+            if (s.Strip is { } stripPath) WriteStrip(stripPath, image, mask, result, output, scheduler.Name);
+            AnsiConsole.MarkupLineInterpolated(
+                $"wrote [green]{s.Out}[/]: {scheduler.Name}, {result.StepsRun} of {s.Steps} steps from t={result.StartTimestep:0.#} (strength {s.Strength}), guidance {s.Guidance}, seed {s.Seed}, {clock.Elapsed.TotalSeconds:F1} s");
             if (s.Strip is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Strip}[/]");
         }
         return DiffuseApp.Ok;

@@ -71,7 +71,7 @@ internal static class TextToImageSample
     }
 
     /// <summary>A --prompt needs a text-conditioned pipeline folder; an unconditional or class-conditional one is refused by name.</summary>
-    private static void CheckConditional(string folder)
+    internal static void CheckConditional(string folder)
     {
         if (StableDiffusionPipeline.IsTextToImageFolder(folder)) return;
         var unetConfig = Path.Combine(folder, "unet", UNet2DModel.ConfigFileName);

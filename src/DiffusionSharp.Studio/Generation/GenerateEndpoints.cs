@@ -40,8 +40,10 @@ internal static class GenerateEndpoints
             var request = await context.Request.ReadFromJsonAsync<GenerateRequest>(StudioJson.Options, context.RequestAborted)
                 ?? throw StudioRequestException.BadValue("body", ": expected a JSON object");
             string folder = s.Models.Folder(request.Model, checkContents: true);
-            request.Check(ModelInfo.Read(request.Model!, folder), s.Options);
-            var job = new GenerationJob(request, folder, Path.Combine(s.Options.ModelsRoot, request.Model!), s.Options.BatchSize, s.Clips);
+            var info = ModelInfo.Read(request.Model!, folder);
+            request.Check(info, s.Options);
+            if (info.TextToImage) s.Tokenizers.CheckPrompts(folder, request);
+            var job = new GenerationJob(request, folder, Path.Combine(s.Options.ModelsRoot, request.Model!), s.Options.BatchSize, s.Clips, s.Options.LatentPreviews);
             await StreamAsync(context, s, job, clock);
         });
 
@@ -61,7 +63,7 @@ internal static class GenerateEndpoints
         try
         {
             var info = ModelInfo.Read(id, s.Models.Folder(id));
-            return new { id, info.ClassName, info.SampleShape, info.NumClasses, info.HasEma, info.NumTrainTimesteps, info.Scheduler };
+            return new { id, info.ClassName, info.SampleShape, info.NumClasses, info.HasEma, info.NumTrainTimesteps, info.Scheduler, info.Vae, info.OutputShape, info.TextToImage };
         }
         catch (Exception e) when (e is InvalidInputException or StudioRequestException or IOException)
         {

@@ -1,6 +1,7 @@
 using DiffusionSharp.Pipelines;
 using DiffusionSharp.Samplers;
 using DiffusionSharp.Schedules;
+using DiffusionSharp.Text;
 
 namespace DiffusionSharp.Studio.Generation;
 
@@ -46,6 +47,15 @@ public sealed record GenerateRequest
     /// <summary>leading, trailing, linspace, or null for the folder's own (<c>--spacing</c>).</summary>
     public string? Spacing { get; init; }
 
+    /// <summary>Text-to-image models (Stable Diffusion pipeline folders): the prompt (<c>--prompt</c>); null for other models.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>With <see cref="Prompt"/>: what guidance steers away from (<c>--negative-prompt</c>); null = the empty prompt.</summary>
+    public string? NegativePrompt { get; init; }
+
+    /// <summary>Longest prompt (and negative prompt) in characters; the token count is checked too (<see cref="CheckPromptTokens"/>).</summary>
+    public const int MaxPromptLength = 1000;
+
     /// <summary>The parsed <see cref="Spacing"/>.</summary>
     public TimestepSpacing? TimestepSpacing => Spacing is null ? null : TimestepSpacings.Parse(Spacing, "spacing");
 
@@ -64,11 +74,46 @@ public sealed record GenerateRequest
         if (Sampler is not null) SamplerCatalog.Get(Sampler);
         _ = TimestepSpacing;
         if (Ema && !model.HasEma) throw InvalidInputException.For<GenerateRequest>(nameof(Ema), $": model '{model.Id}' has no EMA weights (unet_ema/)");
-        if (model.SampleShape is not { } shape) throw InvalidInputException.For<GenerateRequest>(nameof(Model), $": '{model.Id}' has no sample_size in its config.json");
+        if ((model.OutputShape ?? model.SampleShape) is not { } shape) throw InvalidInputException.For<GenerateRequest>(nameof(Model), $": '{model.Id}' has no sample_size in its config.json");
         if (shape.Count == 2 && shape[1] > MaxClipLength)
             throw InvalidInputException.For<GenerateRequest>(nameof(Model), $": '{model.Id}' makes clips of {shape[1]} samples, longer than the studio's {MaxClipLength}");
         if (shape.Count > 2 && shape.Skip(1).Any(side => side > limits.MaxSampleSide))
             throw InvalidInputException.For<GenerateRequest>(nameof(Model), $": '{model.Id}' makes samples of [{string.Join(", ", shape)}], larger than the studio's {limits.MaxSampleSide} per side");
+        if (model.TextToImage) return CheckTextToImage(model);
+        if (Prompt is not null || NegativePrompt is not null)
+            throw InvalidInputException.For<GenerateRequest>(Prompt is not null ? nameof(Prompt) : nameof(NegativePrompt),
+                $": model '{model.Id}' is a {model.ClassName} without a text encoder; a prompt needs a Stable Diffusion pipeline folder (model_index.json with text_encoder, tokenizer, unet, vae and scheduler)");
         return SampleClasses.Resolve(Class, Count, model.NumClasses, Guidance);
+    }
+
+    /// <summary>A text-to-image request: a prompt, no class (as <c>diffuse sample --prompt</c>); one image per seed, no grid row count.</summary>
+    private (long[]? Labels, int Count, int? Nrow) CheckTextToImage(ModelInfo model)
+    {
+        if (Prompt is null)
+            throw InvalidInputException.For<GenerateRequest>(nameof(Prompt), $" is required: model '{model.Id}' is a text-to-image pipeline (it samples from a prompt)");
+        if (Class is not null) throw InvalidInputException.For<GenerateRequest>(nameof(Class), $": model '{model.Id}' is a text-to-image pipeline; it takes a prompt, not a class");
+        foreach (var (name, text) in new[] { (nameof(Prompt), Prompt), (nameof(NegativePrompt), NegativePrompt) })
+            if (text is not null && text.Length > MaxPromptLength)
+                throw InvalidInputException.For<GenerateRequest>(name, $" is {text.Length} characters long; the studio takes at most {MaxPromptLength}");
+        return (null, Count, null);
+    }
+
+    /// <summary>
+    /// Refuses a prompt or negative prompt longer than the text encoder's rows (<c>diffuse sample</c> cuts it, with a
+    /// warning; here the user is asked to shorten it, so that what was typed is what conditions the image).
+    /// </summary>
+    /// <param name="tokenizer">The pipeline's tokenizer (<c>tokenizer/</c>).</param>
+    /// <exception cref="InvalidInputException">A prompt with more tokens than fit (property <see cref="Prompt"/> or <see cref="NegativePrompt"/>).</exception>
+    public void CheckPromptTokens(ClipTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        foreach (var (name, text) in new[] { (nameof(Prompt), Prompt), (nameof(NegativePrompt), NegativePrompt) })
+        {
+            if (text is null) continue;
+            int tokens = tokenizer.Encode(text).Count, room = tokenizer.ModelMaxLength - 2;
+            if (tokens > room)
+                throw InvalidInputException.For<GenerateRequest>(name,
+                    $" has {tokens} tokens; the text encoder takes at most {room} ({tokenizer.ModelMaxLength} with the start and end tokens): shorten it");
+        }
     }
 }

@@ -18,7 +18,12 @@ function onModel() {
   }
   $("ema").disabled = !(m && m.hasEma);
   $("ema").checked = !!(m && m.hasEma);
-  $("guidance").value = m && m.numClasses > 0 ? "3" : "1";
+  // A Stable Diffusion pipeline takes a prompt (and no class); its guidance default is diffusers' 7.5.
+  const text = !!(m && m.textToImage);
+  for (const e of document.querySelectorAll(".text-only")) e.classList.toggle("hidden", !text);
+  for (const e of document.querySelectorAll(".latent-only")) e.classList.toggle("hidden", !(m && m.vae));
+  cls.disabled = text;
+  $("guidance").value = text ? "7.5" : m && m.numClasses > 0 ? "3" : "1";
   // A 1-D (audio) model's pictures are waveforms above spectrograms: shown at their own size, not as square pixel art.
   for (const id of ["xt", "x0", "final"]) $(id).classList.toggle("wide", isAudio(m));
   if (m) $("steps").max = String(Math.min(m.numTrainTimesteps, limits.maxSteps));
@@ -34,8 +39,12 @@ function onSampler() {
 }
 
 function request() {
+  const m = models.find((x) => x.id === $("model").value);
+  const text = !!(m && m.textToImage);
   return {
     model: $("model").value,
+    prompt: text ? $("prompt").value : null,
+    negativePrompt: text && $("negative-prompt").value !== "" ? $("negative-prompt").value : null,
     ema: $("ema").checked,
     sampler: $("sampler").value || null,
     steps: Number($("steps").value),
@@ -158,7 +167,9 @@ const list = await api("/api/models");
 const limits = list.limits;
 models = list.models;
 samplers = await api("/api/samplers");
-for (const m of models) $("model").add(new Option(m.error ? `${m.id} (unreadable)` : `${m.id} (${m.className}, ${m.numClasses > 0 ? `${m.numClasses} classes` : "unconditional"})`, m.id));
+const kind = (m) => m.textToImage ? "text to image" : m.numClasses > 0 ? `${m.numClasses} classes` : "unconditional";
+const latent = (m) => m.vae && m.sampleShape && m.outputShape ? `, latent ${m.sampleShape.join("x")} → ${m.outputShape.join("x")} through ${m.vae}` : "";
+for (const m of models) $("model").add(new Option(m.error ? `${m.id} (unreadable)` : `${m.id} (${m.className}, ${kind(m)}${latent(m)})`, m.id));
 $("sampler").add(new Option("the folder's own", ""));
 for (const s of samplers) $("sampler").add(new Option(s.name, s.name));
 $("sampler").value = samplers.some((s) => s.name === "dpmpp-2m") ? "dpmpp-2m" : "";

@@ -145,10 +145,18 @@ public static class ImageEditing
             : new ClassLabelCondition(tensor(classLabels.ToArray(), dtype: ScalarType.Int64), pipeline.NumClasses);
         var editor = new ImageEditor(scheduler ?? pipeline.Scheduler, pipeline.ModelCall(condition, guidance));
         using var generator = new Generator((ulong)seed);
-        if (pipeline.Vae is null) return editor.Edit(image, options, generator, mask, onStep);
+        return EditThroughVae(pipeline, editor, image, options, generator, mask, onStep);
+    }
 
-        // A latent model edits in latent space: the image's latent (the posterior's mode), the mask shrunk to the latent grid
-        // (a latent cell is repainted if any pixel it covers is), and the result and the noised start decoded.
+    /// <summary>
+    /// Runs <paramref name="editor"/> on <paramref name="image"/>, in latent space when the pipeline has a VAE: the image's
+    /// latent (the posterior's mode), the mask shrunk to the latent grid (a latent cell is repainted if any pixel it covers
+    /// is), and the result and the noised start decoded.
+    /// </summary>
+    internal static EditResult EditThroughVae(DiffusionPipeline pipeline, ImageEditor editor, Tensor image, EditOptions options, Generator generator,
+        Tensor? mask, Action<SamplingStep>? onStep)
+    {
+        if (pipeline.Vae is null) return editor.Edit(image, options, generator, mask, onStep);
         using var latents = pipeline.Encode(image);
         using var latentMask = mask is null ? null : LatentMask(mask, pipeline.Vae.DownsamplingFactor);
         using var edited = editor.Edit(latents, options, generator, latentMask, onStep);

@@ -26,13 +26,29 @@ public sealed class StableDiffusionPipeline : IDisposable
     public const string FolderProperty = "StableDiffusionPipeline.folder", SizeProperty = "StableDiffusionPipeline.size",
         StepsProperty = "StableDiffusionPipeline.steps", GuidanceProperty = "StableDiffusionPipeline.guidance";
 
-    private StableDiffusionPipeline(string folder, TextEncoder textEncoder, UNet2DConditionModel unet, IAutoencoder vae, IScheduler scheduler)
+    private readonly bool _ownsComponents;
+
+    private StableDiffusionPipeline(string folder, TextEncoder textEncoder, UNet2DConditionModel unet, IAutoencoder vae, IScheduler scheduler,
+        bool ownsComponents = true)
     {
         Source = folder;
         TextEncoder = textEncoder;
         Unet = unet;
         Vae = vae;
         Scheduler = scheduler;
+        _ownsComponents = ownsComponents;
+    }
+
+    /// <summary>
+    /// The same text encoder, UNet and VAE with another sampler, for several runs over one loaded pipeline (each with
+    /// its own sampler options) without loading the weights again. Disposing the result leaves the components alone:
+    /// this pipeline still owns them.
+    /// </summary>
+    /// <param name="scheduler">The sampler, e.g. <see cref="DiffusionPipeline.LoadScheduler"/> of <see cref="Source"/> with other options.</param>
+    public StableDiffusionPipeline WithScheduler(IScheduler scheduler)
+    {
+        ArgumentNullException.ThrowIfNull(scheduler);
+        return new StableDiffusionPipeline(Source, TextEncoder, Unet, Vae, scheduler, ownsComponents: false);
     }
 
     /// <summary>The folder the pipeline came from.</summary>
@@ -141,6 +157,49 @@ public sealed class StableDiffusionPipeline : IDisposable
         // The negative prompt's embedding is the guidance's unconditional value (diffusers' negative_prompt_embeds; "" when none).
         using var negativeEmbeds = guided ? TextEncoder.EncodeHidden([negativePrompt ?? ""], t => truncations.Add(t with { Index = 1 })) : null;
         return GenerateFromEmbeddings(Unet, Vae, Scheduler, promptEmbeds, negativeEmbeds, guidance, steps, h, w, seed, initialNoise, onStep, truncations);
+    }
+
+    /// <summary>
+    /// Image-to-image (SDEdit) and inpainting guided by a prompt: the image is encoded by the VAE (the posterior's mode,
+    /// scaled), edited in latent space by <see cref="ImageEditor"/> (the mask shrunk to the latent grid by a max over each
+    /// factor x factor cell) with classifier-free guidance between the prompt and the negative prompt, and decoded. This
+    /// is the library's own editor over the pipeline's networks, not diffusers' img2img or inpainting pipeline call (whose
+    /// noise draws differ), and it is not checked against diffusers.
+    /// </summary>
+    /// <param name="prompt">The prompt; cut to 77 tokens as <see cref="Generate"/> does.</param>
+    /// <param name="negativePrompt">What guidance steers away from; null = the empty prompt.</param>
+    /// <param name="guidance">Guidance scale w; w ≤ 1 runs the prompt alone.</param>
+    /// <param name="image">[1, 3, H, W] in [-1, 1], H and W as <see cref="CheckSize"/> allows; not disposed.</param>
+    /// <param name="options">Strength, steps and resampling.</param>
+    /// <param name="seed">Seed of the CPU generator behind every noise draw.</param>
+    /// <param name="mask">[1, 1, H, W], 1 = repaint, 0 = keep; null for image-to-image.</param>
+    /// <param name="onStep">Called after every step, with the latents.</param>
+    /// <param name="onTruncated">Called for a prompt cut to fit (index 0 the prompt, 1 the negative prompt); null = ignore.</param>
+    /// <returns>The edited image and the noised start, decoded, on the CPU.</returns>
+    /// <exception cref="InvalidInputException">Bad options, a sampler that cannot edit, or an image whose size the networks do not take.</exception>
+    public EditResult Edit(string prompt, string? negativePrompt, double guidance, Tensor image, EditOptions options, long seed,
+        Tensor? mask = null, Action<SamplingStep>? onStep = null, Action<PromptTruncation>? onTruncated = null)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (image.dim() != 4 || image.shape[0] != 1 || image.shape[1] != Vae.InChannels)
+            throw new InvalidInputException($"image: the pipeline takes [1, {Vae.InChannels}, H, W] images, got [{string.Join(", ", image.shape)}]", nameof(StableDiffusionPipeline) + ".image");
+        CheckSize((int)image.shape[2], (int)image.shape[3], Unet.Config, VaeScaleFactor);
+        if (!double.IsFinite(guidance) || guidance < 0) throw new InvalidInputException($"guidance must be a number >= 0 (got {guidance})", GuidanceProperty);
+        bool guided = guidance > 1.0;
+        using var mode = inference_mode();
+        using var promptEmbeds = TextEncoder.EncodeHidden([prompt], onTruncated);
+        using var negativeEmbeds = guided ? TextEncoder.EncodeHidden([negativePrompt ?? ""], t => onTruncated?.Invoke(t with { Index = 1 })) : null;
+        using var nullRow = (guided ? negativeEmbeds! : promptEmbeds).squeeze(0);
+        using var condition = new EmbeddingCondition(promptEmbeds.alias(), null, nullRow);
+        using var pipeline = DiffusionPipeline.FromModel(Unet, Scheduler, Vae);
+        var editor = new ImageEditor(Scheduler, pipeline.ModelCall(condition, guided ? guidance : 1.0));
+        using var generator = new Generator((ulong)seed);
+        var result = ImageEditing.EditThroughVae(pipeline, editor, image, options, generator, mask, onStep);
+        if (result.Image.device_type == TorchSharp.DeviceType.CPU) return result;
+        using (result) return new EditResult(result.Image.cpu(), result.Noised.cpu(), result.StartTimestep, result.StepsRun, result.ModelCalls);
     }
 
     /// <summary>
@@ -281,6 +340,7 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        if (!_ownsComponents) return;
         TextEncoder.Dispose();
         Unet.Dispose();
         Vae.Dispose();

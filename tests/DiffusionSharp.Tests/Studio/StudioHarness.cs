@@ -24,6 +24,10 @@ internal sealed class StudioHarness : IAsyncDisposable
 {
     public const string TinyConditional = "tiny-cond";
     public const string Tiny28 = "tiny28";
+    public const string TinyLatent = "tiny-latent";
+
+    /// <summary>The id <see cref="AddTextToImageModel"/> gives.</summary>
+    public const string TinyTextToImage = "sd";
 
     private StudioHarness(string root, StudioServer server)
     {
@@ -56,6 +60,30 @@ internal sealed class StudioHarness : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// Adds <paramref name="id"/>, a latent pipeline folder of fresh weights as <c>diffuse train --vae</c> writes one:
+    /// <c>vae/</c> a tiny AutoencoderKL (64x64 RGB to 4x16x16 latents), <c>unet/</c> a U-Net over those latents with
+    /// 2 classes, <c>scheduler/</c> DDPM and a <c>model_index.json</c> naming the vae.
+    /// </summary>
+    /// <returns>The folder.</returns>
+    public string AddLatentModel(string id = TinyLatent)
+    {
+        string folder = Path.Combine(ModelsDir, id);
+        Training.LatentTrainingTests.SaveVae(Path.Combine(folder, "vae"));
+        random.manual_seed(2);
+        using (var unet = new UNet2DModel(Training.LatentTrainingTests.LatentUNet(numClassEmbeds: 3))) unet.SavePretrained(Path.Combine(folder, "unet"));
+        Directory.CreateDirectory(Path.Combine(folder, "scheduler"));
+        File.WriteAllText(Path.Combine(folder, "scheduler", "scheduler_config.json"),
+            DiffusionSharp.Samplers.SchedulerFactory.FromSchedule(new DiffusionSharp.Schedules.NoiseScheduleConfig()).ToConfigJson().ToJsonString());
+        File.WriteAllText(Path.Combine(folder, "model_index.json"),
+            """{"_class_name": "DiffusionSharpLatentPipeline", "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"], "vae": ["diffusers", "AutoencoderKL"]}""");
+        return folder;
+    }
+
+    /// <summary>Adds <see cref="TinyTextToImage"/>: a copy of the golden tiny Stable Diffusion pipeline (32x32 images, CLIP tokenizer, DDIM).</summary>
+    /// <returns>The folder.</returns>
+    public string AddTextToImageModel() => Pipelines.StableDiffusionPipelineInputTests.CopyGolden(ModelsDir);
 
     /// <summary>POSTs a generate request and reads the whole event stream.</summary>
     public async Task<(int Status, List<(string Name, JsonElement Data)> Events, string Body)> GenerateAsync(object request, CancellationToken token = default)
