@@ -47,12 +47,13 @@ public sealed class ShippedEmojiLatentModelTests
         using var images = pipeline.Generate(2, 3, seed: 0, classLabels: [smileys, flags], guidance: 3, batchSize: 2);
         using var again = pipeline.Generate(2, 3, seed: 0, classLabels: [smileys, flags], guidance: 3, batchSize: 2);
 
-        // Then they are decoded RGB images (not latents), finite, in the data range up to the decoder's overshoot, not flat,
-        // and the seed fixes them
+        // Then they are decoded RGB images (not latents), finite, in the data range up to the unclamped decoder's overshoot
+        // (its white backgrounds reach about 1.8 after 3 steps), mostly light as emoji on white are, not flat, and the seed
+        // fixes them
         Assert.Equal([2L, 3, 64, 64], images.shape);
         Assert.True(images.isfinite().all().item<bool>());
-        double min = images.min().item<float>(), max = images.max().item<float>();
-        Assert.True(min >= -1.5 && max <= 1.5, $"values {min:F3} .. {max:F3}");
+        double min = images.min().item<float>(), max = images.max().item<float>(), mean = images.mean().item<float>();
+        Assert.True(min >= -2.5 && max <= 2.5 && mean > 0, $"values {min:F3} .. {max:F3}, mean {mean:F3}");
         Assert.True(images.std().item<float>() > 0.05, "the images are flat");
         Assert.True(images.eq(again).all().item<bool>());
     }

@@ -183,9 +183,9 @@ public sealed class LatentTrainingTests : IDisposable
     [Fact]
     public void Should_write_a_scheduler_that_does_not_clip_the_predicted_latents()
     {
-        // Given a latent run started by the trainer
+        // Given a 1-step latent run
         var (run, trainer) = StartLatentRun(1);
-        trainer.Dispose();
+        using (trainer) Assert.Equal(StopReason.Finished, trainer.Train().Reason);
 
         // When its scheduler config is read, and the folder is loaded with the samplers that clip pixel models' x_0
         var config = JsonNode.Parse(File.ReadAllText(run.SchedulerConfigPath))!.AsObject();
