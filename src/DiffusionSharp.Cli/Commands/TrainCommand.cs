@@ -691,10 +691,15 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             $"eval at step {step}: Fréchet distance {r.FrechetDistance:F1} ({r.SampleCount} {GridSamplerName(trainer)}-{o.SampleSteps} clips, guidance {g:G3}), confidence {r.MeanConfidence:F3}{(r.Accuracy is double acc ? $", accuracy {acc:P1}" : "")}"));
     }
 
-    /// <summary>The sampler of the periodic grids and evaluations: DDIM (trailing) for ddpm, the run folder's own sampler for flow and edm.</summary>
-    private static IScheduler GridSampler(Trainer trainer) => trainer.Formulation.Kind == FormulationKind.Ddpm
-        ? SchedulerFactory.Create("ddim", trainer.Schedule, trainer.Options.PredictionType, TimestepSpacing.Trailing)
-        : SchedulerFactory.FromConfigJson(trainer.Formulation.PipelineScheduler().ConfigJson);
+    /// <summary>
+    /// The sampler of the periodic grids and evaluations: DDIM (trailing) for ddpm, over the run folder's scheduler config for a
+    /// latent run (which does not clip the predicted latents); the run folder's own sampler for flow and edm.
+    /// </summary>
+    private static IScheduler GridSampler(Trainer trainer) => trainer.Formulation.Kind != FormulationKind.Ddpm
+        ? SchedulerFactory.FromConfigJson(trainer.Formulation.PipelineScheduler().ConfigJson)
+        : trainer.IsLatent
+        ? SchedulerFactory.FromConfigJson(Trainer.WithoutSampleClipping(trainer.Formulation.PipelineScheduler().ConfigJson), "ddim")
+        : SchedulerFactory.Create("ddim", trainer.Schedule, trainer.Options.PredictionType, TimestepSpacing.Trailing);
 
     /// <summary>How the messages name <see cref="GridSampler"/>: DDIM, or the catalog name of the formulation's sampler.</summary>
     private static string GridSamplerName(Trainer trainer) =>

@@ -121,6 +121,7 @@ public sealed class Trainer : IDisposable
         if (trainer.Role.WritesFiles)
         {
             var (schedulerClass, schedulerConfig) = trainer._formulation.PipelineScheduler();
+            if (latents is not null) schedulerConfig = WithoutSampleClipping(schedulerConfig);
             run.WritePipeline(model.Config.ClassName, schedulerClass, schedulerConfig, latents?.VaeClassName);
             if (model.Config.NumClasses > 0 && data.HasLabels)
                 Pipelines.ClassNamesFile.Write(run.ClassNamesPath, data.ClassNames, dataSpec.LabelColumn);
@@ -129,6 +130,23 @@ public sealed class Trainer : IDisposable
         }
         trainer.WeightsReady();
         return trainer;
+    }
+
+    /// <summary>
+    /// A latent run's scheduler config with <c>clip_sample</c> off (when the class has the key): its x_0 is a scaled latent of
+    /// unit standard deviation, with values beyond ±1, not an image in [-1, 1], so the pixel models' clamp would flatten it
+    /// (diffusers' latent pipelines ship <c>clip_sample: false</c> for the same reason).
+    /// </summary>
+    /// <param name="configJson">A <c>scheduler_config.json</c> text.</param>
+    /// <returns>The same config, indented, with <c>clip_sample</c> false.</returns>
+    public static string WithoutSampleClipping(string configJson)
+    {
+        var json = System.Text.Json.Nodes.JsonNode.Parse(configJson)!.AsObject();
+        if (json.ContainsKey("clip_sample")) json["clip_sample"] = false;
+        return json.ToJsonString(new System.Text.Json.JsonSerializerOptions
+        {
+            WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        });
     }
 
     /// <summary>Continues the run in <paramref name="run"/> from its newest checkpoint.</summary>

@@ -181,6 +181,25 @@ public sealed class LatentTrainingTests : IDisposable
     }
 
     [Fact]
+    public void Should_write_a_scheduler_that_does_not_clip_the_predicted_latents()
+    {
+        // Given a 1-step latent run
+        var (run, trainer) = StartLatentRun(1);
+        using (trainer) Assert.Equal(StopReason.Finished, trainer.Train().Reason);
+
+        // When its scheduler config is read, and the folder is loaded with the samplers that clip pixel models' x_0
+        var config = JsonNode.Parse(File.ReadAllText(run.SchedulerConfigPath))!.AsObject();
+
+        // Then clip_sample is off (latents of unit scale reach beyond ±1), and so it is for DDPM and DDIM over it
+        Assert.False(config["clip_sample"]!.GetValue<bool>());
+        foreach (var sampler in new string?[] { null, "ddim" })
+        {
+            using var pipeline = DiffusionPipeline.Load(run.Root, samplerName: sampler);
+            Assert.False(pipeline.Scheduler.ToConfigJson()["clip_sample"]!.GetValue<bool>());
+        }
+    }
+
+    [Fact]
     public void Should_resume_a_latent_run_from_its_checkpoint_reusing_the_cache()
     {
         // Given a latent run that stopped at a checkpoint after 2 steps
