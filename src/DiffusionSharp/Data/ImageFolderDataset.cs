@@ -147,7 +147,7 @@ public sealed class ImageFolderDataset : IImageDataset
 
     /// <summary>
     /// The caption (<c>metadata.jsonl</c>'s <c>text</c>) of image <paramref name="index"/>; null when that row has none.
-    /// Read by text-conditioned training; nothing conditions on it yet.
+    /// Text-conditioned training reads its prompts with <see cref="ReadColumn"/> (any column, <c>text</c> included).
     /// </summary>
     /// <exception cref="InvalidOperationException">The folder has no <c>metadata.jsonl</c>.</exception>
     public string? GetCaption(int index)

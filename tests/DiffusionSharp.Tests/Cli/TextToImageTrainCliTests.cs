@@ -57,10 +57,11 @@ public sealed class TextToImageTrainCliTests : IDisposable
         // When the run folder is sampled with a prompt and guidance, Then it writes one 64x64 image
         var png = Path.Combine(_dir, "heart.png");
         var sample = InProcessCli.Run("sample", "--model", run, "--prompt", "red heart", "--guidance", "3", "--steps", "2", "--count", "1",
-            "--sampler", "ddim", "--out", png, "--threads", "1");
+            "--sampler", "ddim", "--individual", Path.Combine(_dir, "one"), "--out", png, "--threads", "1");
         Assert.True(sample.Code == 0, sample.Out + sample.Err);
         var pixels = ImageFile.LoadPixels(png);
         Assert.Equal((3, 64, 64), (pixels.Channels, pixels.Height, pixels.Width));
+        Assert.Equal(["{\"file_name\":\"00000.png\",\"text\":\"red heart\"}"], File.ReadAllLines(Path.Combine(_dir, "one", "metadata.jsonl")));
 
         // When the prompt is longer than 77 tokens, Then it is cut as diffusers cuts it, with a warning
         var longPrompt = string.Join(' ', Enumerable.Repeat("red heart", 60));
