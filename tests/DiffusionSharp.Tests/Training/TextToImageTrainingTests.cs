@@ -159,6 +159,23 @@ public sealed class TextToImageTrainingTests : IDisposable
     }
 
     [Fact]
+    public void Should_leave_the_live_tensor_count_unchanged_over_text_training_steps()
+    {
+        // Given a text run of 5 steps and the live tensor count after every step
+        var (_, trainer) = StartTextRun("leak", 5);
+        using (trainer)
+        {
+            var live = new List<long>();
+            trainer.StepHook = (_, _) => live.Add(DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+
+            // When it trains, Then after the first step (AdamW's moments) the count does not change
+            trainer.Train();
+            Assert.Equal(5, live.Count);
+            Assert.All(live.Skip(1), n => Assert.Equal(live[1], n));
+        }
+    }
+
+    [Fact]
     public void Should_drop_prompts_to_the_empty_prompts_row_and_keep_the_others()
     {
         // Given the token rows of two captions and the empty prompt's row
