@@ -64,6 +64,8 @@ public static class CliNames
         ["DataSpec.Labels"] = "--labels",
         ["DataSpec.LabelColumn"] = "--label-column",
         ["DataSpec.Background"] = "--background",
+        ["DataSpec.PromptColumn"] = "--prompt-column",
+        ["TextConditionedUNetConfig.TextEncoder"] = "--text-encoder",
         ["Memorisation.threshold"] = "--near-copy",
         ["WindowPlan.Seconds"] = "--seconds",
         ["WindowPlan.Windows"] = "--windows",

@@ -23,4 +23,30 @@ internal static class ModelSpecs
         throw new InvalidInputException(
             $"--model: '{model}' is neither a preset ({string.Join(", ", ModelPresets.Names)}) nor a config.json file (audio: {string.Join(", ", AudioModelPresets.Names)})");
     }
+
+    /// <summary>The UNet2DConditionModel <paramref name="model"/> names: a preset (emoji-text-small, text-tiny, ...) or a config.json of that class.</summary>
+    /// <exception cref="InvalidInputException">Neither, or a config of another class.</exception>
+    public static UNet2DConditionConfig ConditionConfig(string model)
+    {
+        if (UNet2DConditionPresets.Names.Contains(model, StringComparer.OrdinalIgnoreCase)) return UNet2DConditionPresets.Get(model);
+        var path = File.Exists(model) ? model : Path.Combine(model, UNet2DModel.ConfigFileName);
+        if (!File.Exists(path))
+            throw new InvalidInputException(
+                $"--model: '{model}' is neither a text-conditioned preset ({string.Join(", ", UNet2DConditionPresets.Names)}) nor a UNet2DConditionModel config.json; --prompt-column trains a UNet2DConditionModel");
+        if (Denoisers.LoadConfig(path) is not UNet2DConditionConfig config)
+            throw new InvalidInputException($"--model: {path} is not a UNet2DConditionModel config; --prompt-column trains a UNet2DConditionModel (e.g. emoji-text-small)");
+        return config;
+    }
+
+    /// <summary>The CLIP text encoder <paramref name="textEncoder"/> names: a preset (clip-text-small, sd15) or a CLIPTextModel config.json.</summary>
+    /// <exception cref="InvalidInputException">Neither.</exception>
+    public static ClipTextConfig TextEncoderConfig(string textEncoder)
+    {
+        if (ClipTextConfig.PresetNames.Contains(textEncoder, StringComparer.OrdinalIgnoreCase)) return ClipTextConfig.Get(textEncoder);
+        var path = File.Exists(textEncoder) ? textEncoder : Path.Combine(textEncoder, ClipTextModel.ConfigFileName);
+        if (!File.Exists(path))
+            throw new InvalidInputException(
+                $"--text-encoder: '{textEncoder}' is neither a preset ({string.Join(", ", ClipTextConfig.PresetNames)}) nor a CLIPTextModel config.json");
+        return ClipTextConfig.Load(path);
+    }
 }

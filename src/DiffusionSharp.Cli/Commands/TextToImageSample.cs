@@ -59,6 +59,10 @@ internal static class TextToImageSample
                 Directory.CreateDirectory(dir);
                 var pixels = PixelImage.FromBatch(batch);
                 for (int i = 0; i < pixels.Length; i++) ImageFile.SavePng(pixels[i], Path.Combine(dir, $"{i:D5}.png"));
+                // imagefolder-style, as the class-conditional --individual writes it: each file with the prompt it was made from.
+                var rows = Enumerable.Range(0, pixels.Length).Select(i => System.Text.Json.JsonSerializer.Serialize(
+                    new Dictionary<string, string> { ["file_name"] = $"{i:D5}.png", ["text"] = s.Prompt! }));
+                IO.AtomicFile.WriteAllText(Path.Combine(dir, Data.ImageFolderMetadata.FileName), string.Join("\n", rows) + "\n");
             }
         }
         finally

@@ -66,9 +66,19 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public bool Strict { get; init; }
 
         [CommandOption("--model <PRESET|CONFIG>")]
-        [Description("Architecture: mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), emoji-latent-small (4x16x16 latents, with --vae), cifar10-ddpm, audio-small (1x8192 clips at 8 kHz, for --data spoken-digits or a WAV folder), audio-patch4 (the same clips as 2,048 frames of 4 samples: about twice as fast per step), series-small (short time series from a CSV file, any length that is a multiple of 16), or a UNet2DModel or DiffusionSharpUNet1D config.json.")]
-        [DefaultValue("mnist-tiny")]
-        public string Model { get; init; } = "mnist-tiny";
+        [Description("Architecture (default mnist-tiny; with --prompt-column emoji-text-small): mnist-nano, mnist-tiny, mnist-small, emoji32-small (3x32x32), emoji-latent-small (4x16x16 latents, with --vae), cifar10-ddpm, audio-small (1x8192 clips at 8 kHz, for --data spoken-digits or a WAV folder), audio-patch4 (the same clips as 2,048 frames of 4 samples: about twice as fast per step), series-small (short time series from a CSV file, any length that is a multiple of 16), or a UNet2DModel or DiffusionSharpUNet1D config.json; with --prompt-column a UNet2DConditionModel: emoji-text-small (4x16x16 latents, 128-wide text), text-tiny, or its config.json.")]
+        public string? ModelOption { get; init; }
+
+        /// <summary>The <c>--model</c> given, or the default architecture of the run's kind.</summary>
+        public string Model => ModelOption ?? (PromptColumn is null ? "mnist-tiny" : "emoji-text-small");
+
+        [CommandOption("--prompt-column <COLUMN>")]
+        [Description("Text to image (with --vae): train a UNet2DConditionModel and a CLIP text encoder from scratch on the prompts in this metadata.jsonl column (emoji: text), tokenized once with the bundled CLIP tokenizer; prompts are dropped to \"\" with --cond-drop for guidance. The run folder is a diffusers StableDiffusionPipeline folder for diffuse sample --prompt.")]
+        public string? PromptColumn { get; init; }
+
+        [CommandOption("--text-encoder <PRESET|CONFIG>")]
+        [Description("With --prompt-column: the CLIP text encoder trained with the U-Net: clip-text-small (default: width 128, 4 layers, 4 heads) or a CLIPTextModel config.json; its hidden_size must equal the U-Net's cross_attention_dim.")]
+        public string? TextEncoder { get; init; }
 
         [CommandOption("--vae <FOLDER>")]
         [Description("Latent diffusion: an AutoencoderKL or AutoencoderTiny folder (or a train-vae run / pipeline folder with vae/). The data is encoded once (cached in the run's latents/), the U-Net (e.g. emoji-latent-small) trains on the scaled latents, and the run folder gets vae/.")]
@@ -181,7 +191,7 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         public double? SigmaData { get; init; }
 
         [CommandOption("--cond-drop <P>")]
-        [Description("Label drop probability for classifier-free guidance (class-conditional only).")]
+        [Description("Condition drop probability for classifier-free guidance (class labels to the null class; with --prompt-column prompts to \"\").")]
         [DefaultValue(0.1)]
         public double CondDrop { get; init; } = 0.1;
 
@@ -256,6 +266,13 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (base.Validate() is { Successful: false } bad) return bad;
             if (string.IsNullOrWhiteSpace(Out)) return ValidationResult.Error("--out is required: the run folder to write");
             if (Resume && Overwrite) return ValidationResult.Error("--resume and --overwrite exclude each other");
+            if (PromptColumn is not null && !Resume)
+            {
+                if (Vae is null) return ValidationResult.Error("--prompt-column needs --vae: text-conditioned training runs on VAE latents (train one with diffuse train-vae)");
+                if (ClassConditional) return ValidationResult.Error("--prompt-column and --class-conditional exclude each other: the model is conditioned on prompts, not class labels");
+                if (LabelColumn is not null) return ValidationResult.Error("--label-column cannot be used with --prompt-column: the model is conditioned on prompts, not class labels");
+            }
+            if (TextEncoder is not null && PromptColumn is null) return ValidationResult.Error("--text-encoder needs --prompt-column (text-conditioned training)");
             if (EvalEvery < 0) return ValidationResult.Error($"--eval-every must be 0 (off) or more (got {EvalEvery})");
             if (!(EvalGuidance >= 1) || double.IsInfinity(EvalGuidance)) return ValidationResult.Error($"--eval-guidance must be a finite number of at least 1 (got {EvalGuidance.ToString(System.Globalization.CultureInfo.InvariantCulture)})");
             if (EvalEvery > 0 && EvalCount < Evaluation.DigitEvaluation.MinSamples)
@@ -420,11 +437,19 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         return Trainer.Start(run, model, data, spec, schedule, options, seams);
     }
 
+    /// <summary>What a latent run starts from: the VAE folder and model, the image side, the latent side, the data spec and the images.</summary>
+    private sealed record LatentInputs(string VaeFolder, Models.Autoencoders.IAutoencoder Vae, int Resolution, int LatentSide, DataSpec Spec,
+        IImageDataset Images) : IDisposable
+    {
+        public void Dispose() => Vae.Dispose();
+    }
+
     /// <summary>
-    /// Starts a latent run: the VAE of --vae is copied into the run's vae/, the images are encoded once (or the cache in
-    /// latents/ is reused when its key matches), and the U-Net trains on the scaled latents.
+    /// The checks every latent run makes at the boundary (--vae is an autoencoder, latent channels = the U-Net's in_channels,
+    /// the resolution a multiple of the VAE's factor and the latent side of the U-Net's downsampling, one process, no --flip),
+    /// then the VAE and the images.
     /// </summary>
-    private static Trainer StartLatentRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
+    private static LatentInputs OpenLatentInputs(Settings s, int inChannels, int? sampleSize, int levels, string latentPreset, torch.Device device, TrainingSeams seams)
     {
         string vaeSource = s.Vae!;
         if (seams.Role.Count > 1) throw new InvalidInputException("--vae: latent training runs in one process for now (not under mpiexec)");
@@ -437,30 +462,59 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             : null;
         if (vaeFolder is null)
             throw new InvalidInputException($"--vae: {vaeSource} is not an AutoencoderKL or AutoencoderTiny folder (a config.json with that _class_name), nor a folder with such a vae/");
+        var vae = Models.Autoencoders.AutoencoderLoader.FromPretrained(vaeFolder, device);
+        try
+        {
+            int f = vae.DownsamplingFactor;
+            if (inChannels != vae.LatentChannels)
+                throw new InvalidInputException(
+                    $"--model has in_channels {inChannels} but the --vae latents have {vae.LatentChannels} channel(s) (latent_channels in {vaeFolder}/config.json); use a latent preset such as {latentPreset}");
+            int resolution = s.ImageSize ?? (sampleSize is { } side ? side * f
+                : throw new InvalidInputException("--resolution is required: the model config has no sample_size"));
+            if (resolution < f || resolution % f != 0)
+                throw new InvalidInputException($"--resolution {resolution}: expected a positive multiple of {f}, the --vae's downsampling factor");
+            int latentSide = resolution / f;
+            int factor = 1 << (levels - 1);
+            if (latentSide % factor != 0)
+                throw new InvalidInputException(
+                    $"--resolution {resolution}: the latents are {latentSide}x{latentSide}, not a multiple of {factor} ({levels} U-Net levels); use a multiple of {f * factor}");
+            var spec = new DataSpec(s.Data, resolution, s.Grayscale, s.Strict, s.Labels, false, s.LabelColumn, s.Background, PromptColumn: s.PromptColumn);
+            var images = spec.Open(resolution);
+            if (images is ImageFolderDataset folder && folder.SkippedFiles.Count > 0)
+                AnsiConsole.MarkupLineInterpolated($"[yellow]skipped {folder.SkippedFiles.Count} unreadable image(s)[/] in {s.Data} (use --strict to stop instead)");
+            if (images.Channels != vae.InChannels)
+                throw new InvalidInputException($"--data images have {images.Channels} channel(s) but the --vae encodes {vae.InChannels}");
+            if (images.Height != resolution || images.Width != resolution)
+                throw new InvalidInputException($"--data images are {images.Width}x{images.Height} but --resolution is {resolution}");
+            return new LatentInputs(vaeFolder, vae, resolution, latentSide, spec, images);
+        }
+        catch
+        {
+            vae.Dispose();
+            throw;
+        }
+    }
+
+    private static NoiseScheduleConfig LatentSchedule(Settings s, TrainingOptions options)
+    {
+        if (s.BetaSchedule is not null && options.Formulation.Kind != FormulationKind.Ddpm)
+            throw new InvalidInputException($"--beta-schedule applies to the ddpm formulation only (got --formulation {options.Formulation.Kind.ToName()}, which has no beta schedule)");
+        var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule ?? "linear", "--beta-schedule"));
+        schedule.Validate();
+        return schedule;
+    }
+
+    /// <summary>
+    /// Starts a latent run: the VAE of --vae is copied into the run's vae/, the images are encoded once (or the cache in
+    /// latents/ is reused when its key matches), and the U-Net trains on the scaled latents.
+    /// </summary>
+    private static Trainer StartLatentRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
+    {
+        if (s.PromptColumn is not null) return StartTextToImageRun(s, options, device, seams);
         var config = ModelSpecs.Config(s.Model);
-        using var vae = Models.Autoencoders.AutoencoderLoader.FromPretrained(vaeFolder, device);
-        int f = vae.DownsamplingFactor;
-        if (config.InChannels != vae.LatentChannels)
-            throw new InvalidInputException(
-                $"--model has in_channels {config.InChannels} but the --vae latents have {vae.LatentChannels} channel(s) (latent_channels in {vaeFolder}/config.json); use a latent preset such as emoji-latent-small");
-        int resolution = s.ImageSize ?? (config.SampleSize is { } side ? side * f
-            : throw new InvalidInputException("--resolution is required: the model config has no sample_size"));
-        if (resolution < f || resolution % f != 0)
-            throw new InvalidInputException($"--resolution {resolution}: expected a positive multiple of {f}, the --vae's downsampling factor");
-        int latentSide = resolution / f;
-        int factor = 1 << (config.BlockOutChannels.Count - 1);
-        if (latentSide % factor != 0)
-            throw new InvalidInputException(
-                $"--resolution {resolution}: the latents are {latentSide}x{latentSide}, not a multiple of {factor} ({config.BlockOutChannels.Count} U-Net levels); use a multiple of {f * factor}");
-        config = config with { SampleSize = latentSide };
-        var spec = new DataSpec(s.Data, resolution, s.Grayscale, s.Strict, s.Labels, false, s.LabelColumn, s.Background);
-        var images = spec.Open(resolution);
-        if (images is ImageFolderDataset folder && folder.SkippedFiles.Count > 0)
-            AnsiConsole.MarkupLineInterpolated($"[yellow]skipped {folder.SkippedFiles.Count} unreadable image(s)[/] in {s.Data} (use --strict to stop instead)");
-        if (images.Channels != vae.InChannels)
-            throw new InvalidInputException($"--data images have {images.Channels} channel(s) but the --vae encodes {vae.InChannels}");
-        if (images.Height != resolution || images.Width != resolution)
-            throw new InvalidInputException($"--data images are {images.Width}x{images.Height} but --resolution is {resolution}");
+        using var inputs = OpenLatentInputs(s, config.InChannels, config.SampleSize, config.BlockOutChannels.Count, "emoji-latent-small", device, seams);
+        config = config with { SampleSize = inputs.LatentSide };
+        var images = inputs.Images;
         if (s.ClassConditional)
         {
             if (!images.HasLabels)
@@ -468,17 +522,50 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                     + (images is ImageFolderDataset { HasCaptions: true } ? $" (name a {ImageFolderMetadata.FileName} column with --label-column)" : ""));
             config = config with { NumClassEmbeds = images.NumClasses + 1 };
         }
-        if (s.BetaSchedule is not null && options.Formulation.Kind != FormulationKind.Ddpm)
-            throw new InvalidInputException($"--beta-schedule applies to the ddpm formulation only (got --formulation {options.Formulation.Kind.ToName()}, which has no beta schedule)");
-        var schedule = new NoiseScheduleConfig(s.TrainTimesteps, 0.0001, 0.02, BetaScheduleNames.Parse(s.BetaSchedule ?? "linear", "--beta-schedule"));
-        schedule.Validate();
+        var schedule = LatentSchedule(s, options);
         if (!s.Overwrite && RunFolder.IsRun(s.Out!))
             throw new InvalidInputException($"--out: {s.Out} already holds a training run; pass --resume to continue it or --overwrite to replace it");
         var run = RunFolder.Create(s.Out!, s.Overwrite);
-        run.WriteVae(vaeFolder);
-        var data = EncodeLatents(run, vae, images);
+        run.WriteVae(inputs.VaeFolder);
+        var data = EncodeLatents(run, inputs.Vae, images);
         var model = new UNet2DModel(config, device);
-        return Trainer.Start(run, model, data, spec, schedule, options, seams);
+        return Trainer.Start(run, model, data, inputs.Spec, schedule, options, seams);
+    }
+
+    /// <summary>
+    /// Starts a text-to-image run (--prompt-column): a UNet2DConditionModel and a CLIP text encoder trained together on the
+    /// latents, each image's prompt tokenized once with the bundled CLIP tokenizer (copied to tokenizer/); the run folder is a
+    /// StableDiffusionPipeline folder.
+    /// </summary>
+    private static Trainer StartTextToImageRun(Settings s, TrainingOptions options, torch.Device device, TrainingSeams seams)
+    {
+        var unet = ModelSpecs.ConditionConfig(s.Model);
+        var text = ModelSpecs.TextEncoderConfig(s.TextEncoder ?? "clip-text-small");
+        new TextConditionedUNetConfig(unet, text).Validate();
+        string tokenizerFolder = BundledData.ClipTokenizerDirectory;
+        var tokenizer = Text.ClipTokenizer.FromPretrained(tokenizerFolder);
+        if (tokenizer.VocabSize > text.VocabSize)
+            throw new InvalidInputException($"--text-encoder: vocab_size {text.VocabSize} is smaller than the CLIP tokenizer's {tokenizer.VocabSize} tokens");
+        if (tokenizer.ModelMaxLength > text.MaxPositionEmbeddings)
+            throw new InvalidInputException($"--text-encoder: max_position_embeddings {text.MaxPositionEmbeddings} is shorter than the tokenizer's {tokenizer.ModelMaxLength}-token rows");
+        using var inputs = OpenLatentInputs(s, unet.InChannels, unet.SampleSize, unet.BlockOutChannels.Count, "emoji-text-small", device, seams);
+        var config = new TextConditionedUNetConfig(unet with { SampleSize = inputs.LatentSide }, text);
+        var prompts = inputs.Spec.ReadPrompts(inputs.Images);
+        var schedule = LatentSchedule(s, options);
+        if (!s.Overwrite && RunFolder.IsRun(s.Out!))
+            throw new InvalidInputException($"--out: {s.Out} already holds a training run; pass --resume to continue it or --overwrite to replace it");
+        var run = RunFolder.Create(s.Out!, s.Overwrite);
+        run.WriteVae(inputs.VaeFolder);
+        var latents = EncodeLatents(run, inputs.Vae, inputs.Images);
+        var data = new CaptionedLatentDataset(latents, prompts, tokenizerFolder);
+        if (data.Truncations.Count > 0)
+            Console.Error.WriteLine(
+                $"warning: {data.Truncations.Count} prompt(s) of --prompt-column {s.PromptColumn} are longer than the tokenizer's {data.Length} tokens and were truncated as diffusers does; the first: {data.Truncations[0].Message}");
+        AnsiConsole.MarkupLineInterpolated(
+            $"prompts: {data.Count} from column '{s.PromptColumn}' ({prompts.Distinct(StringComparer.Ordinal).Count()} distinct), tokenized to {data.Length}-token CLIP rows; empty prompt with probability {options.CondDrop}");
+        using var generator = new torch.Generator((ulong)s.Seed);
+        var model = new TextConditionedUNet(config, device, generator);
+        return Trainer.Start(run, model, data, inputs.Spec, schedule, options, seams);
     }
 
     /// <summary>The latents of the run's data: the cache when its key matches, otherwise encoded now (with a progress line).</summary>
@@ -591,6 +678,11 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     private static void WriteSampleGrid(RunFolder run, Trainer trainer, IDenoiser ema, Models.Autoencoders.IAutoencoder? vae, int step)
     {
         var o = trainer.Options;
+        if (ema is TextConditionedUNet text && trainer.Data is CaptionedLatentDataset captioned && vae is not null)
+        {
+            WriteTextSampleGrid(run, trainer, text, captioned, vae, step);
+            return;
+        }
         using var pipeline = DiffusionPipeline.FromModel(ema, GridSampler(trainer), vae);
         bool final = step >= o.Steps;
         using var recorder = final ? new TrajectoryRecorder(frames: 10, samples: 4, vae is null ? null : pipeline.Decode) : null;
@@ -635,6 +727,52 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         string trajectory = Path.Combine(run.SamplesDir, "reverse-process.png");
         recorder.Save(trajectory, pipeline.Scheduler.Name);
         AnsiConsole.MarkupLineInterpolated($"wrote [green]{grid}[/] ({count} samples, {GridSamplerName(trainer)} {o.SampleSteps} steps, EMA weights) and [green]{trajectory}[/]");
+    }
+
+    /// <summary>Guidance scale of the training grids of text-to-image runs.</summary>
+    private const double TextGridGuidance = 3.0;
+
+    /// <summary>
+    /// The grid of a text-to-image run: up to 16 of the training prompts (evenly spaced through the data, distinct), one image
+    /// each from the EMA weights at guidance 3, in row order; the prompts are listed in a .txt file beside the PNG.
+    /// </summary>
+    private static void WriteTextSampleGrid(RunFolder run, Trainer trainer, TextConditionedUNet ema, CaptionedLatentDataset data,
+        Models.Autoencoders.IAutoencoder vae, int step)
+    {
+        var o = trainer.Options;
+        int wanted = Math.Clamp(o.SampleCount, 1, 16);
+        var prompts = Enumerable.Range(0, wanted).Select(i => data.Captions[(int)((long)i * data.Count / wanted)])
+            .Distinct(StringComparer.Ordinal).ToList();
+        int side = (ema.Unet.Config.SampleSize ?? 16) * vae.DownsamplingFactor;
+        var scheduler = GridSampler(trainer);
+        var images = new List<torch.Tensor>();
+        try
+        {
+            using var mode = torch.inference_mode();
+            using var nullRow = data.NullIds.unsqueeze(0);
+            using var negative = ema.EncodeIds(nullRow);
+            for (int i = 0; i < prompts.Count; i++)
+            {
+                using var scope = torch.NewDisposeScope();
+                using var ids = data.Tokenizer.Tokenize([prompts[i]]).InputIdsTensor(ema.Device);
+                var hidden = ema.EncodeIds(ids);
+                using var result = StableDiffusionPipeline.GenerateFromEmbeddings(ema.Unet, vae, scheduler, hidden, negative, TextGridGuidance,
+                    o.SampleSteps, side, side, o.Seed + 1 + i);
+                images.Add(result.Image.clone().DetachFromDisposeScope());
+            }
+            using var batch = torch.cat(images, 0);
+            Directory.CreateDirectory(run.SamplesDir);
+            string grid = Path.Combine(run.SamplesDir, $"step-{step:D7}.png");
+            ImageGrid.SavePng(batch, grid, Math.Min(4, prompts.Count));
+            string list = Path.Combine(run.SamplesDir, $"step-{step:D7}.txt");
+            IO.AtomicFile.WriteAllText(list, string.Join("\n", prompts) + "\n");
+            AnsiConsole.MarkupLineInterpolated(
+                $"wrote [green]{grid}[/] ({prompts.Count} training prompts, listed in {list}; {GridSamplerName(trainer)} {o.SampleSteps} steps, guidance {TextGridGuidance}, EMA weights)");
+        }
+        finally
+        {
+            foreach (var t in images) t.Dispose();
+        }
     }
 
     /// <summary>Scores <paramref name="count"/> samples of the EMA model, drawn as the grids are (a class-conditional one: every class equally often), and appends the scores to eval.csv.</summary>

@@ -11,4 +11,10 @@ public enum ConditionKind
 
     /// <summary>A sequence of embeddings per sample, e.g. a text encoder's output (UNet2DConditionModel's <c>encoder_hidden_states</c>).</summary>
     Embedding,
+
+    /// <summary>
+    /// Token ids per sample for a network that holds its own text encoder (<see cref="TokenCondition"/>): the text encoder
+    /// trains with the U-Net, so the ids, not their embeddings, travel with the batch.
+    /// </summary>
+    Tokens,
 }

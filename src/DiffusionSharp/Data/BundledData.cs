@@ -66,6 +66,21 @@ public static class BundledData
     }
 
     /// <summary>
+    /// The bundled CLIP tokenizer (<c>data/clip-tokenizer</c>: openai/CLIP's vocabulary and merges in transformers' layout, MIT
+    /// licensed), the tokenizer of text-conditioned training.
+    /// </summary>
+    /// <exception cref="InvalidInputException">No <c>data/clip-tokenizer</c> with <c>vocab.json</c> and <c>merges.txt</c> beside or above the application.</exception>
+    public static string ClipTokenizerDirectory => FoundClipTokenizerDirectory.Value
+        ?? throw new InvalidInputException(
+            $"bundled CLIP tokenizer not found: expected data/clip-tokenizer/vocab.json and merges.txt beside or above {AppContext.BaseDirectory}");
+
+    private static readonly Lazy<string?> FoundClipTokenizerDirectory = new(() => FindClipTokenizerDirectory(AppContext.BaseDirectory));
+
+    /// <summary>The first <c>data/clip-tokenizer</c> holding <c>vocab.json</c> and <c>merges.txt</c>, looking in <paramref name="startDirectory"/> and its parents; null when none.</summary>
+    public static string? FindClipTokenizerDirectory(string startDirectory) =>
+        FindUp(startDirectory, Path.Combine("data", "clip-tokenizer"), "vocab.json", "merges.txt");
+
+    /// <summary>
     /// The folder of the bundled emoji: 3,655 64 x 64 RGB PNGs in the <c>imagefolder</c> layout (<c>metadata.jsonl</c>
     /// with <c>file_name</c>, <c>text</c>, <c>group</c>, <c>subgroup</c>; see its README.md and licence files).
     /// </summary>

@@ -18,8 +18,10 @@ namespace DiffusionSharp.Data;
 /// <param name="Background">The colour transparent pixels are composited onto, as <see cref="RgbColor.Parse"/> reads it; null = white.</param>
 /// <param name="SeriesLayout">Set when <see cref="Source"/> is a CSV file of time series (<see cref="TimeSeriesDataset"/>): a series per row or per column.</param>
 /// <param name="SeriesHeader">With <see cref="SeriesLayout"/>: the CSV's first line names the series or time steps and is not data.</param>
+/// <param name="PromptColumn">The <c>metadata.jsonl</c> column whose values are the prompts of text-conditioned training (e.g. <c>text</c>); null = none.</param>
 public sealed record DataSpec(string Source, int? ImageSize = null, bool Grayscale = false, bool Strict = false, string? Labels = null,
-    bool RandomFlip = false, string? LabelColumn = null, string? Background = null, TimeSeriesLayout? SeriesLayout = null, bool SeriesHeader = false)
+    bool RandomFlip = false, string? LabelColumn = null, string? Background = null, TimeSeriesLayout? SeriesLayout = null, bool SeriesHeader = false,
+    string? PromptColumn = null)
 {
     /// <summary>Whether <see cref="Source"/> is a CSV file of time series (<see cref="SeriesLayout"/> is set).</summary>
     public bool IsSeries => SeriesLayout is not null;
@@ -33,6 +35,24 @@ public sealed record DataSpec(string Source, int? ImageSize = null, bool Graysca
     {
         if (SeriesLayout is not { } layout) throw InvalidInputException.For<DataSpec>(nameof(SeriesLayout), $": {Source} is not opened as time series (no layout)");
         return TimeSeriesDataset.FromCsv(Source, layout, SeriesHeader);
+    }
+
+    /// <summary>The <see cref="InvalidInputException.Property"/> of errors about the prompt column.</summary>
+    public const string PromptColumnProperty = "DataSpec.PromptColumn";
+
+    /// <summary>
+    /// The prompt of every image of <paramref name="images"/> (opened from this spec), from the <see cref="PromptColumn"/> of its
+    /// <c>metadata.jsonl</c>, in dataset order.
+    /// </summary>
+    /// <exception cref="InvalidInputException">No prompt column is set, the images are not an image folder with metadata, the
+    /// column is missing, or a row has no value for it.</exception>
+    public IReadOnlyList<string> ReadPrompts(IImageDataset images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (PromptColumn is not { } column) throw InvalidInputException.For<DataSpec>(nameof(PromptColumn), " is not set");
+        if (images is not ImageFolderDataset folder)
+            throw InvalidInputException.For<DataSpec>(nameof(PromptColumn), $" '{column}': {Source} is not an image folder with {ImageFolderMetadata.FileName}, so it has no prompts");
+        return folder.ReadColumn(column, PromptColumnProperty);
     }
 
     /// <summary>The name that selects the bundled MNIST digits.</summary>

@@ -147,13 +147,35 @@ public sealed class ImageFolderDataset : IImageDataset
 
     /// <summary>
     /// The caption (<c>metadata.jsonl</c>'s <c>text</c>) of image <paramref name="index"/>; null when that row has none.
-    /// Read by text-conditioned training; nothing conditions on it yet.
+    /// Text-conditioned training reads its prompts with <see cref="ReadColumn"/> (any column, <c>text</c> included).
     /// </summary>
     /// <exception cref="InvalidOperationException">The folder has no <c>metadata.jsonl</c>.</exception>
     public string? GetCaption(int index)
     {
         if (_captions is null) throw new InvalidOperationException($"{Root} has no {ImageFolderMetadata.FileName}, so no captions");
         return _captions[index];
+    }
+
+    /// <summary>
+    /// The values of a <c>metadata.jsonl</c> column for every image, in dataset order (skipped files left out), e.g. the
+    /// prompts of text-conditioned training (<c>text</c>, or any other column).
+    /// </summary>
+    /// <param name="column">The column name.</param>
+    /// <param name="property">The <c>Type.Member</c> the column was given for (errors start with its member name).</param>
+    /// <exception cref="InvalidInputException">The folder has no <c>metadata.jsonl</c>, no such column (the message lists those
+    /// there are), or a row without a value for it (named <c>file:line</c>).</exception>
+    public IReadOnlyList<string> ReadColumn(string column, string property)
+    {
+        ArgumentNullException.ThrowIfNull(column);
+        var path = Path.Combine(Root, ImageFolderMetadata.FileName);
+        if (!File.Exists(path))
+            throw new InvalidInputException($"{InvalidInputException.MemberOf(property)} '{column}': {Root} has no {ImageFolderMetadata.FileName} to read it from", property);
+        var metadata = ImageFolderMetadata.Read(path);
+        var values = metadata.RequiredColumn(column, property);
+        var byFile = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 0; i < metadata.Count; i++) byFile[metadata.Files[i]] = values[i];
+        return Files.Select(f => byFile.TryGetValue(f, out var v) ? v
+            : throw new InvalidInputException($"{path}: lists no row for {f} (the folder changed while it was read)")).ToArray();
     }
 
     /// <summary>Image files that could not be decoded and were left out (never with strict).</summary>

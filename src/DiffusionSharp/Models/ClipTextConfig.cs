@@ -82,6 +82,18 @@ public sealed record ClipTextConfig
         HiddenSize = 128, IntermediateSize = 512, ProjectionDim = 128, NumHiddenLayers = 4, NumAttentionHeads = 4,
     };
 
+    /// <summary>Preset names for <see cref="Get"/>: <c>clip-text-small</c> (<see cref="Tiny"/>, to train from scratch) and <c>sd15</c>.</summary>
+    public static IReadOnlyList<string> PresetNames { get; } = ["clip-text-small", "sd15"];
+
+    /// <summary>The preset called <paramref name="name"/> (case-insensitive).</summary>
+    /// <exception cref="InvalidInputException">No such preset; the message lists the available ones.</exception>
+    public static ClipTextConfig Get(string name) => name?.ToLowerInvariant() switch
+    {
+        "clip-text-small" => Tiny,
+        "sd15" => StableDiffusion15,
+        _ => throw new InvalidInputException($"text encoder preset '{name}' is unknown: expected one of {string.Join(", ", PresetNames)}"),
+    };
+
     /// <summary>Width of one attention head.</summary>
     public int HeadDim => HiddenSize / NumAttentionHeads;
 

@@ -67,8 +67,27 @@ public static class UNet2DConditionPresets
         NormNumGroups = 32,
     };
 
+    /// <summary>
+    /// <c>emoji-text-small</c>: the text-conditioned counterpart of <c>emoji-latent-small</c> for the bundled emoji through the f4
+    /// VAE (16x16x4 latents): channels (64, 128, 128), one resnet per level, cross-attention at 8x8, 4x4 and in the mid block
+    /// (heads of 32 channels) to 128-wide text states (<see cref="ClipTextConfig.Tiny"/>, <c>clip-text-small</c>).
+    /// </summary>
+    public static UNet2DConditionConfig EmojiTextSmall { get; } = new()
+    {
+        SampleSize = 16,
+        InChannels = 4,
+        OutChannels = 4,
+        BlockOutChannels = [64, 128, 128],
+        DownBlockTypes = [CrossAttnDownBlockType.DownBlock2D, CrossAttnDownBlockType.CrossAttnDownBlock2D, CrossAttnDownBlockType.CrossAttnDownBlock2D],
+        UpBlockTypes = [CrossAttnUpBlockType.CrossAttnUpBlock2D, CrossAttnUpBlockType.CrossAttnUpBlock2D, CrossAttnUpBlockType.UpBlock2D],
+        LayersPerBlock = 1,
+        AttentionHeadDim = [2, 4, 4],
+        CrossAttentionDim = 128,
+        NormNumGroups = 16,
+    };
+
     /// <summary>Preset names, in the order they should be listed.</summary>
-    public static IReadOnlyList<string> Names { get; } = ["sd15", "sd21", "text-tiny"];
+    public static IReadOnlyList<string> Names { get; } = ["sd15", "sd21", "text-tiny", "emoji-text-small"];
 
     /// <summary>The preset called <paramref name="name"/> (case-insensitive).</summary>
     /// <exception cref="InvalidInputException">No such preset; the message lists the available ones.</exception>
@@ -77,6 +96,7 @@ public static class UNet2DConditionPresets
         "sd15" => StableDiffusion15,
         "sd21" => StableDiffusion21,
         "text-tiny" => TextTiny,
+        "emoji-text-small" => EmojiTextSmall,
         _ => throw new InvalidInputException($"text-conditioned model preset '{name}' is unknown: expected one of {string.Join(", ", Names)}"),
     };
 }

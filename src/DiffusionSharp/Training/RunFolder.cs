@@ -33,6 +33,15 @@ public sealed class RunFolder
     public string UnetEmaDir => Path.Combine(Root, "unet_ema");
     public string SchedulerDir => Path.Combine(Root, "scheduler");
 
+    /// <summary>A text-to-image run's text encoder (transformers' CLIPTextModel folder), published from the newest checkpoint like <c>unet/</c>.</summary>
+    public string TextEncoderDir => Path.Combine(Root, TextEncoderComponent);
+
+    /// <summary>The EMA copy of the text encoder.</summary>
+    public string TextEncoderEmaDir => Path.Combine(Root, TextEncoderEmaComponent);
+
+    /// <summary>A text-to-image run's CLIP tokenizer (<c>vocab.json</c>, <c>merges.txt</c>, configs), copied in at the start.</summary>
+    public string TokenizerDir => Path.Combine(Root, "tokenizer");
+
     /// <summary>A latent run's autoencoder (diffusers' component name <c>vae</c>), copied in at the start.</summary>
     public string VaeDir => Path.Combine(Root, Models.Autoencoders.AutoencoderLoader.PipelineSubfolder);
 
@@ -53,6 +62,15 @@ public sealed class RunFolder
 
     /// <summary>The EMA network's folder inside a checkpoint.</summary>
     public static string EmaDirIn(string checkpoint) => Path.Combine(checkpoint, "unet_ema");
+
+    /// <summary>diffusers' component names of a text encoder and (ours) of its EMA copy.</summary>
+    public const string TextEncoderComponent = "text_encoder", TextEncoderEmaComponent = "text_encoder_ema";
+
+    /// <summary>The text encoder's folder inside a checkpoint of a text-to-image run.</summary>
+    public static string TextEncoderDirIn(string checkpoint) => Path.Combine(checkpoint, TextEncoderComponent);
+
+    /// <summary>The EMA text encoder's folder inside a checkpoint.</summary>
+    public static string TextEncoderEmaDirIn(string checkpoint) => Path.Combine(checkpoint, TextEncoderEmaComponent);
 
     /// <summary>
     /// Whether <paramref name="folder"/> looks like a training run: it has <c>training_state/</c> (created first, so a run
@@ -79,7 +97,8 @@ public sealed class RunFolder
             if (!overwrite)
                 throw new InvalidInputException($"Root: {root} already holds a training run; resume it (Open) or replace it (overwrite)", RootProperty);
             var run = new RunFolder(root);
-            foreach (var dir in new[] { run.UnetDir, run.UnetEmaDir, run.SchedulerDir, run.VaeDir, run.TrainingStateDir, run.SamplesDir })
+            foreach (var dir in new[] { run.UnetDir, run.UnetEmaDir, run.SchedulerDir, run.VaeDir, run.TrainingStateDir, run.SamplesDir,
+                         run.TextEncoderDir, run.TextEncoderEmaDir, run.TokenizerDir })
                 if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
             foreach (var file in new[] { run.LossCsvPath, run.LossPlotPath, run.ModelIndexPath, run.ClassNamesPath })
                 File.Delete(file);
@@ -112,7 +131,7 @@ public sealed class RunFolder
         if (Directory.Exists(TrainingStateDir))
             foreach (var stray in Directory.EnumerateDirectories(TrainingStateDir, TempPrefix + "*"))
                 TryDelete(stray);
-        foreach (var dir in new[] { Root, UnetDir, UnetEmaDir, SchedulerDir, VaeDir, LatentsDir, SamplesDir })
+        foreach (var dir in new[] { Root, UnetDir, UnetEmaDir, SchedulerDir, VaeDir, LatentsDir, SamplesDir, TextEncoderDir, TextEncoderEmaDir, TokenizerDir })
         {
             if (!Directory.Exists(dir)) continue;
             foreach (var file in Directory.EnumerateFiles(dir, ".*.tmp"))
@@ -171,10 +190,13 @@ public sealed class RunFolder
         return final;
     }
 
-    /// <summary>Copies a checkpoint's <c>unet/</c> and <c>unet_ema/</c> to the run's top level, file by file, atomically.</summary>
+    /// <summary>
+    /// Copies a checkpoint's <c>unet/</c> and <c>unet_ema/</c> (and a text-to-image run's <c>text_encoder/</c> and
+    /// <c>text_encoder_ema/</c>) to the run's top level, file by file, atomically.
+    /// </summary>
     public void Publish(string checkpoint)
     {
-        foreach (var sub in new[] { "unet", "unet_ema" })
+        foreach (var sub in new[] { "unet", "unet_ema", TextEncoderComponent, TextEncoderEmaComponent })
         {
             string from = Path.Combine(checkpoint, sub), to = Path.Combine(Root, sub);
             if (!Directory.Exists(from)) continue;
@@ -214,6 +236,51 @@ public sealed class RunFolder
         };
         if (vaeClass is not null) index["vae"] = new JsonArray("diffusers", vaeClass);
         AtomicFile.WriteAllText(ModelIndexPath, index.ToJsonString(new() { WriteIndented = true }));
+    }
+
+    /// <summary>
+    /// Writes the pipeline files of a text-to-image run: <c>scheduler/scheduler_config.json</c> and a diffusers
+    /// <c>StableDiffusionPipeline</c> <c>model_index.json</c> (text_encoder and tokenizer from transformers, unet, vae and
+    /// scheduler from diffusers, no safety checker or feature extractor), so <c>StableDiffusionPipeline.from_pretrained</c>
+    /// reads the folder once <see cref="Publish"/> has put the networks in place and <see cref="WriteTokenizer"/> and
+    /// <see cref="WriteVae"/> the copied components.
+    /// </summary>
+    public void WriteTextToImagePipeline(string schedulerClass, string schedulerConfigJson, string vaeClass)
+    {
+        Directory.CreateDirectory(SchedulerDir);
+        AtomicFile.WriteAllText(SchedulerConfigPath, schedulerConfigJson);
+        var index = new JsonObject
+        {
+            ["_class_name"] = "StableDiffusionPipeline",
+            ["_diffusers_version"] = UNet2DConfig.DiffusersVersion,
+            ["feature_extractor"] = new JsonArray(null, null),
+            ["requires_safety_checker"] = false,
+            ["safety_checker"] = new JsonArray(null, null),
+            ["scheduler"] = new JsonArray("diffusers", schedulerClass),
+            ["text_encoder"] = new JsonArray("transformers", ClipTextConfig.ClassName),
+            ["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer"),
+            ["unet"] = new JsonArray("diffusers", UNet2DConditionConfig.ClassName),
+            ["vae"] = new JsonArray("diffusers", vaeClass),
+        };
+        AtomicFile.WriteAllText(ModelIndexPath, index.ToJsonString(new() { WriteIndented = true }));
+    }
+
+    /// <summary>Copies a CLIP tokenizer folder's files (<c>vocab.json</c>, <c>merges.txt</c>, the two configs) into <see cref="TokenizerDir"/>, each atomically.</summary>
+    /// <exception cref="InvalidInputException">The source lacks one of the files.</exception>
+    public void WriteTokenizer(string sourceFolder)
+    {
+        var files = new[] { Text.ClipTokenizer.VocabFileName, Text.ClipTokenizer.MergesFileName, Text.ClipTokenizer.ConfigFileName, Text.ClipTokenizer.SpecialTokensFileName };
+        foreach (var name in files)
+            if (!File.Exists(Path.Combine(sourceFolder, name)))
+                throw new InvalidInputException($"{Path.Combine(sourceFolder, name)}: not found; a CLIP tokenizer folder needs {string.Join(", ", files)}");
+        if (Path.GetFullPath(sourceFolder) == Path.GetFullPath(TokenizerDir)) return;
+        Directory.CreateDirectory(TokenizerDir);
+        foreach (var name in files)
+            AtomicFile.Write(Path.Combine(TokenizerDir, name), s =>
+            {
+                using var src = File.OpenRead(Path.Combine(sourceFolder, name));
+                src.CopyTo(s);
+            });
     }
 
     /// <summary>The <c>_class_name</c> of a latent run's <c>model_index.json</c>.</summary>

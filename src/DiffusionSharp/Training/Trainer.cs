@@ -33,6 +33,7 @@ public sealed class Trainer : IDisposable
     private readonly LossLog _lossLog;
     private readonly TrainingSeams _seams;
     private readonly LatentDataset? _latents;
+    private readonly IDataset _data;
     private readonly Parameter[] _parameters;
     private TrainingState _state;
     private Action<TrainingPhase>? _phases;
@@ -43,7 +44,8 @@ public sealed class Trainer : IDisposable
         _model = model;
         _state = state;
         _seams = seams;
-        _latents = data as LatentDataset;
+        _latents = CaptionedLatentDataset.LatentsOf(data);
+        _data = data;
         var o = state.Options;
         if (_latents is not null && state.Data.RandomFlip)
             throw new InvalidInputException("Data: random flips are not supported for latent training (a flipped latent is not the latent of the flipped image)", DataProperty);
@@ -61,6 +63,9 @@ public sealed class Trainer : IDisposable
 
     /// <summary>The run folder.</summary>
     public RunFolder Run => _run;
+
+    /// <summary>The data the run trains on (latents, captioned latents, images, clips or series).</summary>
+    public IDataset Data => _data;
 
     /// <summary>The network being trained.</summary>
     public IDenoiser Model => _model;
@@ -108,7 +113,11 @@ public sealed class Trainer : IDisposable
         options.Validate();
         options = options with { Formulation = options.Formulation.WithDefaults() };
         schedule.Validate();
-        var latents = data as LatentDataset;
+        var latents = CaptionedLatentDataset.LatentsOf(data);
+        if (model is TextConditionedUNet && (data is not CaptionedLatentDataset || latents is null))
+            throw new InvalidInputException("Data: a text-conditioned U-Net with its own text encoder trains on captioned latents (a CaptionedLatentDataset)", DataProperty);
+        if (data is CaptionedLatentDataset && dataSpec.PromptColumn is null)
+            throw new InvalidInputException("Data: captioned latents need the DataSpec's PromptColumn, so a resumed run reads the same prompts", DataProperty);
         var state = new TrainingState
         {
             Step = 0,
@@ -122,7 +131,9 @@ public sealed class Trainer : IDisposable
         {
             var (schedulerClass, schedulerConfig) = trainer._formulation.PipelineScheduler();
             if (latents is not null) schedulerConfig = WithoutSampleClipping(schedulerConfig);
-            run.WritePipeline(model.Config.ClassName, schedulerClass, schedulerConfig, latents?.VaeClassName);
+            if (data is CaptionedLatentDataset captioned) run.WriteTokenizer(captioned.TokenizerFolder);
+            if (model is TextConditionedUNet) run.WriteTextToImagePipeline(schedulerClass, schedulerConfig, latents!.VaeClassName);
+            else run.WritePipeline(model.Config.ClassName, schedulerClass, schedulerConfig, latents?.VaeClassName);
             if (model.Config.NumClasses > 0 && data.HasLabels)
                 Pipelines.ClassNamesFile.Write(run.ClassNamesPath, data.ClassNames, dataSpec.LabelColumn);
             if (data is TimeSeriesDataset series) series.Normalization.Save(Path.Combine(run.Root, SeriesNormalization.FileName));
@@ -165,7 +176,7 @@ public sealed class Trainer : IDisposable
         IDataset data = state.Data.IsSeries ? state.Data.OpenSeries()
             : model.Config is AudioUNet1DConfig audio
             ? state.Data.OpenAudio(audio.SampleRate, audio.InChannels, audio.SampleSize)
-            : state.Latents is { } latent ? OpenLatents(run, state.Data, latent, seams.Device)
+            : state.Latents is { } latent ? OpenLatentData(run, state.Data, latent, seams.Device)
             : state.Data.Open(model.Config.SampleShape is [_, var side, ..] ? side : 32);
         var trainer = new Trainer(run, model, data, state, seams);
         trainer.RestoreFrom(checkpoint);
@@ -183,6 +194,19 @@ public sealed class Trainer : IDisposable
         using var vae = Models.Autoencoders.AutoencoderLoader.FromPretrained(run.VaeDir, device);
         var images = data.Open(latent.Resolution);
         return LatentCache.LoadOrBuild(run.LatentsDir, run.VaeDir, vae, images, progress: progress);
+    }
+
+    /// <summary>
+    /// A latent run's data as it trains: <see cref="OpenLatents"/>, with each image's prompt tokenized by the run's own
+    /// <c>tokenizer/</c> when the run is text-conditioned (<see cref="DataSpec.PromptColumn"/>).
+    /// </summary>
+    public static IDataset OpenLatentData(RunFolder run, DataSpec data, LatentSpec latent, Device? device = null,
+        IProgress<(int Done, int Total)>? progress = null)
+    {
+        var latents = OpenLatents(run, data, latent, device, progress);
+        if (data.PromptColumn is null) return latents;
+        var prompts = data.ReadPrompts(data.Open(latent.Resolution));
+        return new CaptionedLatentDataset(latents, prompts, run.TokenizerDir);
     }
 
     /// <summary>
@@ -412,14 +436,14 @@ public sealed class Trainer : IDisposable
 
     private static void CheckCompatible(IDenoiserConfig config, IDataset data)
     {
-        if (data is LatentDataset latents)
+        if (CaptionedLatentDataset.LatentsOf(data) is { } latents)
         {
             if (config.InChannels != latents.LatentShape[0])
                 throw new InvalidInputException($"Model has in_channels {config.InChannels} but the VAE's latents have {latents.LatentShape[0]} channel(s) (latent_channels)", ModelProperty);
             if (config.SampleShape is { } shape && !shape.SequenceEqual(latents.LatentShape))
                 throw new InvalidInputException($"Model: sample shape [{string.Join(", ", shape)}] differs from the latents' [{string.Join(", ", latents.LatentShape)}]", ModelProperty);
         }
-        int channels = data is LatentDataset l ? l.LatentShape[0] : data.SampleShape[0];
+        int channels = CaptionedLatentDataset.LatentsOf(data) is { } l ? l.LatentShape[0] : data.SampleShape[0];
         if (config.InChannels != channels)
             throw new InvalidInputException($"Model has in_channels {config.InChannels} but the data samples have {channels} channel(s)", ModelProperty);
         if (config.OutChannels != config.InChannels)

@@ -9,7 +9,7 @@ namespace DiffusionSharp.Training;
 
 /// <summary>
 /// What one checkpoint folder holds, and how it is written and read back: the network (<c>unet/</c>) and its EMA
-/// (<c>unet_ema/</c>) as diffusers model folders, the AdamW moments (<c>optimizer.bin</c>), the generator state
+/// (<c>unet_ema/</c>) as diffusers model folders (a text-to-image run adds <c>text_encoder/</c> and <c>text_encoder_ema/</c>), the AdamW moments (<c>optimizer.bin</c>), the generator state
 /// (<c>rng.bin</c>) and the <see cref="TrainingState"/> (<c>state.json</c>, written last: a folder without it is not a checkpoint).
 /// Everything needed for an exact resume.
 /// </summary>
@@ -22,6 +22,11 @@ public static class TrainingCheckpoint
     {
         model.SavePretrained(RunFolder.ModelDirIn(folder));
         ema.SavePretrained(RunFolder.EmaDirIn(folder));
+        if (model is TextConditionedUNet text && ema is TextConditionedUNet textEma)
+        {
+            text.SaveTextEncoder(RunFolder.TextEncoderDirIn(folder));
+            textEma.SaveTextEncoder(RunFolder.TextEncoderEmaDirIn(folder));
+        }
         WriteOptimizerAndGenerator(folder, optimizer, generator);
         AtomicFile.WriteAllText(Path.Combine(folder, StateFile), state.ToJson());
     }
@@ -56,13 +61,17 @@ public static class TrainingCheckpoint
         return TrainingState.FromJson(JsonFile.ReadText(path, "training state"), path);
     }
 
-    /// <summary>The checkpoint's network, on <paramref name="device"/> (null = the CPU).</summary>
-    public static IDenoiser ReadModel(string checkpoint, Device? device = null) => Denoisers.FromPretrained(RunFolder.ModelDirIn(checkpoint), device);
+    /// <summary>The checkpoint's network, on <paramref name="device"/> (null = the CPU): a <see cref="TextConditionedUNet"/> when it holds <c>text_encoder/</c>.</summary>
+    public static IDenoiser ReadModel(string checkpoint, Device? device = null) => Read(RunFolder.ModelDirIn(checkpoint), RunFolder.TextEncoderDirIn(checkpoint), device);
+
+    private static IDenoiser Read(string unet, string textEncoder, Device? device) => Directory.Exists(textEncoder)
+        ? TextConditionedUNet.FromPretrained(unet, textEncoder, device)
+        : Denoisers.FromPretrained(unet, device);
 
     /// <summary>Copies the checkpoint's EMA weights, optimizer moments and generator state into the live objects.</summary>
     public static void Restore(string checkpoint, IDenoiser ema, AdamW optimizer, Generator generator)
     {
-        using (var emaWeights = Denoisers.FromPretrained(RunFolder.EmaDirIn(checkpoint), ema.Device))
+        using (var emaWeights = Read(RunFolder.EmaDirIn(checkpoint), RunFolder.TextEncoderEmaDirIn(checkpoint), ema.Device))
             ema.Module.load_state_dict(emaWeights.Module.state_dict());
         RestoreOptimizerAndGenerator(checkpoint, optimizer, generator);
     }

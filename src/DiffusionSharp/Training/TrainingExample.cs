@@ -73,6 +73,7 @@ internal static class TrainingExample
     {
         ConditionKind.None => "no condition",
         ConditionKind.ClassLabel => "class labels",
+        ConditionKind.Tokens => "token ids (prompts)",
         _ => "embeddings",
     };
 

@@ -18,6 +18,29 @@ public sealed class ClipTokenizerGoldenTests
         return data;
     }
 
+    private static readonly Lazy<ClipTokenizer> Bundled = new(() => ClipTokenizer.FromPretrained(DiffusionSharp.Data.BundledData.ClipTokenizerDirectory));
+
+    [Fact]
+    public void Should_ShipTheGoldenTokenizerFilesByteForByte_When_LookingInDataClipTokenizer()
+    {
+        // Given the bundled data/clip-tokenizer (what diffuse train --prompt-column reads), Then its four files are the golden ones
+        var bundled = DiffusionSharp.Data.BundledData.ClipTokenizerDirectory;
+        foreach (var f in new[] { "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json" })
+            Assert.True(File.ReadAllBytes(Path.Combine(Folder, f)).AsSpan().SequenceEqual(File.ReadAllBytes(Path.Combine(bundled, f))), f);
+        Assert.True(File.Exists(Path.Combine(bundled, "LICENSE-openai-clip.txt")));
+        Assert.Equal(49408, Bundled.Value.VocabSize);
+        Assert.Equal(49407, Bundled.Value.PadTokenId);
+    }
+
+    [Theory]
+    [MemberData(nameof(Entries))]
+    public void Should_MatchPipelineRows_When_TokenizingWithTheBundledCopy(int index)
+    {
+        var e = Golden.Load("clip_tokenizer/tokens.json").GetProperty("entries")[index];
+        var rows = Bundled.Value.Tokenize([e.GetProperty("text").GetString()!]);
+        Assert.Equal(Golden.Longs(e.GetProperty("input_ids_77_pad49407")), rows.InputIds);
+    }
+
     [Fact]
     public void Should_ReadSd1Settings_When_LoadingGoldenFolder()
     {
