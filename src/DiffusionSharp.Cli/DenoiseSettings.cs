@@ -12,7 +12,7 @@ public class DenoiseSettings : CommonSettings
     public string? Model { get; init; }
 
     [CommandOption("--ema")]
-    [Description("Use the EMA weights (unet_ema/).")]
+    [Description("Use the EMA weights (unet_ema/; with --prompt also text_encoder_ema/, as a text-to-image training run keeps them).")]
     public bool Ema { get; init; }
 
     [CommandOption("--sampler <NAME>")]

@@ -73,8 +73,8 @@ public sealed class EditCommand : Command<EditCommand.Settings>
             if (KeepWhite && Mask is null) return ValidationResult.Error("--keep-white needs --mask");
             if (Class is < 0) return ValidationResult.Error($"--class must be 0 or more (got {Class})");
             if (NegativePrompt is not null && Prompt is null) return ValidationResult.Error("--negative-prompt needs --prompt (editing with a Stable Diffusion pipeline folder)");
-            if (Prompt is not null && (Class is not null || Ema))
-                return ValidationResult.Error($"{(Class is not null ? "--class" : "--ema")} cannot be used with --prompt (editing with a Stable Diffusion pipeline)");
+            if (Prompt is not null && Class is not null)
+                return ValidationResult.Error("--class cannot be used with --prompt (editing with a Stable Diffusion pipeline)");
             if (Guidance < 0 || !double.IsFinite(Guidance)) return ValidationResult.Error($"--guidance must be a number >= 0 (got {Guidance})");
             return ValidationResult.Success();
         }
@@ -133,7 +133,7 @@ public sealed class EditCommand : Command<EditCommand.Settings>
     /// <summary>Image-to-image or inpainting with a Stable Diffusion pipeline folder, guided by <c>--prompt</c>.</summary>
     private static int EditWithPrompt(Settings s, EditOptions options, Device device, CancellationToken cancellationToken)
     {
-        using var sd = StableDiffusionPipeline.Load(s.Model!, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
+        using var sd = StableDiffusionPipeline.Load(s.Model!, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device, s.Ema);
         var scheduler = sd.Scheduler;
         // The image and mask at the pipeline's default size (unet sample_size x the VAE factor), as the other models' edits.
         using var view = DiffusionPipeline.FromModel(sd.Unet, scheduler, sd.Vae);

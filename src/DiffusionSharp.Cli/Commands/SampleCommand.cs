@@ -49,7 +49,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
 
 
         [CommandOption("--class <N|NAME|all>")]
-        [Description("Class-conditional models: the class to draw (its number, or its name from the run's class_names.json), or 'all' for one row per class.")]
+        [Description("Class-conditional models: the class to draw (its number, or its name from the run's class_names.json), 'all' for one row per class, or a comma-separated list of classes for one row per listed class (--count split evenly).")]
         public string? Class { get; init; }
 
 
@@ -95,8 +95,8 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
             if (base.Validate() is { Successful: false } bad) return bad;
             if (Prompt is null && (NegativePrompt is not null || Size is not null))
                 return ValidationResult.Error($"{(NegativePrompt is not null ? "--negative-prompt" : "--size")} needs --prompt (text-to-image with a Stable Diffusion pipeline folder)");
-            if (Prompt is not null && (Class is not null || Trajectory is not null || Eval || Ema || SingleShift))
-                return ValidationResult.Error($"{(Class is not null ? "--class" : Trajectory is not null ? "--trajectory" : Eval ? "--eval" : Ema ? "--ema" : "--single-shift")} cannot be used with --prompt (text-to-image with a Stable Diffusion pipeline)");
+            if (Prompt is not null && (Class is not null || Trajectory is not null || Eval || SingleShift))
+                return ValidationResult.Error($"{(Class is not null ? "--class" : Trajectory is not null ? "--trajectory" : Eval ? "--eval" : "--single-shift")} cannot be used with --prompt (text-to-image with a Stable Diffusion pipeline)");
             if (Prompt is not null && Csv is not null) return ValidationResult.Error("--csv cannot be used with --prompt: it writes 1-D samples (series or clips)");
             if (Size is not null && TextToImageSample.ParseSize(Size) is null)
                 return ValidationResult.Error($"--size must be WxH with positive integers, e.g. 512x512 (got '{Size}')");

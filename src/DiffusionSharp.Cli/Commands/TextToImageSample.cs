@@ -28,7 +28,7 @@ internal static class TextToImageSample
         if (s.Sampler is not null) SamplerCatalog.Get(s.Sampler);
         var size = s.Size is null ? null : ParseSize(s.Size);
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
-        using var pipeline = StableDiffusionPipeline.Load(s.Model!, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device);
+        using var pipeline = StableDiffusionPipeline.Load(s.Model!, s.Sampler, s.Eta, s.Karras, s.TimestepSpacing, device, s.Ema);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var images = new List<TorchSharp.torch.Tensor>();
         try

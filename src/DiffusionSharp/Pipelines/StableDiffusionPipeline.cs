@@ -89,6 +89,9 @@ public sealed class StableDiffusionPipeline : IDisposable
         }
     }
 
+    /// <summary>The option <see cref="Load"/>'s useEma stands for in error messages.</summary>
+    public const string EmaProperty = "--ema";
+
     /// <summary>Loads and cross-checks the components of a Stable Diffusion pipeline folder (float32).</summary>
     /// <param name="folder">The pipeline folder.</param>
     /// <param name="samplerName">A sampler over the folder's training schedule; null = the folder's own scheduler.</param>
@@ -96,14 +99,22 @@ public sealed class StableDiffusionPipeline : IDisposable
     /// <param name="karrasSigmas">Karras noise levels (samplers with <c>use_karras_sigmas</c>).</param>
     /// <param name="spacing">Inference timestep spacing; null = the scheduler config's.</param>
     /// <param name="device">Where the networks run (null = the CPU).</param>
-    /// <exception cref="InvalidInputException">A missing component or file, a malformed one, or components whose dimensions
-    /// disagree (text encoder width vs the UNet's cross_attention_dim, VAE latent channels vs the UNet's in/out channels).</exception>
+    /// <param name="useEma">Load the EMA weights a text-to-image training run keeps beside the live ones: <c>unet_ema/</c>
+    /// and <c>text_encoder_ema/</c> instead of <c>unet/</c> and <c>text_encoder/</c> (the VAE, tokenizer and scheduler are shared).</param>
+    /// <exception cref="InvalidInputException">A missing component or file (with <paramref name="useEma"/>: a folder without
+    /// both EMA networks), a malformed one, or components whose dimensions disagree (text encoder width vs the UNet's
+    /// cross_attention_dim, VAE latent channels vs the UNet's in/out channels).</exception>
     public static StableDiffusionPipeline Load(string folder, string? samplerName = null, double eta = 0, bool karrasSigmas = false,
-        TimestepSpacing? spacing = null, Device? device = null)
+        TimestepSpacing? spacing = null, Device? device = null, bool useEma = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(folder);
         CheckIndex(folder);
-        string unetConfig = Path.Combine(folder, "unet", UNet2DModel.ConfigFileName);
+        string unetName = useEma ? "unet_ema" : "unet", textName = useEma ? "text_encoder_ema" : "text_encoder";
+        if (useEma)
+            foreach (string part in new[] { unetName, textName })
+                if (!Directory.Exists(Path.Combine(folder, part)))
+                    throw new InvalidInputException($"--ema: {folder} has no {part}/ folder (only a text-to-image training run keeps EMA weights; load it without --ema)", EmaProperty);
+        string unetConfig = Path.Combine(folder, unetName, UNet2DModel.ConfigFileName);
         if (Denoisers.LoadConfig(unetConfig) is not UNet2DConditionConfig)
             throw new InvalidInputException($"{unetConfig}: _class_name is not UNet2DConditionModel; a text-to-image pipeline needs a text-conditioned UNet");
         var scheduler = DiffusionPipeline.LoadScheduler(folder, samplerName: samplerName, eta: eta, karrasSigmas: karrasSigmas, spacing: spacing);
@@ -112,8 +123,8 @@ public sealed class StableDiffusionPipeline : IDisposable
         IAutoencoder? vae = null;
         try
         {
-            text = TextEncoder.FromPretrained(folder, device);
-            unet = UNet2DConditionModel.FromPretrained(Path.Combine(folder, "unet"), device);
+            text = TextEncoder.FromPretrained(folder, device, textName);
+            unet = UNet2DConditionModel.FromPretrained(Path.Combine(folder, unetName), device);
             unet.eval();
             vae = AutoencoderLoader.FromPretrained(Path.Combine(folder, "vae"), device);
             CheckDimensions(folder, text, unet, vae);

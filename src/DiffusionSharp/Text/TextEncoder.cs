@@ -39,12 +39,15 @@ public sealed class TextEncoder : IDisposable
     public int MaxBatch { get; init; } = 16;
 
     /// <summary>Loads <c>tokenizer/</c> and <c>text_encoder/</c> of a Stable Diffusion pipeline folder.</summary>
+    /// <param name="pipelineFolder">The pipeline folder.</param>
+    /// <param name="device">Where the text model runs (null = the CPU).</param>
+    /// <param name="encoderFolder">The text model's subfolder: <c>text_encoder</c>, or <c>text_encoder_ema</c> for a text-to-image training run's EMA weights.</param>
     /// <exception cref="InvalidInputException">A missing or malformed file (see <see cref="ClipTokenizer.FromPretrained"/> and <see cref="ClipTextModel.FromPretrained"/>).</exception>
-    public static TextEncoder FromPretrained(string pipelineFolder, Device? device = null)
+    public static TextEncoder FromPretrained(string pipelineFolder, Device? device = null, string encoderFolder = "text_encoder")
     {
         ArgumentException.ThrowIfNullOrEmpty(pipelineFolder);
         var tokenizer = ClipTokenizer.FromPretrained(Path.Combine(pipelineFolder, "tokenizer"));
-        var model = ClipTextModel.FromPretrained(Path.Combine(pipelineFolder, "text_encoder"), device);
+        var model = ClipTextModel.FromPretrained(Path.Combine(pipelineFolder, encoderFolder), device);
         try
         {
             return new TextEncoder(tokenizer, model);

@@ -103,7 +103,7 @@ public sealed class EmojiCliTests : IDisposable
 
         // And an unknown name is one line listing the classes
         AssertBadInput(CliRunner.Run("sample", "--model", run, "--class", "Flags", "--steps", "2", "--count", "1", "--out", Path.Combine(_dir, "x.png")),
-            "--class: 'Flags' is not a class number, 'all' or one of this model's classes ('Animals & Nature'");
+            "--class: 'Flags' is not a class number, 'all', a comma-separated list or one of this model's classes ('Animals & Nature'");
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using DiffusionSharp.Imaging;
 using DiffusionSharp.Models;
+using DiffusionSharp.Pipelines;
 using DiffusionSharp.Tests.Support;
 using DiffusionSharp.Tests.Training;
 using Xunit;
@@ -63,6 +64,22 @@ public sealed class TextToImageTrainCliTests : IDisposable
         Assert.Equal((3, 64, 64), (pixels.Channels, pixels.Height, pixels.Width));
         Assert.Equal(["{\"file_name\":\"00000.png\",\"text\":\"red heart\"}"], File.ReadAllLines(Path.Combine(_dir, "one", "metadata.jsonl")));
 
+        // When it is sampled from the EMA weights, Then the pipeline holds unet_ema/ and text_encoder_ema/, not the live networks
+        var fromEma = InProcessCli.Run("sample", "--model", run, "--ema", "--prompt", "red heart", "--guidance", "3", "--steps", "2",
+            "--count", "1", "--sampler", "ddim", "--out", Path.Combine(_dir, "heart-ema.png"), "--threads", "1");
+        Assert.True(fromEma.Code == 0, fromEma.Out + fromEma.Err);
+        using (var sd = StableDiffusionPipeline.Load(run, useEma: true))
+        using (var emaUnet = UNet2DConditionModel.FromPretrained(Path.Combine(run, "unet_ema")))
+        using (var liveUnet = UNet2DConditionModel.FromPretrained(Path.Combine(run, "unet")))
+        using (var emaText = ClipTextModel.FromPretrained(Path.Combine(run, "text_encoder_ema")))
+        using (var liveText = ClipTextModel.FromPretrained(Path.Combine(run, "text_encoder")))
+        {
+            Assert.Equal(0, MaxDifference(sd.Unet, emaUnet));
+            Assert.Equal(0, MaxDifference(sd.TextEncoder.Model, emaText));
+            Assert.True(MaxDifference(emaUnet, liveUnet) > 0);
+            Assert.True(MaxDifference(emaText, liveText) > 0);
+        }
+
         // When the prompt is longer than 77 tokens, Then it is cut as diffusers cuts it, with a warning
         var longPrompt = string.Join(' ', Enumerable.Repeat("red heart", 60));
         var cut = InProcessCli.Run("sample", "--model", run, "--prompt", longPrompt, "--guidance", "1", "--steps", "1", "--count", "1",
@@ -74,6 +91,21 @@ public sealed class TextToImageTrainCliTests : IDisposable
         var resume = InProcessCli.Run("train", "--out", run, "--resume", "--steps", "3", "--sample-count", "2", "--sample-steps", "2", "--threads", "1");
         Assert.True(resume.Code == 0, resume.Out + resume.Err);
         Assert.Contains("step 3/3", resume.Out);
+
+        // When the EMA text encoder is missing, Then --ema is one line naming it, exit code 2
+        Directory.Delete(Path.Combine(run, "text_encoder_ema"), recursive: true);
+        var missing = InProcessCli.Run("sample", "--model", run, "--ema", "--prompt", "red heart", "--steps", "1", "--count", "1",
+            "--out", Path.Combine(_dir, "none.png"), "--threads", "1");
+        Assert.Equal(2, missing.Code);
+        Assert.Contains("--ema: " + run + " has no text_encoder_ema/ folder", missing.Err);
+        Assert.False(File.Exists(Path.Combine(_dir, "none.png")));
+    }
+
+    private static double MaxDifference(TorchSharp.torch.nn.Module a, TorchSharp.torch.nn.Module b)
+    {
+        var pairs = a.state_dict().Join(b.state_dict(), x => x.Key, y => y.Key, (x, y) => (x.Value, y.Value)).ToList();
+        Assert.Equal(a.state_dict().Count, pairs.Count);
+        return pairs.Max(p => { using var d = (p.Item1 - p.Item2).abs().max(); return d.item<float>(); });
     }
 
     [Theory]

@@ -29,8 +29,32 @@ public sealed class SampleClassNamesTests : IDisposable
         var error = Assert.Throws<InvalidInputException>(() => SampleClasses.Resolve("Flags", 3, Groups.Length, 1, classNames: Groups));
         var unnamed = Assert.Throws<InvalidInputException>(() => SampleClasses.Resolve("Flags", 3, Groups.Length, 1));
 
-        Assert.Equal("condition: 'Flags' is not a class number, 'all' or one of this model's classes ('Activities', 'Animals & Nature', 'Smileys & Emotion')", error.Message);
-        Assert.Equal("condition: 'Flags' is not a class number or 'all' (this model records no class names)", unnamed.Message);
+        Assert.Equal("condition: 'Flags' is not a class number, 'all', a comma-separated list or one of this model's classes ('Activities', 'Animals & Nature', 'Smileys & Emotion')", error.Message);
+        Assert.Equal("condition: 'Flags' is not a class number, 'all' or a comma-separated list of numbers (this model records no class names)", unnamed.Message);
+    }
+
+    [Fact]
+    public void Should_draw_one_row_per_listed_class()
+    {
+        var (labels, count, nrow) = SampleClasses.Resolve("Smileys & Emotion, 0", 5, Groups.Length, guidance: 3, classNames: Groups);
+
+        Assert.Equal([2L, 2L, 0L, 0L], labels!);
+        Assert.Equal(4, count);
+        Assert.Equal(2, nrow);
+    }
+
+    [Fact]
+    public void Should_take_a_name_holding_a_comma_whole_and_name_a_bad_list_entry()
+    {
+        string[] names = ["cats, dogs", "birds"];
+
+        var (whole, _, _) = SampleClasses.Resolve("cats, dogs", 2, names.Length, 1, classNames: names);
+        var error = Assert.Throws<InvalidInputException>(() => SampleClasses.Resolve("birds,fish", 2, names.Length, 1, classNames: names));
+        var range = Assert.Throws<InvalidInputException>(() => SampleClasses.Resolve("1,7", 2, names.Length, 1, classNames: names));
+
+        Assert.Equal([0L, 0L], whole!);
+        Assert.StartsWith("condition: 'fish' is not a class number", error.Message);
+        Assert.Equal("condition: 7 is out of range; this model knows classes 0..1", range.Message);
     }
 
     [Fact]

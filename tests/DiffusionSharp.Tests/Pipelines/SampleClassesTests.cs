@@ -23,7 +23,7 @@ public sealed class SampleClassesTests
     [Theory]
     [InlineData(null, 10, 3.0, "guidance needs condition", DiffusionPipeline.GuidanceProperty)]
     [InlineData("3", 0, 1.0, "condition: this model is unconditional", DiffusionPipeline.ConditionProperty)]
-    [InlineData("x", 10, 1.0, "condition: 'x' is not a class number or 'all'", DiffusionPipeline.ConditionProperty)]
+    [InlineData("x", 10, 1.0, "condition: 'x' is not a class number, 'all' or a comma-separated list", DiffusionPipeline.ConditionProperty)]
     [InlineData("-1", 10, 1.0, "condition: '-1' is not a class number", DiffusionPipeline.ConditionProperty)]
     [InlineData("10", 10, 1.0, "condition: 10 is out of range; this model knows classes 0..9", DiffusionPipeline.ConditionProperty)]
     public void Should_refuse_a_class_the_model_does_not_have_naming_the_property(string? spec, int classes, double guidance, string message, string property)
