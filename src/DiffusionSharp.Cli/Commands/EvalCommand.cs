@@ -142,7 +142,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         using var images = TorchSharp.torch.tensor(values, [n, samples.Channels, samples.Height, samples.Width]);
         var report = Memorisation.Check(images, data, settings.NearCopy);
         var fid = settings.Classifier is { } classifierDir && File.Exists(Path.Combine(classifierDir, ImageClassifier.ClassNamesFileName))
-            ? ColourFid(classifierDir, path, n) : ((double Fid, int Reference, double? Accuracy, string? Column)?)null;
+            ? ColourFid(classifierDir, path, n) : ((double Fid, int Reference, double? Accuracy, string? Column, int? Scored)?)null;
         if (settings.Json)
         {
             Console.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
@@ -157,6 +157,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
                 fid_reference_images = fid?.Reference,
                 accuracy = fid?.Accuracy,
                 accuracy_column = fid?.Column,
+                accuracy_samples = fid?.Scored,
                 distances = report.Distances,
                 nearest_indices = report.NearestIndices,
             }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
@@ -170,7 +171,9 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         if (fid is { } f)
             table.AddRow("FID", F(f.Fid, "0.00"), Markup.Escape($"on {settings.Classifier}'s features vs its {f.Reference} held-out images; see its README for the scale"));
         if (fid is { Accuracy: double accuracy } g)
-            table.AddRow("accuracy", F(accuracy, "0.00%"), Markup.Escape($"the classifier's class, as a {g.Column}, is the requested one (metadata.jsonl)"));
+            table.AddRow("accuracy", F(accuracy, "0.00%"), Markup.Escape(g.Scored is { } scored
+                ? $"the classifier's class is the {g.Column} of the training image captioned as the sample's prompt ({scored} of {n} samples' prompts are training captions)"
+                : $"the classifier's class, as a {g.Column}, is the requested one (metadata.jsonl)"));
         int closest = Enumerable.Range(0, report.SampleCount).MinBy(i => report.Distances[i]);
         table.AddRow("closest sample", F(report.Distances[closest], "0.0000"), $"sample {closest} ({Markup.Escape(Path.GetFileName(samples.Files[closest]))}), training image {report.NearestIndices[closest]}");
         AnsiConsole.Write(table);
@@ -185,7 +188,10 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
     /// When the samples folder's <c>metadata.jsonl</c> has a <c>label</c> column (as <c>sample --individual</c> writes for
     /// a class-conditional model), also the accuracy: the share of samples whose predicted class, mapped to the column
     /// of the data the requested labels come from (<see cref="RequestedClassMapping"/>), is the requested one.
-    private static (double Fid, int Reference, double? Accuracy, string? Column) ColourFid(string classifierDir, string samplesFolder, int count)
+    /// Samples of a text-to-image model (<c>sample --prompt --individual</c> writes each file's prompt in a <c>text</c> column)
+    /// are scored the same way when a prompt is a caption of the training data: the requested class is the classifier
+    /// column's value of the training image with that caption; the other samples are left out (Scored counts the rest).
+    private static (double Fid, int Reference, double? Accuracy, string? Column, int? Scored) ColourFid(string classifierDir, string samplesFolder, int count)
     {
         using var classifier = ImageClassifier.Load(classifierDir);
         var weights = Path.Combine(classifierDir, ImageClassifier.WeightsFileName);
@@ -198,7 +204,9 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         var split = StratifiedSplit.Create(labels, double.Parse(Key("held_out_fraction"), CultureInfo.InvariantCulture),
             long.Parse(Key("seed"), CultureInfo.InvariantCulture));
         var samplesMetadata = Path.Combine(samplesFolder, ImageFolderMetadata.FileName);
-        var labelled = File.Exists(samplesMetadata) && ImageFolderMetadata.Read(samplesMetadata).Column(RequestedLabelColumn) is not null;
+        var samplesMeta = File.Exists(samplesMetadata) ? ImageFolderMetadata.Read(samplesMetadata) : null;
+        var labelled = samplesMeta?.Column(RequestedLabelColumn) is not null;
+        var prompts = labelled ? null : samplesMeta?.Column(ImageFolderMetadata.TextColumn);
         var samples = ImageFolderDataset.Open(samplesFolder, side, grayscale: classifier.Config.InChannels == 1, strict: true,
             labelColumn: labelled ? RequestedLabelColumn : null);
         if (count < 2) throw new InvalidInputException($"SAMPLES: {samplesFolder}: FID needs at least 2 images, found {count}");
@@ -206,15 +214,44 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         var (held, _) = ImageClassifierTrainer.Read(real, split.HeldOut);
         var (generated, _) = ImageClassifierTrainer.Read(samples, Enumerable.Range(0, count).ToArray());
         var fid = FrechetDistance.Compute(ImageClassifierTrainer.Features(classifier, held), ImageClassifierTrainer.Features(classifier, generated));
-        if (!labelled) return (fid, split.HeldOut.Count, null, null);
-        var requested = Enumerable.Range(0, count).Select(i => samples.ClassNames[samples.GetLabel(i)]).ToArray();
         var dataMetadata = real is ImageFolderDataset folder && File.Exists(Path.Combine(folder.Root, ImageFolderMetadata.FileName))
             ? ImageFolderMetadata.Read(Path.Combine(folder.Root, ImageFolderMetadata.FileName)) : null;
+        if (prompts is not null && dataMetadata is not null)
+            return PromptedAccuracy(classifier, generated, samples, samplesMeta!, prompts, dataMetadata, Key("label_column")) is var (promptedAccuracy, scored)
+                ? (fid, split.HeldOut.Count, promptedAccuracy, Key("label_column"), scored) : (fid, split.HeldOut.Count, null, null, null);
+        if (!labelled) return (fid, split.HeldOut.Count, null, null, null);
+        var requested = Enumerable.Range(0, count).Select(i => samples.ClassNames[samples.GetLabel(i)]).ToArray();
         var mapping = RequestedClassMapping.Find(classifier.ClassNames, Key("label_column"), requested.Distinct().ToArray(), dataMetadata)
             ?? throw new InvalidInputException(
                 $"SAMPLES: {samplesMetadata}: its labels (e.g. '{requested[0]}') are neither classes of {classifierDir} nor values of a column of {Key("data")} that its classes ({Key("label_column")}) determine");
         var accuracy = mapping.Accuracy(ImageClassifierTrainer.Predict(classifier, generated), requested);
-        return (fid, split.HeldOut.Count, accuracy, mapping.Column);
+        return (fid, split.HeldOut.Count, accuracy, mapping.Column, null);
+    }
+
+    /// <summary>
+    /// The accuracy of prompted samples whose prompt is a training caption: the classifier's class against the
+    /// <paramref name="classColumn"/> value of the training image with that caption (captions with two different values
+    /// are left out); null when no sample's prompt is a training caption.
+    /// </summary>
+    private static (double Accuracy, int Scored)? PromptedAccuracy(ImageClassifier classifier, TorchSharp.torch.Tensor generated,
+        ImageFolderDataset samples, ImageFolderMetadata samplesMeta, IReadOnlyList<string?> prompts, ImageFolderMetadata data, string classColumn)
+    {
+        if (data.Column(ImageFolderMetadata.TextColumn) is not { } captions || data.Column(classColumn) is not { } classes) return null;
+        var classOf = new Dictionary<string, string?>(StringComparer.Ordinal);
+        for (var i = 0; i < captions.Count; i++)
+            if (captions[i] is { } caption && classes[i] is { } value)
+                classOf[caption] = classOf.TryGetValue(caption, out var seen) && seen != value ? null : value;
+        var promptOf = samplesMeta.Files.Select(f => Path.GetFullPath(Path.Combine(samples.Root, f))).Zip(prompts)
+            .ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
+        var predicted = ImageClassifierTrainer.Predict(classifier, generated);
+        int scored = 0, hits = 0;
+        for (var i = 0; i < predicted.Length; i++)
+        {
+            if (promptOf.GetValueOrDefault(Path.GetFullPath(samples.Files[i])) is not { } prompt || classOf.GetValueOrDefault(prompt) is not { } wanted) continue;
+            scored++;
+            if (classifier.ClassNames[(int)predicted[i]] == wanted) hits++;
+        }
+        return scored == 0 ? null : ((double)hits / scored, scored);
     }
 
     /// <summary>The <c>metadata.jsonl</c> column of a samples folder holding each sample's requested class.</summary>

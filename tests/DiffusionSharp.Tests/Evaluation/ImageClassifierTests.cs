@@ -274,6 +274,52 @@ public sealed class ImageClassifierTests
     }
 
     [Fact]
+    public void Should_score_prompted_samples_by_the_subgroup_of_their_training_caption()
+    {
+        // Given copies of the held-out emoji, each with its caption as the prompt (as sample --prompt --individual writes),
+        // and one more image whose prompt is no training caption
+        var folder = Path.Combine(TestPaths.RepoRoot, "models", "emoji-classifier");
+        var data = (ImageFolderDataset)new DataSpec("emoji", ImageSize: 32, LabelColumn: "subgroup").Open(32);
+        var labels = new long[data.Count];
+        data.FillBatch(Enumerable.Range(0, data.Count).ToArray(), new float[(long)data.Count * 3 * 32 * 32], labels);
+        var split = StratifiedSplit.Create(labels, 0.2, 0);
+        var metadata = ImageFolderMetadata.Read(Path.Combine(data.Root, ImageFolderMetadata.FileName));
+        var captionOf = metadata.Files.Zip(metadata.Column("text")!).ToDictionary(p => Path.GetFullPath(Path.Combine(data.Root, p.First)), p => p.Second!);
+        var weights = SafetensorsFile.ReadHeader(Path.Combine(folder, ImageClassifier.WeightsFileName)).Metadata;
+        var top1 = double.Parse(weights["held_out_top1"], System.Globalization.CultureInfo.InvariantCulture);
+        var dir = TestPaths.NewTempDir();
+        try
+        {
+            var lines = new List<string>();
+            foreach (var i in split.HeldOut)
+            {
+                var name = Path.GetFileName(data.Files[i]);
+                File.Copy(data.Files[i], Path.Combine(dir, name));
+                lines.Add(JsonSerializer.Serialize(new Dictionary<string, string> { ["file_name"] = name, ["text"] = captionOf[Path.GetFullPath(data.Files[i])] }));
+            }
+            File.Copy(data.Files[split.HeldOut[0]], Path.Combine(dir, "zz-unseen.png"));
+            lines.Add("""{"file_name": "zz-unseen.png", "text": "a purple elephant on a bicycle"}""");
+            File.WriteAllLines(Path.Combine(dir, ImageFolderMetadata.FileName), lines);
+
+            // When diffuse eval scores them with the subgroup classifier
+            var r = CliRunner.Run("eval", dir, "--nearest-to", "emoji", "--classifier", folder, "--json", "--threads", "2");
+
+            // Then every captioned sample is scored against its caption's subgroup, which gives the classifier's own
+            // held-out accuracy, and the unseen prompt is left out
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            using var json = JsonDocument.Parse(r.StdOut);
+            Assert.Equal("subgroup", json.RootElement.GetProperty("accuracy_column").GetString());
+            Assert.Equal(split.HeldOut.Count, json.RootElement.GetProperty("accuracy_samples").GetInt32());
+            Assert.Equal(split.HeldOut.Count + 1, json.RootElement.GetProperty("samples").GetInt32());
+            Assert.Equal(top1, json.RootElement.GetProperty("accuracy").GetDouble(), 3);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Should_map_classifier_classes_to_the_column_they_determine()
     {
         // Given metadata where each subgroup lies in one group, and a column ("mixed") that no subgroup determines
