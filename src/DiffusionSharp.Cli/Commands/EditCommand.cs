@@ -49,9 +49,9 @@ public sealed class EditCommand : Command<EditCommand.Settings>
         [Description("With --prompt: what classifier-free guidance steers away from (default: the empty prompt).")]
         public string? NegativePrompt { get; init; }
 
-        [CommandOption("--class <N>")]
-        [Description("Class-conditional models: the class to steer the edit towards.")]
-        public int? Class { get; init; }
+        [CommandOption("--class <N|NAME>")]
+        [Description("Class-conditional models: the class to steer the edit towards (its number, or its name from the run's class_names.json).")]
+        public string? Class { get; init; }
 
 
         [CommandOption("--out <PNG>")]
@@ -71,7 +71,6 @@ public sealed class EditCommand : Command<EditCommand.Settings>
             if (Resample < 0) return ValidationResult.Error($"--resample must be 0 or more (got {Resample})");
             if (Resample > 0 && Mask is null) return ValidationResult.Error("--resample needs --mask: resampling harmonises a repainted region with the kept one");
             if (KeepWhite && Mask is null) return ValidationResult.Error("--keep-white needs --mask");
-            if (Class is < 0) return ValidationResult.Error($"--class must be 0 or more (got {Class})");
             if (NegativePrompt is not null && Prompt is null) return ValidationResult.Error("--negative-prompt needs --prompt (editing with a Stable Diffusion pipeline folder)");
             if (Prompt is not null && Class is not null)
                 return ValidationResult.Error("--class cannot be used with --prompt (editing with a Stable Diffusion pipeline)");
@@ -104,7 +103,7 @@ public sealed class EditCommand : Command<EditCommand.Settings>
             throw new InvalidInputException($"--steps {s.Steps} exceeds the model's {schedule.NumTrainTimesteps} training timesteps");
         using var image = ImageEditing.LoadImage(s.Image!, pipeline);
         using var mask = s.Mask is null ? null : ImageEditing.LoadMask(s.Mask, s.Image!, pipeline, s.KeepWhite);
-        long[]? labels = s.Class is { } c ? [c] : null;
+        long[]? labels = s.Class is { } spec ? [OneClass(spec, pipeline, s.Model!)] : null;
 
         var clock = System.Diagnostics.Stopwatch.StartNew();
         EditResult result = null!;
@@ -128,6 +127,15 @@ public sealed class EditCommand : Command<EditCommand.Settings>
             if (s.Strip is not null) AnsiConsole.MarkupLineInterpolated($"wrote [green]{s.Strip}[/]");
         }
         return DiffuseApp.Ok;
+    }
+
+    /// <summary>The one class <c>--class</c> names (a number or a recorded class name, as <c>sample --class</c> reads it; not 'all' or a list).</summary>
+    private static long OneClass(string spec, DiffusionPipeline pipeline, string model)
+    {
+        if (spec == SampleClasses.All || (spec.Contains(SampleClasses.ListSeparator) && ClassNamesFile.Read(model)?.Contains(spec) != true))
+            throw new InvalidInputException($"--class: an edit steers toward one class (got '{spec}')");
+        var (labels, _, _) = SampleClasses.Resolve(spec, 1, pipeline.NumClasses, 1.0, classNames: ClassNamesFile.Read(model));
+        return labels![0];
     }
 
     /// <summary>Image-to-image or inpainting with a Stable Diffusion pipeline folder, guided by <c>--prompt</c>.</summary>

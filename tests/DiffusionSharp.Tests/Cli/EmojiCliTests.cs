@@ -101,6 +101,20 @@ public sealed class EmojiCliTests : IDisposable
             "{\"file_name\": \"00000.png\", \"label\": \"Smileys & Emotion\"}\n{\"file_name\": \"00001.png\", \"label\": \"Smileys & Emotion\"}\n",
             File.ReadAllText(Path.Combine(each, "metadata.jsonl")));
 
+        // And edit takes the class by name too: the same edit as by its number, and 'all' is refused (one class per edit)
+        var image = Path.Combine(each, "00000.png");
+        var editedByName = Path.Combine(_dir, "edit-name.png");
+        var editedByIndex = Path.Combine(_dir, "edit-index.png");
+        var editName = CliRunner.Run("edit", "--model", run, "--ema", "--image", image, "--class", "Smileys & Emotion", "--guidance", "2",
+            "--strength", "0.5", "--steps", "4", "--sampler", "ddim", "--threads", "1", "--out", editedByName);
+        var editIndex = CliRunner.Run("edit", "--model", run, "--ema", "--image", image, "--class", "1", "--guidance", "2",
+            "--strength", "0.5", "--steps", "4", "--sampler", "ddim", "--threads", "1", "--out", editedByIndex);
+        Assert.True(editName.ExitCode == 0, editName.StdErr);
+        Assert.True(editIndex.ExitCode == 0, editIndex.StdErr);
+        Assert.Equal(File.ReadAllBytes(editedByIndex), File.ReadAllBytes(editedByName));
+        AssertBadInput(CliRunner.Run("edit", "--model", run, "--ema", "--image", image, "--class", "all", "--steps", "2", "--out", Path.Combine(_dir, "e.png")),
+            "--class: an edit steers toward one class (got 'all')");
+
         // And an unknown name is one line listing the classes
         AssertBadInput(CliRunner.Run("sample", "--model", run, "--class", "Flags", "--steps", "2", "--count", "1", "--out", Path.Combine(_dir, "x.png")),
             "--class: 'Flags' is not a class number, 'all', a comma-separated list or one of this model's classes ('Animals & Nature'");

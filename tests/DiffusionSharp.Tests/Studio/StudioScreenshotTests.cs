@@ -45,7 +45,7 @@ public sealed class StudioScreenshotTests(BrowserFixture browser) : IAsyncLifeti
 
         await _page.GotoAsync(new Uri(root, "/generate").ToString());
         await _page.WaitForFunctionAsync("() => document.body.dataset.ready === '1'");
-        // models/ holds more than one model (emoji-latent-group sorts first): pick the digits
+        // models/ holds more than one model (emoji-latent-subgroup sorts first): pick the digits
         await _page.SelectOptionAsync("#model", "mnist-tiny-cond");
         await _page.SelectOptionAsync("#class", "7");
         await _page.ClickAsync("#generate");
