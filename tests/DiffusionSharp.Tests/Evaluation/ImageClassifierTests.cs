@@ -228,19 +228,28 @@ public sealed class ImageClassifierTests
         }
     }
 
-    [Fact]
-    public void Should_score_guided_accuracy_of_group_labelled_samples_through_the_subgroup_classifier()
+    /// <summary>
+    /// The shipped emoji classifier's folder, the bundled emoji at 32x32 by subgroup, its held-out split, each image's
+    /// value in <paramref name="column"/> (by full path), and the classifier's recorded held-out top-1.
+    /// </summary>
+    private static (string Folder, ImageFolderDataset Data, StratifiedSplit Split, Dictionary<string, string> ValueOf, double Top1) HeldOutEmoji(string column)
     {
-        // Given copies of the held-out emoji, each labelled (as sample --individual writes) with its emoji group
         var folder = Path.Combine(TestPaths.RepoRoot, "models", "emoji-classifier");
         var data = (ImageFolderDataset)new DataSpec("emoji", ImageSize: 32, LabelColumn: "subgroup").Open(32);
         var labels = new long[data.Count];
         data.FillBatch(Enumerable.Range(0, data.Count).ToArray(), new float[(long)data.Count * 3 * 32 * 32], labels);
         var split = StratifiedSplit.Create(labels, 0.2, 0);
         var metadata = ImageFolderMetadata.Read(Path.Combine(data.Root, ImageFolderMetadata.FileName));
-        var groupOf = metadata.Files.Zip(metadata.Column("group")!).ToDictionary(p => Path.GetFullPath(Path.Combine(data.Root, p.First)), p => p.Second!);
+        var valueOf = metadata.Files.Zip(metadata.Column(column)!).ToDictionary(p => Path.GetFullPath(Path.Combine(data.Root, p.First)), p => p.Second!);
         var weights = SafetensorsFile.ReadHeader(Path.Combine(folder, ImageClassifier.WeightsFileName)).Metadata;
-        var top1 = double.Parse(weights["held_out_top1"], System.Globalization.CultureInfo.InvariantCulture);
+        return (folder, data, split, valueOf, double.Parse(weights["held_out_top1"], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
+    public void Should_score_guided_accuracy_of_group_labelled_samples_through_the_subgroup_classifier()
+    {
+        // Given copies of the held-out emoji, each labelled (as sample --individual writes) with its emoji group
+        var (folder, data, split, groupOf, top1) = HeldOutEmoji("group");
         var dir = TestPaths.NewTempDir();
         try
         {
@@ -278,15 +287,7 @@ public sealed class ImageClassifierTests
     {
         // Given copies of the held-out emoji, each with its caption as the prompt (as sample --prompt --individual writes),
         // and one more image whose prompt is no training caption
-        var folder = Path.Combine(TestPaths.RepoRoot, "models", "emoji-classifier");
-        var data = (ImageFolderDataset)new DataSpec("emoji", ImageSize: 32, LabelColumn: "subgroup").Open(32);
-        var labels = new long[data.Count];
-        data.FillBatch(Enumerable.Range(0, data.Count).ToArray(), new float[(long)data.Count * 3 * 32 * 32], labels);
-        var split = StratifiedSplit.Create(labels, 0.2, 0);
-        var metadata = ImageFolderMetadata.Read(Path.Combine(data.Root, ImageFolderMetadata.FileName));
-        var captionOf = metadata.Files.Zip(metadata.Column("text")!).ToDictionary(p => Path.GetFullPath(Path.Combine(data.Root, p.First)), p => p.Second!);
-        var weights = SafetensorsFile.ReadHeader(Path.Combine(folder, ImageClassifier.WeightsFileName)).Metadata;
-        var top1 = double.Parse(weights["held_out_top1"], System.Globalization.CultureInfo.InvariantCulture);
+        var (folder, data, split, captionOf, top1) = HeldOutEmoji("text");
         var dir = TestPaths.NewTempDir();
         try
         {
