@@ -132,10 +132,10 @@ public sealed class EditCommand : Command<EditCommand.Settings>
     /// <summary>The one class <c>--class</c> names (a number or a recorded class name, as <c>sample --class</c> reads it; not 'all' or a list).</summary>
     private static long OneClass(string spec, DiffusionPipeline pipeline, string model)
     {
-        if (spec == SampleClasses.All || (spec.Contains(SampleClasses.ListSeparator) && ClassNamesFile.Read(model)?.Contains(spec) != true))
-            throw new InvalidInputException($"--class: an edit steers toward one class (got '{spec}')");
         var (labels, _, _) = SampleClasses.Resolve(spec, 1, pipeline.NumClasses, 1.0, classNames: ClassNamesFile.Read(model));
-        return labels![0];
+        if (spec == SampleClasses.All || labels!.Length != 1)
+            throw new InvalidInputException($"--class: an edit steers toward one class (got '{spec}')");
+        return labels[0];
     }
 
     /// <summary>Image-to-image or inpainting with a Stable Diffusion pipeline folder, guided by <c>--prompt</c>.</summary>

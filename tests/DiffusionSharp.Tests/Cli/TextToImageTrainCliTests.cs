@@ -103,8 +103,9 @@ public sealed class TextToImageTrainCliTests : IDisposable
 
     private static double MaxDifference(TorchSharp.torch.nn.Module a, TorchSharp.torch.nn.Module b)
     {
-        var pairs = a.state_dict().Join(b.state_dict(), x => x.Key, y => y.Key, (x, y) => (x.Value, y.Value)).ToList();
-        Assert.Equal(a.state_dict().Count, pairs.Count);
+        var left = a.state_dict();
+        var pairs = left.Join(b.state_dict(), x => x.Key, y => y.Key, (x, y) => (x.Value, y.Value)).ToList();
+        Assert.Equal(left.Count, pairs.Count);
         return pairs.Max(p => { using var d = (p.Item1 - p.Item2).abs().max(); return d.item<float>(); });
     }
 
