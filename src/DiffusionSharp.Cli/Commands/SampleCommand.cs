@@ -30,6 +30,13 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         [Description("Text-to-image with a Stable Diffusion pipeline folder (model_index.json with text_encoder, tokenizer, unet, vae, scheduler): the prompt; cut to 77 tokens with a warning.")]
         public string? Prompt { get; init; }
 
+        [CommandOption("--prompt-file <FILE>")]
+        [Description("Like --prompt, with many prompts: a UTF-8 text file of one prompt per line (blank lines skipped); --count images per prompt, one grid row each; image i of the whole run from seed + i.")]
+        public string? PromptFile { get; init; }
+
+        /// <summary>Text to image: --prompt or --prompt-file.</summary>
+        internal bool Prompted => Prompt is not null || PromptFile is not null;
+
         [CommandOption("--negative-prompt <TEXT>")]
         [Description("With --prompt: what classifier-free guidance steers away from (default: the empty prompt).")]
         public string? NegativePrompt { get; init; }
@@ -93,11 +100,12 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         public override ValidationResult Validate()
         {
             if (base.Validate() is { Successful: false } bad) return bad;
-            if (Prompt is null && (NegativePrompt is not null || Size is not null))
+            if (Prompt is not null && PromptFile is not null) return ValidationResult.Error("--prompt and --prompt-file cannot be used together");
+            if (!Prompted && (NegativePrompt is not null || Size is not null))
                 return ValidationResult.Error($"{(NegativePrompt is not null ? "--negative-prompt" : "--size")} needs --prompt (text-to-image with a Stable Diffusion pipeline folder)");
-            if (Prompt is not null && (Class is not null || Trajectory is not null || Eval || SingleShift))
+            if (Prompted && (Class is not null || Trajectory is not null || Eval || SingleShift))
                 return ValidationResult.Error($"{(Class is not null ? "--class" : Trajectory is not null ? "--trajectory" : Eval ? "--eval" : "--single-shift")} cannot be used with --prompt (text-to-image with a Stable Diffusion pipeline)");
-            if (Prompt is not null && Csv is not null) return ValidationResult.Error("--csv cannot be used with --prompt: it writes 1-D samples (series or clips)");
+            if (Prompted && Csv is not null) return ValidationResult.Error("--csv cannot be used with --prompt: it writes 1-D samples (series or clips)");
             if (Size is not null && TextToImageSample.ParseSize(Size) is null)
                 return ValidationResult.Error($"--size must be WxH with positive integers, e.g. 512x512 (got '{Size}')");
             if (Count < 1) return ValidationResult.Error($"--count must be at least 1 (got {Count})");
@@ -113,7 +121,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
-        if (s.Prompt is not null) return TextToImageSample.Run(s, cancellationToken);
+        if (s.Prompted) return TextToImageSample.Run(s, cancellationToken);
         bool writes = DistributedJob.Rank == 0;
         if (writes) CliFiles.CheckWritable(s.Out, "--out");
         if (writes && s.Trajectory is not null) CliFiles.CheckWritable(s.Trajectory, "--trajectory");

@@ -56,6 +56,14 @@ public sealed record AudioUNet1DConfig : IDenoiserConfig
     /// </summary>
     public int PatchSize { get; init; } = 1;
 
+    /// <summary>
+    /// <c>resnet_time_scale_shift</c>, as diffusers' 2-D U-Nets name it: <c>"default"</c> adds the projected time (and class)
+    /// embedding to the first convolution's output; <c>"scale_shift"</c> projects it to a scale and a shift and applies
+    /// norm2(h) * (1 + scale) + shift (FiLM, the adaptive GroupNorm of Dhariwal and Nichol 2021): a stronger hold of the
+    /// condition on every block. A config without the key means <c>"default"</c>.
+    /// </summary>
+    public ResnetTimeScaleShift ResnetTimeScaleShift { get; init; } = ResnetTimeScaleShift.Default;
+
     /// <summary>Patch sizes accepted.</summary>
     public static IReadOnlyList<int> PatchSizes { get; } = [1, 2, 4, 8];
 
@@ -118,6 +126,15 @@ public sealed record AudioUNet1DConfig : IDenoiserConfig
                     "layers_per_block" => c with { LayersPerBlock = Int(source, k, v) },
                     "norm_num_groups" => c with { NormNumGroups = Int(source, k, v) },
                     "patch_size" => c with { PatchSize = Int(source, k, v) },
+                    "resnet_time_scale_shift" => c with
+                    {
+                        ResnetTimeScaleShift = v.ValueKind == JsonValueKind.String ? v.GetString() switch
+                        {
+                            "default" => ResnetTimeScaleShift.Default,
+                            "scale_shift" => ResnetTimeScaleShift.ScaleShift,
+                            _ => throw Bad(source, k, v, "\"default\" or \"scale_shift\""),
+                        } : throw Bad(source, k, v, "\"default\" or \"scale_shift\""),
+                    },
                     "num_class_embeds" => c with { NumClassEmbeds = v.ValueKind == JsonValueKind.Null ? null : Int(source, k, v) },
                     _ when k.StartsWith('_') => c,
                     _ => throw new InvalidInputException($"{source}: unknown {ClassName} key '{k}'"),
@@ -179,6 +196,7 @@ public sealed record AudioUNet1DConfig : IDenoiserConfig
             else w.WriteNull("num_class_embeds");
             w.WriteNumber("out_channels", OutChannels);
             if (PatchSize != 1) w.WriteNumber("patch_size", PatchSize);
+            if (ResnetTimeScaleShift == ResnetTimeScaleShift.ScaleShift) w.WriteString("resnet_time_scale_shift", "scale_shift");
             w.WriteNumber("sample_rate", SampleRate);
             w.WriteNumber("sample_size", SampleSize);
             w.WriteEndObject();

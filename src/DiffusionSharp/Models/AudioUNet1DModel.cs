@@ -14,7 +14,7 @@ namespace DiffusionSharp.Models;
 /// DiffusionSharp's own class-conditional waveform U-Net over <c>[B, C, L]</c> (diffusers' <c>UNet1DModel</c> takes no class labels):
 /// sinusoidal timestep features and an MLP (diffusers' <c>Timesteps</c> + <c>TimestepEmbedding</c>), plus a learned class embedding
 /// (the last class is the null class of classifier-free guidance), added into every 1-D ResNet block (GroupNorm, SiLU, kernel-3
-/// convolutions). Each level shrinks the length by 2 or 4 with a strided convolution; self-attention where the config asks and in the
+/// convolutions; with <c>resnet_time_scale_shift</c> "scale_shift" the embedding scales and shifts its second GroupNorm instead). Each level shrinks the length by 2 or 4 with a strided convolution; self-attention where the config asks and in the
 /// mid block. Discrete (int64) or continuous timesteps, as the formulation draws them.
 /// </summary>
 public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor>, IDenoiser
@@ -43,6 +43,7 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
         Config = config;
         var ch = config.BlockOutChannels;
         var (temb, groups, levels) = (config.TimeEmbedDim, config.NormNumGroups, ch.Count);
+        var scaleShift = config.ResnetTimeScaleShift == ResnetTimeScaleShift.ScaleShift;
         _timeProj = new Timesteps(ch[0], flipSinToCos: true, freqShift: 0);
         _timeEmbedding = new TimestepEmbedding("time_embedding", ch[0], temb, device);
         if (config.NumClassEmbeds is int classes) _classEmbedding = nn.Embedding(classes, temb, device: device);
@@ -52,9 +53,9 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
         for (var i = 0; i < levels; i++)
         {
             _downBlocks.Add(AudioLevel1D.Down($"down_blocks.{i}", i == 0 ? ch[0] : ch[i - 1], ch[i], config.LayersPerBlock, temb, groups,
-                config.AttentionLevels[i], i < levels - 1 ? config.DownFactors[i] : 1, device));
+                config.AttentionLevels[i], i < levels - 1 ? config.DownFactors[i] : 1, device, scaleShift));
         }
-        _midBlock = AudioLevel1D.Down("mid_block", ch[^1], ch[^1], 2, temb, groups, attention: true, factor: 1, device);
+        _midBlock = AudioLevel1D.Down("mid_block", ch[^1], ch[^1], 2, temb, groups, attention: true, factor: 1, device, scaleShift);
         _upBlocks = new ModuleList<AudioLevel1D>();
         for (var u = 0; u < levels; u++)
         {
@@ -62,7 +63,7 @@ public sealed class AudioUNet1DModel : nn.Module<Tensor, Tensor, Tensor?, Tensor
             var i = levels - 1 - u;
             var input = u == 0 ? ch[^1] : ch[i + 1];
             _upBlocks.Add(AudioLevel1D.Up($"up_blocks.{u}", input, ch[i], config.LayersPerBlock, temb, groups,
-                config.AttentionLevels[i], i < levels - 1 ? config.DownFactors[i] : 1, device));
+                config.AttentionLevels[i], i < levels - 1 ? config.DownFactors[i] : 1, device, scaleShift));
         }
         _convNormOut = Layers.GroupNorm(ch[0], groups, 1e-5, "conv_norm_out", device);
         _convOut = nn.Conv1d(ch[0], config.OutChannels * config.PatchSize, 3, padding: 1, device: device);

@@ -111,4 +111,56 @@ public sealed class TextToImageCliTests : IDisposable
             Directory.Delete(root, true);
         }
     }
+    [Fact]
+    public void Should_DrawOneRowPerPrompt_When_SamplingAPromptFile()
+    {
+        // Given a prompt file of two prompts (and a blank line, skipped)
+        var prompts = Path.Combine(_dir, "prompts.txt");
+        File.WriteAllText(prompts, "a cat\n\n  a photo of an astronaut  \n");
+        var grid = Path.Combine(_dir, "grid.png");
+        var dir = Path.Combine(_dir, "each");
+        var r = InProcessCli.Run("sample", "--model", Folder, "--prompt-file", prompts, "--guidance", "7.5", "--steps", "1", "--size", "32x32",
+            "--count", "4", "--seed", "10", "--individual", dir, "--out", grid, "--threads", "1");
+        Assert.True(r.Code == 0, r.Out + r.Err);
+
+        // Then every image is labelled with its own prompt, in order
+        var rows = File.ReadAllLines(Path.Combine(dir, "metadata.jsonl"));
+        Assert.Equal(8, rows.Length);
+        Assert.Equal("{\"file_name\":\"00003.png\",\"text\":\"a cat\"}", rows[3]);
+        Assert.Equal("{\"file_name\":\"00004.png\",\"text\":\"a photo of an astronaut\"}", rows[4]);
+        Assert.All(rows[4..], r => Assert.Contains("astronaut", r));
+        // And the grid has one row of 4 per prompt (the default would be 3 columns)
+        var pixels = ImageFile.LoadPixels(grid);
+        Assert.InRange(pixels.Width / (double)pixels.Height, 1.8, 2.2);
+
+        // And image 4 (the second prompt's first) is what --prompt gives with seed 10 + 4
+        var single = Path.Combine(_dir, "single.png");
+        var one = InProcessCli.Run("sample", "--model", Folder, "--prompt", "a photo of an astronaut", "--guidance", "7.5", "--steps", "1",
+            "--size", "32x32", "--count", "1", "--seed", "14", "--out", single, "--threads", "1");
+        Assert.True(one.Code == 0, one.Out + one.Err);
+        Assert.Equal(ImageFile.LoadPixels(single).Pixels, ImageFile.LoadPixels(Path.Combine(dir, "00004.png")).Pixels);
+        Assert.NotEqual(ImageFile.LoadPixels(single).Pixels, ImageFile.LoadPixels(Path.Combine(dir, "00005.png")).Pixels);
+    }
+
+    [Fact]
+    public void Should_ExitBadInput_When_ThePromptFileIsMissingEmptyOrGivenWithAPrompt()
+    {
+        var png = Path.Combine(_dir, "x.png");
+        var missing = InProcessCli.Run("sample", "--model", Folder, "--prompt-file", Path.Combine(_dir, "nope.txt"), "--steps", "1", "--out", png, "--threads", "1");
+        Assert.Equal(2, missing.Code);
+        Assert.Contains("--prompt-file", missing.Err);
+        Assert.Contains("nope.txt", missing.Err);
+        Assert.DoesNotContain("   at ", missing.Err);
+
+        var blank = Path.Combine(_dir, "blank.txt");
+        File.WriteAllText(blank, "\n   \n");
+        var empty = InProcessCli.Run("sample", "--model", Folder, "--prompt-file", blank, "--steps", "1", "--out", png, "--threads", "1");
+        Assert.Equal(2, empty.Code);
+        Assert.Contains("holds no prompt", empty.Err);
+
+        var both = InProcessCli.Run("sample", "--model", Folder, "--prompt", "a cat", "--prompt-file", blank, "--out", png);
+        Assert.Equal(2, both.Code);
+        Assert.Contains("--prompt and --prompt-file", both.Err);
+        Assert.False(File.Exists(png));
+    }
 }

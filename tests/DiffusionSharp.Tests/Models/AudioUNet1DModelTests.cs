@@ -106,6 +106,55 @@ public sealed class AudioUNet1DModelTests(ITestOutputHelper output) : IDisposabl
     }
 
     [Fact]
+    public void Should_ScaleAndShiftTheSecondNorm_When_ResnetTimeScaleShiftIsScaleShift()
+    {
+        var config = Tiny() with { ResnetTimeScaleShift = ResnetTimeScaleShift.ScaleShift };
+        Assert.Contains("\"resnet_time_scale_shift\": \"scale_shift\"", config.ToJson());
+        var back = AudioUNet1DConfig.FromJson(config.ToJson());
+        Assert.Equal((ResnetTimeScaleShift.ScaleShift, config.ToJson()), (back.ResnetTimeScaleShift, back.ToJson()));
+        Assert.DoesNotContain("resnet_time_scale_shift", Tiny().ToJson());
+        var bad = Assert.Throws<InvalidInputException>(() => AudioUNet1DConfig.FromJson(
+            """{"_class_name": "DiffusionSharpUNet1D", "resnet_time_scale_shift": "film"}""", "x.json"));
+        Assert.Contains("x.json: resnet_time_scale_shift = \"film\"", bad.Message);
+
+        // Given a default model and a scale-shift one with the same weights except the embedding projections, which give 2x the channels
+        using var plain = new AudioUNet1DModel(Tiny(), CPU);
+        using var film = new AudioUNet1DModel(config, CPU);
+        var plainState = plain.state_dict();
+        var filmState = film.state_dict();
+        Assert.Equal(new long[] { 64, 128 }, filmState["down_blocks.0.resnets.0.time_emb_proj.weight"].shape);
+        using (no_grad())
+        {
+            foreach (var (name, p) in filmState)
+            {
+                if (name.Contains("time_emb_proj")) { p.zero_(); plainState[name].zero_(); }
+                else p.copy_(plainState[name]);
+            }
+        }
+        plain.eval();
+        film.eval();
+        using var g = new TorchSharp.torch.Generator(3);
+        using var x = randn([2, 1, 64], generator: g);
+        using var t = tensor(new long[] { 10, 900 });
+        using var condition = new ClassLabelCondition(tensor(new long[] { 0, 2 }), 3);
+        using var _ = inference_mode();
+        // When the projections give scale 0 and shift 0, Then both compute the same function (norm2(h) * 1 + 0 = norm2(h + 0))
+        using var a = plain.Forward(x, t, condition);
+        using var b = film.Forward(x, t, condition);
+        Assert.True(a.allclose(b, rtol: 1e-5, atol: 1e-6), "scale 0 and shift 0 should be the identity on norm2");
+        // When only the scale half of one block's bias is raised, or only the shift half, Then the output moves
+        var bias = filmState["mid_block.resnets.0.time_emb_proj.bias"];
+        bias[TensorIndex.Slice(0, 32)].fill_(1.0);
+        using var scaled = film.Forward(x, t, condition);
+        Assert.False(scaled.allclose(b, rtol: 1e-4, atol: 1e-5), "the scale has no effect");
+        bias[TensorIndex.Slice(0, 32)].fill_(0.0);
+        bias[TensorIndex.Slice(32, 64)].fill_(1.0);
+        using var shifted = film.Forward(x, t, condition);
+        Assert.False(shifted.allclose(b, rtol: 1e-4, atol: 1e-5), "the shift has no effect");
+        Assert.False(shifted.allclose(scaled, rtol: 1e-4, atol: 1e-5), "scale and shift act alike");
+    }
+
+    [Fact]
     public void Should_RejectLengthsAndLabelsThatDoNotFit()
     {
         using var model = new AudioUNet1DModel(Tiny(), CPU);

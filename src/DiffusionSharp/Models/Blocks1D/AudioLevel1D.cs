@@ -22,14 +22,14 @@ internal sealed class AudioLevel1D : nn.Module
     public int Factor { get; }
 
     private AudioLevel1D(string path, bool up, IReadOnlyList<(long In, long Out)> resnets, long temb, int groups, bool attention,
-        int factor, long resampleChannels, Device? device) : base(path)
+        int factor, long resampleChannels, Device? device, bool scaleShift) : base(path)
     {
         _up = up;
         Factor = factor;
         _resampleChannels = resampleChannels;
         _resnets = new ModuleList<ResnetBlock1D>();
         for (var j = 0; j < resnets.Count; j++)
-            _resnets.Add(new ResnetBlock1D($"{path}.resnets.{j}", resnets[j].In, resnets[j].Out, temb, groups, device));
+            _resnets.Add(new ResnetBlock1D($"{path}.resnets.{j}", resnets[j].In, resnets[j].Out, temb, groups, device, scaleShift));
         if (attention) _attention = new SelfAttention1D($"{path}.attention", resnets[^1].Out, device);
         if (factor > 1)
         {
@@ -41,12 +41,14 @@ internal sealed class AudioLevel1D : nn.Module
     }
 
     /// <summary>A level of the down path: <paramref name="layers"/> resnets <paramref name="inChannels"/> to <paramref name="channels"/>, then a /<paramref name="factor"/> downsampler (1 = none).</summary>
-    public static AudioLevel1D Down(string path, long inChannels, long channels, int layers, long temb, int groups, bool attention, int factor, Device? device) =>
-        new(path, false, Enumerable.Range(0, layers).Select(j => (j == 0 ? inChannels : channels, channels)).ToList(), temb, groups, attention, factor, channels, device);
+    public static AudioLevel1D Down(string path, long inChannels, long channels, int layers, long temb, int groups, bool attention, int factor, Device? device,
+        bool scaleShift = false) =>
+        new(path, false, Enumerable.Range(0, layers).Select(j => (j == 0 ? inChannels : channels, channels)).ToList(), temb, groups, attention, factor, channels, device, scaleShift);
 
     /// <summary>A level of the up path: an x<paramref name="factor"/> upsampler of <paramref name="inChannels"/> (1 = none), then the skip's <paramref name="channels"/> concatenated, then resnets.</summary>
-    public static AudioLevel1D Up(string path, long inChannels, long channels, int layers, long temb, int groups, bool attention, int factor, Device? device) =>
-        new(path, true, Enumerable.Range(0, layers).Select(j => (j == 0 ? inChannels + channels : channels, channels)).ToList(), temb, groups, attention, factor, inChannels, device);
+    public static AudioLevel1D Up(string path, long inChannels, long channels, int layers, long temb, int groups, bool attention, int factor, Device? device,
+        bool scaleShift = false) =>
+        new(path, true, Enumerable.Range(0, layers).Select(j => (j == 0 ? inChannels + channels : channels, channels)).ToList(), temb, groups, attention, factor, inChannels, device, scaleShift);
 
     /// <summary>Down: [B, in, L] to the skip [B, C, L] and the output [B, C, L / f]. The caller owns both.</summary>
     public (Tensor Skip, Tensor Output) Down(Tensor hidden, Tensor temb)
