@@ -62,6 +62,10 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         [Description("Instead of FID-MNIST, the memorisation check: each image of SAMPLES (a folder, e.g. from sample --individual) against its nearest image of this training data (mnist, emoji, a folder or an IDX file) in pixel L2.")]
         public string? NearestTo { get; init; }
 
+        [CommandOption("--vae <FOLDER>")]
+        [Description("With --nearest-to, for a latent model's samples: compare with the training images as this autoencoder (a VAE folder, or a pipeline folder with vae/) reconstructs them, since a memorised latent decodes to the reconstruction, not to the original pixels.")]
+        public string? Vae { get; init; }
+
         [CommandOption("--near-copy <D>")]
         [Description("With --nearest-to: the RMS pixel distance (values from -1 to 1) below which a sample counts as a near-copy.")]
         [DefaultValue(Memorisation.DefaultThreshold)]
@@ -82,6 +86,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
             if (Padding < 0) return ValidationResult.Error($"--padding must be at least 0 (got {Padding})");
             if (Scale is < 1) return ValidationResult.Error($"--scale must be at least 1 (got {Scale})");
             if (!(NearCopy > 0)) return ValidationResult.Error($"--near-copy must be a positive distance (got {NearCopy})");
+            if (Vae is not null && NearestTo is null) return ValidationResult.Error("--vae needs --nearest-to (it changes what the memorisation check compares with)");
             if (NearestTo is not null && (Calibrate || GridColumns is not null || Labels is not null))
                 return ValidationResult.Error("--nearest-to reads SAMPLES as a folder of images; it takes no --calibrate, --grid-columns or --labels");
             if (NearestTo is null && Count is < DigitEvaluation.MinSamples)
@@ -134,7 +139,11 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
             .Order(StringComparer.Ordinal).FirstOrDefault()
             ?? throw new InvalidInputException($"SAMPLES: {path} holds no images ({string.Join(", ", ImageFolderDataset.ImageExtensions)})");
         int side = ImageFile.LoadPixels(first).Height;
-        var data = new DataSpec(trainingSource, ImageSize: side).Open(side);
+        IImageDataset data = new DataSpec(trainingSource, ImageSize: side).Open(side);
+        using var vae = settings.Vae is { } vaeFolder
+            ? Models.Autoencoders.AutoencoderLoader.FromPretrained(vaeFolder)
+            : null;
+        if (vae is not null) data = new ReconstructedImageDataset(data, vae);
         var samples = ImageFolderDataset.Open(path, data.Height, grayscale: data.Channels == 1, strict: true);
         int n = Math.Min(samples.Count, settings.Count ?? int.MaxValue);
         var values = new float[n * samples.Channels * samples.Height * samples.Width];
@@ -150,6 +159,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
                 samples = report.SampleCount,
                 training_images = report.TrainingCount,
                 threshold = report.Threshold,
+                compared_with = vae is null ? "training images" : "training images reconstructed by the VAE",
                 near_copies = report.NearCopyCount,
                 near_copy_fraction = report.NearCopyFraction,
                 median_distance = report.MedianDistance,
@@ -163,7 +173,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
             }, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
             return 0;
         }
-        var table = new Table().Title($"{Markup.Escape(path)}: {report.SampleCount} samples against {report.TrainingCount} training images ({Markup.Escape(trainingSource)})")
+        var table = new Table().Title($"{Markup.Escape(path)}: {report.SampleCount} samples against {report.TrainingCount} training images ({Markup.Escape(trainingSource)}{(vae is null ? "" : $", as {Markup.Escape(settings.Vae!)} reconstructs them")})")
             .AddColumns("score", "value", "reading");
         table.AddRow("near-copies", $"{report.NearCopyCount}/{report.SampleCount} ({F(report.NearCopyFraction, "0.0%")})",
             Markup.Escape($"nearest training image closer than RMS {F(report.Threshold, "0.###")} (values in [-1, 1])"));

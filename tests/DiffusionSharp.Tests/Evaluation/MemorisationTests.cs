@@ -89,4 +89,45 @@ public sealed class MemorisationTests : IDisposable
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("--near-copy", bad.StdErr);
     }
+    [Fact]
+    public void Should_find_a_copy_of_a_vae_reconstruction_only_when_comparing_through_the_vae()
+    {
+        // Given five training images and, as a latent model's memorised sample would be, the VAE's reconstruction of image 4
+        // (diffusers' random-weight golden AutoencoderKL: its reconstructions are far from the pixels), and an all-gray image
+        var training = WriteTraining();
+        var vaeFolder = Path.Combine(TestPaths.Golden, "vae_kl");
+        Directory.CreateDirectory(Path.Combine(_dir, "samples"));
+        using (var vae = DiffusionSharp.Models.Autoencoders.AutoencoderKL.FromPretrained(vaeFolder))
+        using (var scope = torch.NewDisposeScope())
+        using (torch.inference_mode())
+        {
+            var back = vae.Reconstruct(training.GetPixels(4).ToTensor().unsqueeze(0)).clamp(-1, 1);
+            ImageFile.SavePng(PixelImage.FromBatch(back)[0], Path.Combine(_dir, "samples", "00000.png"));
+        }
+        ImageFolderLabelColumnTests.WriteRgba(Path.Combine(_dir, "samples", "00001.png"), 8, 8, (_, _) => (128, 128, 128, 255));
+
+        // When diffuse eval checks it against the training pixels, Then it is no near-copy
+        var plain = CliRunner.Run("eval", Path.Combine(_dir, "samples"), "--nearest-to", Path.Combine(_dir, "train"), "--json", "--threads", "1");
+        Assert.True(plain.ExitCode == 0, plain.StdErr);
+        using var pixels = System.Text.Json.JsonDocument.Parse(plain.StdOut);
+        Assert.True(pixels.RootElement.GetProperty("distances")[0].GetDouble() > 0.1, plain.StdOut);
+        Assert.Equal("training images", pixels.RootElement.GetProperty("compared_with").GetString());
+
+        // When it checks through the VAE, Then the sample is a copy of image 4's reconstruction, within 8-bit rounding
+        var through = CliRunner.Run("eval", Path.Combine(_dir, "samples"), "--nearest-to", Path.Combine(_dir, "train"), "--vae", vaeFolder, "--json", "--threads", "1");
+        Assert.True(through.ExitCode == 0, through.StdErr);
+        using var json = System.Text.Json.JsonDocument.Parse(through.StdOut);
+        Assert.Equal(4, json.RootElement.GetProperty("nearest_indices")[0].GetInt32());
+        Assert.InRange(json.RootElement.GetProperty("distances")[0].GetDouble(), 0, 0.01);
+        Assert.Equal("training images reconstructed by the VAE", json.RootElement.GetProperty("compared_with").GetString());
+
+        // And --vae without --nearest-to, or at a folder that is no autoencoder, is one line, exit code 2
+        var alone = CliRunner.Run("eval", Path.Combine(_dir, "samples"), "--vae", vaeFolder);
+        Assert.Equal(2, alone.ExitCode);
+        Assert.Contains("--vae needs --nearest-to", alone.StdErr);
+        var missing = CliRunner.Run("eval", Path.Combine(_dir, "samples"), "--nearest-to", Path.Combine(_dir, "train"), "--vae", Path.Combine(_dir, "nope"));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("nope", missing.StdErr);
+        Assert.DoesNotContain("   at ", missing.StdErr);
+    }
 }
