@@ -111,6 +111,7 @@ public sealed class TextToImageCliTests : IDisposable
             Directory.Delete(root, true);
         }
     }
+
     [Fact]
     public void Should_DrawOneRowPerPrompt_When_SamplingAPromptFile()
     {

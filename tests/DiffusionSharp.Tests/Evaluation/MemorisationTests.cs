@@ -89,6 +89,7 @@ public sealed class MemorisationTests : IDisposable
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("--near-copy", bad.StdErr);
     }
+
     [Fact]
     public void Should_find_a_copy_of_a_vae_reconstruction_only_when_comparing_through_the_vae()
     {
