@@ -24,6 +24,7 @@ public sealed class BenchCommandTests
     [InlineData("sample", "--steps", "0", "--steps")]
     [InlineData("sample", "--sampler", "magic", "magic")]
     [InlineData("forward", "--batch", "0", "--batch")]
+    [InlineData("train", "--attention", "flash", "--attention")]
     [InlineData("forward", "--ceiling", "0", "--ceiling")]
     [InlineData("conv", "--seconds", "0", "--seconds")]
     [InlineData("conv", "--size", "0", "--size")]
@@ -77,6 +78,8 @@ public sealed class BenchCommandTests
         foreach (var field in new[] { "images_per_second", "ms_per_step", "gflops_per_image", "achieved_gflops_per_second", "efficiency" })
             Assert.True(json.GetProperty(field).GetDouble() > 0, field);
         Assert.Equal("given", json.GetProperty("ceiling").GetProperty("source").GetString());
+        Assert.Equal(0, json.GetProperty("ceiling").GetProperty("probes").GetArrayLength());
+        Assert.Equal("auto", json.GetProperty("attention").GetString());
         var memory = json.GetProperty("memory");
         Assert.True(memory.GetProperty("peak_rss_mib").GetDouble() > 0);
         Assert.Equal(memory.GetProperty("live_tensors_start").GetInt64(), memory.GetProperty("live_tensors_end").GetInt64());
@@ -107,6 +110,18 @@ public sealed class BenchCommandTests
         Assert.True(overhead.GetProperty("real_ms_per_step").GetDouble() > 0);
         Assert.Equal(5, overhead.GetProperty("blocks").GetInt32());
         Assert.True(overhead.GetProperty("steps_per_block").GetInt32() >= 1);
+    }
+
+    [Fact]
+    public void Should_run_and_report_libtorchs_attention_when_asked()
+    {
+        // Given mnist-tiny (8-channel heads) and --attention sdpa
+        // When bench train runs with --json
+        var (code, output, error) = InProcessCli.Run(["bench", "train", "--model", "mnist-tiny", "--batch", "2", "--attention", "sdpa", .. Quick]);
+
+        // Then it trains and says which attention it ran
+        Assert.True(code == DiffuseApp.Ok, error);
+        Assert.Equal("sdpa", SingleJsonObject(output).GetProperty("attention").GetString());
     }
 
     [Fact]

@@ -12,6 +12,7 @@ public sealed class BenchForwardCommand : Command<ModelBenchSettings>
     public override int Execute(CommandContext context, ModelBenchSettings s, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
+        s.ApplyAttention();
         var plan = s.Plan(10);
         plan.Validate();
         var device = TorchRuntime.Initialize(s.Threads, s.Device);
@@ -23,6 +24,7 @@ public sealed class BenchForwardCommand : Command<ModelBenchSettings>
         var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"forward {s.Model} ({loaded.Weights} weights), batch {options.Batch}: {plan.Warmup} warm-up passes, then {plan.Windows} windows over {plan.Seconds:G} s ..."));
         var r = ForwardBenchmark.Run(options, plan, ceiling, cancellationToken);
+        r = r with { Ceiling = r.Ceiling.AndAfter(cancellationToken) };
         if (s.Json)
         {
             WriteJson(new
@@ -38,6 +40,7 @@ public sealed class BenchForwardCommand : Command<ModelBenchSettings>
                 AchievedGflopsPerSecond = r.AchievedGFlopsPerSecond,
                 Ceiling = Ceiling(r.Ceiling),
                 r.Efficiency,
+                Attention = s.Attention,
                 Memory = Memory(r.Memory),
                 LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),
                 Timing = Timing(r.Timing, "forward pass"),

@@ -33,7 +33,7 @@ internal static class BenchReport
         o.StepsPerBlock,
     };
 
-    public static object Ceiling(PerformanceCeiling c) => new { GflopsPerSecond = c.GFlopsPerSecond, c.Source };
+    public static object Ceiling(PerformanceCeiling c) => new { GflopsPerSecond = c.GFlopsPerSecond, c.Source, Probes = c.Probes ?? [] };
 
     public static object Memory(MemoryUse m) => new
     {

@@ -57,6 +57,7 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
+        s.ApplyAttention();
         if (TextToImageBench.Handles(s.Model)) return TextToImageBench.Run(s, cancellationToken);
         var plan = s.Plan(60);
         plan.Validate();
@@ -70,6 +71,8 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
         var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"sampling {s.Model} ({loaded.Weights} weights), {loaded.Scheduler.Name} {options.Steps} steps, batch {options.Batch}: whole runs for at least {plan.Seconds:G} s ..."));
         var r = SampleBenchmark.Run(options, plan, ceiling, cancellationToken);
+        var around = r.Ceiling.AndAfter(cancellationToken);
+        r = r with { Ceiling = around, Ops = r.Ops is null ? null : r.Ops with { Ceiling = around } };
         if (s.Json)
         {
             WriteJson(new
@@ -91,6 +94,7 @@ public sealed class BenchSampleCommand : Command<BenchSampleCommand.Settings>
                 AchievedGflopsPerSecond = r.AchievedGFlopsPerSecond,
                 Ceiling = Ceiling(r.Ceiling),
                 r.Efficiency,
+                Attention = s.Attention,
                 Memory = Memory(r.Memory),
                 LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),
                 StepOverhead = Overhead(r.Overhead),

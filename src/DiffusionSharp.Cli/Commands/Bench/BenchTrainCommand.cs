@@ -52,6 +52,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
     public override int Execute(CommandContext context, Settings s, CancellationToken cancellationToken)
     {
         StopSignals.StopCleanly();
+        s.ApplyAttention();
         var plan = s.Plan(60);
         plan.Validate();
         var options = new TrainBenchmark.Options(s.Model, s.Config(), s.Batch ?? 128, s.Profile, s.MicroBatch, ChannelsLast: s.ChannelsLast,
@@ -63,6 +64,8 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
         var ceiling = s.MeasureCeiling(cancellationToken);
         if (!s.Json) AnsiConsole.MarkupLine(Esc($"training {s.Model}, batch {options.Batch}{(group is null ? "" : $" over {group.Count} ranks (MPI)")}: {plan.Warmup} warm-up steps, then {plan.Windows} windows over {plan.Seconds:G} s{(s.Profile > 0 ? $", then {s.Profile} profiled steps" : "")} ..."));
         var r = TrainBenchmark.Run(options, plan, ceiling, group, cancellationToken);
+        var around = r.Ceiling.AndAfter(cancellationToken);
+        r = r with { Ceiling = around, Ops = r.Ops is null ? null : r.Ops with { Ceiling = around } };
         if (s.Json)
         {
             WriteJson(new
@@ -79,6 +82,7 @@ public sealed class BenchTrainCommand : Command<BenchTrainCommand.Settings>
                 AchievedGflopsPerSecond = r.AchievedGFlopsPerSecond,
                 Ceiling = Ceiling(r.Ceiling),
                 r.Efficiency,
+                Attention = s.Attention,
                 r.CheckpointActivations,
                 Memory = Memory(r.Memory),
                 LeakCheck = LeakCheck(r.Memory, s.MaxRssGrowth),

@@ -28,6 +28,14 @@ public class ModelBenchSettings : BenchSettings
     [Description("Run the U-Net with channels-last (NHWC) convolution weights and activations, oneDNN's own layout on the CPU.")]
     public bool ChannelsLast { get; init; }
 
+    [CommandOption("--attention <auto|sdpa>")]
+    [Description("Attention kernel: auto (DiffusionSharp's own for 8-channel heads on the CPU, libtorch's scaled_dot_product_attention otherwise) or sdpa (libtorch's everywhere, to compare).")]
+    [DefaultValue("auto")]
+    public string Attention { get; init; } = "auto";
+
+    /// <summary>Applies <c>--attention</c> to the rest of the command (see <see cref="DiffusionSharp.Models.Blocks.SmallHeadAttention.Enabled"/>).</summary>
+    public void ApplyAttention() => DiffusionSharp.Models.Blocks.SmallHeadAttention.Enabled = Attention == "auto";
+
     /// <summary>Switches a loaded network to channels-last when <c>--channels-last</c> is given (UNet2DModel only).</summary>
     public void ApplyLayout(DiffusionSharp.Models.IDenoiser model)
     {
@@ -49,6 +57,7 @@ public class ModelBenchSettings : BenchSettings
     {
         if (base.Validate() is { Successful: false } bad) return bad;
         if (string.IsNullOrWhiteSpace(Model)) return ValidationResult.Error("--model must name a preset or a folder");
+        if (Attention is not ("auto" or "sdpa")) return ValidationResult.Error($"--attention must be auto or sdpa (got '{Attention}')");
         if (Batch is < 1) return ValidationResult.Error($"--batch must be at least 1 (got {Batch})");
         if (Ceiling is { } c && (!(c > 0) || !double.IsFinite(c))) return ValidationResult.Error($"--ceiling must be a positive GFLOP/s figure (got {c})");
         if (MaxRssGrowth is { } m && (!(m >= 0) || !double.IsFinite(m))) return ValidationResult.Error($"--max-rss-growth must be 0 or more MiB (got {m})");

@@ -65,7 +65,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor>
         var q = SplitHeads(_toQ.call(x), b);
         var k = SplitHeads(_toK.call(x), b);
         var v = SplitHeads(_toV.call(x), b);
-        var attended = F.scaled_dot_product_attention(q, k, v);
+        var attended = SmallHeadAttention.Attend(q, k, v);
         attended = attended.transpose(1, 2).reshape(b, h * w, _heads * _headDim);
         var output = _toOut[0].call(attended).transpose(1, 2).reshape(b, _channels, h, w) + input;
         return (_rescaleOutputFactor == 1.0 ? output : output / _rescaleOutputFactor).MoveToOuterDisposeScope();

@@ -61,7 +61,7 @@ public sealed class TransformerAttention : nn.Module<Tensor, Tensor?, Tensor?, T
         var k = SplitHeads(_toK.call(kv), b);
         var v = SplitHeads(_toV.call(kv), b);
         // [B, 1, L] -> [B, 1, 1, L]: one bias row per sample, shared by every head and query (diffusers' prepare_attention_mask + view).
-        var attended = F.scaled_dot_product_attention(q, k, v, maskBias?.unsqueeze(1));
+        var attended = SmallHeadAttention.Attend(q, k, v, maskBias?.unsqueeze(1));
         return _toOut[0].call(attended.transpose(1, 2).reshape(b, n, _heads * _headDim));
     }
 

@@ -55,7 +55,7 @@ public sealed class SelfAttention1D : nn.Module<Tensor, Tensor>
         var q = SplitHeads(_query.call(x), b);
         var k = SplitHeads(_key.call(x), b);
         var v = SplitHeads(_value.call(x), b);
-        var attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, length, _channels);
+        var attended = SmallHeadAttention.Attend(q, k, v).transpose(1, 2).reshape(b, length, _channels);
         return (_projAttn.call(attended).transpose(1, 2) + input).MoveToOuterDisposeScope();
     }
 
