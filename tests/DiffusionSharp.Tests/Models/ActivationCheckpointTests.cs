@@ -41,7 +41,9 @@ public sealed class ActivationCheckpointTests
         model.CheckpointActivations = true;
         var (ckptLoss, ckpt) = Step(model, x, t, labels, 11);
 
-        // Then the loss and every parameter's gradient agree to float reassociation
+        // Then the loss and every parameter's gradient agree to float reassociation (the attention key biases' gradients
+        // are zero in exact arithmetic, a softmax ignores a constant added to a row, so theirs is rounding noise: an
+        // absolute floor far below every real gradient)
         Assert.Equal(plainLoss, ckptLoss, 1e-6 * Math.Abs(plainLoss));
         Assert.Equal(plain.Keys.Count, ckpt.Keys.Count);
         foreach (var (name, gp) in plain)
@@ -49,7 +51,7 @@ public sealed class ActivationCheckpointTests
             var gc = ckpt[name];
             double scale = Math.Max(gp.abs().max().item<float>(), 1e-12);
             double diff = (gp - gc).abs().max().item<float>();
-            Assert.True(diff <= 1e-5 * scale, $"{name}: max |diff| {diff:g3} vs max |grad| {scale:g3}");
+            Assert.True(diff <= 1e-5 * scale + 1e-9, $"{name}: max |diff| {diff:g3} vs max |grad| {scale:g3}");
             Assert.True(gp.abs().sum().item<float>() > 0 || name.Contains("class"), $"{name} has no gradient");
         }
         foreach (var gr in plain.Values.Concat(ckpt.Values)) gr.Dispose();

@@ -53,12 +53,16 @@ public static class SmallHeadAttention
         return Function.apply(q, k, v)[0];
     }
 
-    /// <summary>The kernel's forward alone, without autograd (for tests and benchmarks); same conditions as <see cref="Applies"/>.</summary>
-    public static Tensor Forward(Tensor q, Tensor k, Tensor v)
+    /// <summary>
+    /// The kernel's forward alone, without autograd (for tests and benchmarks); same conditions as <see cref="Applies"/>.
+    /// <paramref name="threads"/>: how many threads share the heads (default: libtorch's thread count).
+    /// </summary>
+    public static Tensor Forward(Tensor q, Tensor k, Tensor v, int? threads = null)
     {
         if (!Applies(q, k, v)) throw new ArgumentException("SmallHeadAttention.Forward takes float32 CPU tensors with 8-channel heads");
+        if (threads is < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "at least 1");
         using var scope = NewDisposeScope();
-        using (no_grad()) return Run(q, k, v).Output.MoveToOuterDisposeScope();
+        using (no_grad()) return Run(q, k, v, threads).Output.MoveToOuterDisposeScope();
     }
 
     private sealed record Saved(Tensor Output, Tensor Lse, Tensor Q, Tensor KT, Tensor VT);
@@ -67,7 +71,7 @@ public static class SmallHeadAttention
     // of their projections are); keys and values are copied transposed to [B, H, 8, Mp], Mp = M rounded up to 8, zeros
     // after M. The output is written as [B, N, H, 8] and returned as its [B, H, N, 8] view, so the layer's transpose back
     // to tokens x channels costs no copy (as with SDPA's own output).
-    private static unsafe Saved Run(Tensor q, Tensor k, Tensor v)
+    private static unsafe Saved Run(Tensor q, Tensor k, Tensor v, int? threads = null)
     {
         var (b, h, n, m) = (q.shape[0], q.shape[1], q.shape[2], k.shape[2]);
         var mp = (m + Kernel.Width - 1) / Kernel.Width * Kernel.Width;
@@ -77,7 +81,7 @@ public static class SmallHeadAttention
         var o = empty(b, n, h, HeadDim).transpose(1, 2);
         var lse = empty(b, h, n);
         Kernel.Forward(Rows.Of(qr), Ptr(kt), Ptr(vt), Rows.Of(o), Ptr(lse), checked((int)(b * h)), checked((int)n), checked((int)m), (int)mp,
-            get_num_threads());
+            threads ?? get_num_threads());
         return new Saved(o, lse, qr, kt, vt);
     }
 
