@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -43,7 +44,7 @@ public static class SmallHeadAttention
     /// <summary>
     /// softmax(q kᵀ / √d) v over [B, H, N, D] queries, [B, H, M, D] keys and values (plus an additive mask if given):
     /// this kernel when autograd records the call and the kernel applies, SDPA otherwise. Training is where it pays
-    /// (a mnist-small step at batch 128 took 1.13x less time, paired in one process, docs/benchmarks.md); without
+    /// (a mnist-small step at batch 128 took 1.07-1.13x less time, paired in one process, docs/benchmarks.md); without
     /// gradients SDPA's forward is as fast at these shapes, so inference keeps libtorch's.
     /// </summary>
     public static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? maskBias = null)
@@ -213,47 +214,55 @@ public static class SmallHeadAttention
             var last = mp - Width;
             ForEachHead(heads, threads, head =>
             {
-                var scores = new float[mp];
+                // Per-head scratch from the shared pool: a training step calls this for every head of every layer.
+                var scores = ArrayPool<float>.Shared.Rent(mp);
                 var qs = stackalloc float[8];
-                fixed (float* s = scores)
+                try
                 {
-                    float* k = kt + (long)head * 8 * mp, v = vt + (long)head * 8 * mp;
-                    for (var i = 0; i < n; i++)
+                    fixed (float* s = scores)
                     {
-                        var qi = q.Row(head, i);
-                        for (var e = 0; e < 8; e++) qs[e] = qi[e] * Scale;
-                        var maxV = Vector256.Create(float.NegativeInfinity);
-                        for (var c = 0; c < mp; c += Width)
+                        float* k = kt + (long)head * 8 * mp, v = vt + (long)head * 8 * mp;
+                        for (var i = 0; i < n; i++)
                         {
-                            var x = Dot8(qs, k, mp, c);
-                            if (c == last) x = Vector256.ConditionalSelect(tail, x, Vector256.Create(float.NegativeInfinity));
-                            x.Store(s + c);
-                            maxV = Vector256.Max(maxV, x);
+                            var qi = q.Row(head, i);
+                            for (var e = 0; e < 8; e++) qs[e] = qi[e] * Scale;
+                            var maxV = Vector256.Create(float.NegativeInfinity);
+                            for (var c = 0; c < mp; c += Width)
+                            {
+                                var x = Dot8(qs, k, mp, c);
+                                if (c == last) x = Vector256.ConditionalSelect(tail, x, Vector256.Create(float.NegativeInfinity));
+                                x.Store(s + c);
+                                maxV = Vector256.Max(maxV, x);
+                            }
+                            var max = Max(maxV);
+                            var maxB = Vector256.Create(max);
+                            var sum = Vector256<float>.Zero;
+                            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                            for (var c = 0; c < mp; c += Width)
+                            {
+                                var p = Exp(Vector256.Load(s + c) - maxB);
+                                sum += p;
+                                a0 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + c), a0);
+                                a1 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + mp + c), a1);
+                                a2 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 2 * mp + c), a2);
+                                a3 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 3 * mp + c), a3);
+                                a4 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 4 * mp + c), a4);
+                                a5 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 5 * mp + c), a5);
+                                a6 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 6 * mp + c), a6);
+                                a7 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 7 * mp + c), a7);
+                            }
+                            var l = Vector256.Sum(sum);
+                            var inv = 1f / l;
+                            var oi = o.Row(head, i);
+                            oi[0] = Vector256.Sum(a0) * inv; oi[1] = Vector256.Sum(a1) * inv; oi[2] = Vector256.Sum(a2) * inv; oi[3] = Vector256.Sum(a3) * inv;
+                            oi[4] = Vector256.Sum(a4) * inv; oi[5] = Vector256.Sum(a5) * inv; oi[6] = Vector256.Sum(a6) * inv; oi[7] = Vector256.Sum(a7) * inv;
+                            lse[(long)head * n + i] = max + MathF.Log(l);
                         }
-                        var max = Max(maxV);
-                        var maxB = Vector256.Create(max);
-                        var sum = Vector256<float>.Zero;
-                        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-                        for (var c = 0; c < mp; c += Width)
-                        {
-                            var p = Exp(Vector256.Load(s + c) - maxB);
-                            sum += p;
-                            a0 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + c), a0);
-                            a1 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + mp + c), a1);
-                            a2 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 2 * mp + c), a2);
-                            a3 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 3 * mp + c), a3);
-                            a4 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 4 * mp + c), a4);
-                            a5 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 5 * mp + c), a5);
-                            a6 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 6 * mp + c), a6);
-                            a7 = Vector256.FusedMultiplyAdd(p, Vector256.Load(v + 7 * mp + c), a7);
-                        }
-                        var l = Vector256.Sum(sum);
-                        var inv = 1f / l;
-                        var oi = o.Row(head, i);
-                        oi[0] = Vector256.Sum(a0) * inv; oi[1] = Vector256.Sum(a1) * inv; oi[2] = Vector256.Sum(a2) * inv; oi[3] = Vector256.Sum(a3) * inv;
-                        oi[4] = Vector256.Sum(a4) * inv; oi[5] = Vector256.Sum(a5) * inv; oi[6] = Vector256.Sum(a6) * inv; oi[7] = Vector256.Sum(a7) * inv;
-                        lse[(long)head * n + i] = max + MathF.Log(l);
                     }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(scores);
                 }
             });
         }
@@ -269,54 +278,62 @@ public static class SmallHeadAttention
             var last = mp - Width;
             ForEachHead(heads, threads, head =>
             {
-                var keyGrads = new float[16 * mp];
+                var keyGrads = ArrayPool<float>.Shared.Rent(16 * mp);
+                Array.Clear(keyGrads, 0, 16 * mp);
                 var qs = stackalloc float[8];
-                fixed (float* dkt = keyGrads)
+                try
                 {
-                    var dvt = dkt + 8 * mp;
-                    float* k = kt + (long)head * 8 * mp, v = vt + (long)head * 8 * mp;
-                    for (var i = 0; i < n; i++)
+                    fixed (float* dkt = keyGrads)
                     {
-                        float* qi = q.Row(head, i), gi = go.Row(head, i), oi = o.Row(head, i);
-                        var rowDot = gi[0] * oi[0] + gi[1] * oi[1] + gi[2] * oi[2] + gi[3] * oi[3] + gi[4] * oi[4] + gi[5] * oi[5] + gi[6] * oi[6] + gi[7] * oi[7];
-                        var delta = Vector256.Create(rowDot);
-                        var lseB = Vector256.Create(lse[(long)head * n + i]);
-                        for (var e = 0; e < 8; e++) qs[e] = qi[e] * Scale;
-                        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
-                        for (var c = 0; c < mp; c += Width)
+                        var dvt = dkt + 8 * mp;
+                        float* k = kt + (long)head * 8 * mp, v = vt + (long)head * 8 * mp;
+                        for (var i = 0; i < n; i++)
                         {
-                            var p = Exp(Dot8(qs, k, mp, c) - lseB);
-                            if (c == last) p = Vector256.ConditionalSelect(tail, p, Vector256<float>.Zero);
-                            var ds = p * (Dot8(gi, v, mp, c) - delta);
-                            a0 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + c), a0);
-                            a1 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + mp + c), a1);
-                            a2 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 2 * mp + c), a2);
-                            a3 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 3 * mp + c), a3);
-                            a4 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 4 * mp + c), a4);
-                            a5 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 5 * mp + c), a5);
-                            a6 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 6 * mp + c), a6);
-                            a7 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 7 * mp + c), a7);
+                            float* qi = q.Row(head, i), gi = go.Row(head, i), oi = o.Row(head, i);
+                            var rowDot = gi[0] * oi[0] + gi[1] * oi[1] + gi[2] * oi[2] + gi[3] * oi[3] + gi[4] * oi[4] + gi[5] * oi[5] + gi[6] * oi[6] + gi[7] * oi[7];
+                            var delta = Vector256.Create(rowDot);
+                            var lseB = Vector256.Create(lse[(long)head * n + i]);
+                            for (var e = 0; e < 8; e++) qs[e] = qi[e] * Scale;
+                            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+                            for (var c = 0; c < mp; c += Width)
+                            {
+                                var p = Exp(Dot8(qs, k, mp, c) - lseB);
+                                if (c == last) p = Vector256.ConditionalSelect(tail, p, Vector256<float>.Zero);
+                                var ds = p * (Dot8(gi, v, mp, c) - delta);
+                                a0 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + c), a0);
+                                a1 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + mp + c), a1);
+                                a2 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 2 * mp + c), a2);
+                                a3 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 3 * mp + c), a3);
+                                a4 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 4 * mp + c), a4);
+                                a5 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 5 * mp + c), a5);
+                                a6 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 6 * mp + c), a6);
+                                a7 = Vector256.FusedMultiplyAdd(ds, Vector256.Load(k + 7 * mp + c), a7);
+                                for (var e = 0; e < 8; e++)
+                                {
+                                    var dke = dkt + e * mp + c;
+                                    Fma(qi[e], ds, Vector256.Load(dke)).Store(dke);
+                                    var dve = dvt + e * mp + c;
+                                    Fma(gi[e], p, Vector256.Load(dve)).Store(dve);
+                                }
+                            }
+                            var dqi = dq.Row(head, i);
+                            dqi[0] = Vector256.Sum(a0) * Scale; dqi[1] = Vector256.Sum(a1) * Scale; dqi[2] = Vector256.Sum(a2) * Scale; dqi[3] = Vector256.Sum(a3) * Scale;
+                            dqi[4] = Vector256.Sum(a4) * Scale; dqi[5] = Vector256.Sum(a5) * Scale; dqi[6] = Vector256.Sum(a6) * Scale; dqi[7] = Vector256.Sum(a7) * Scale;
+                        }
+                        for (var j = 0; j < m; j++)
+                        {
+                            float* dkj = dk.Row(head, j), dvj = dv.Row(head, j);
                             for (var e = 0; e < 8; e++)
                             {
-                                var dke = dkt + e * mp + c;
-                                Fma(qi[e], ds, Vector256.Load(dke)).Store(dke);
-                                var dve = dvt + e * mp + c;
-                                Fma(gi[e], p, Vector256.Load(dve)).Store(dve);
+                                dkj[e] = dkt[e * mp + j] * Scale;
+                                dvj[e] = dvt[e * mp + j];
                             }
                         }
-                        var dqi = dq.Row(head, i);
-                        dqi[0] = Vector256.Sum(a0) * Scale; dqi[1] = Vector256.Sum(a1) * Scale; dqi[2] = Vector256.Sum(a2) * Scale; dqi[3] = Vector256.Sum(a3) * Scale;
-                        dqi[4] = Vector256.Sum(a4) * Scale; dqi[5] = Vector256.Sum(a5) * Scale; dqi[6] = Vector256.Sum(a6) * Scale; dqi[7] = Vector256.Sum(a7) * Scale;
                     }
-                    for (var j = 0; j < m; j++)
-                    {
-                        float* dkj = dk.Row(head, j), dvj = dv.Row(head, j);
-                        for (var e = 0; e < 8; e++)
-                        {
-                            dkj[e] = dkt[e * mp + j] * Scale;
-                            dvj[e] = dvt[e * mp + j];
-                        }
-                    }
+                }
+                finally
+                {
+                    ArrayPool<float>.Shared.Return(keyGrads);
                 }
             });
         }
