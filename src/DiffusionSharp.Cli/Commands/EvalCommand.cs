@@ -322,6 +322,8 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         table.AddRow("mean confidence", F(r.MeanConfidence, "0.000"), "mean max softmax");
         if (r.Accuracy is double accuracy) table.AddRow("accuracy", F(accuracy, "0.00%"), "classified as the requested class");
         table.AddRow($"classes {Markup.Escape(string.Join(" ", classNames))}", string.Join(" ", r.ClassCounts), "clips per predicted class");
+        if (r.ClassAccuracy is { } perClass)
+            table.AddRow("accuracy per requested class", string.Join(" ", perClass.Select(a => a is double v ? F(v, "0%") : "-")), "in the class order above");
         AnsiConsole.Write(table);
     }
 

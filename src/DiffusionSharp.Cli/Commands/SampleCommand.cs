@@ -146,7 +146,7 @@ public sealed class SampleCommand : Command<SampleCommand.Settings>
         // This rank's samples: a contiguous run of whole batches, so each batch holds the same samples whatever the rank count.
         var (first, mine) = SampleShards.RangeOf(count, s.Batch, group?.Rank ?? 0, group?.Count ?? 1);
         var recorder = s.Trajectory is null || !writes ? null : new TrajectoryRecorder(s.Frames, Math.Min(s.TrajectorySamples, Math.Min(count, s.Batch)),
-            pipeline.Vae is null ? null : pipeline.Decode);
+            pipeline.DecodesSamples ? pipeline.Decode : null);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         Tensor? shard = null;
         AnsiConsole.Progress().AutoClear(true).Start(ctx =>

@@ -54,7 +54,7 @@ internal sealed record GenerationJob(GenerateRequest Request, string Folder, str
         // step cost more than the latent U-Net's step, so only the batch's first LatentPreviews images are decoded.
         bool cut = pipeline.Vae is not null && Math.Min(count, BatchSize) > LatentPreviews;
         int? previewRows = cut ? null : nrow;
-        Tensor Preview(Tensor x) => pipeline.Vae is null ? x : pipeline.Decode(cut && x.shape[0] > LatentPreviews ? x[..LatentPreviews] : x);
+        Tensor Preview(Tensor x) => !pipeline.DecodesSamples ? x : pipeline.Decode(cut && x.shape[0] > LatentPreviews ? x[..LatentPreviews] : x);
         double last = clock.Elapsed.TotalMilliseconds;
         try
         {

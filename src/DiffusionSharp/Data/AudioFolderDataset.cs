@@ -107,7 +107,7 @@ public sealed class AudioFolderDataset : IDataset
         var files = new List<string>();
         var labels = new List<(JsonElement, int)>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        var fullRoot = Path.GetFullPath(root) + Path.DirectorySeparatorChar;
+        var fullRoot = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root)) + Path.DirectorySeparatorChar;
         var lineNumber = 0;
         int? firstUnlabelled = null;
         foreach (var line in File.ReadLines(metadata))

@@ -155,7 +155,14 @@ public sealed class SpokenDigitEvaluation : IDisposable
         var counts = new int[Classifier.Config.NumClasses];
         foreach (var c in classes) counts[c]++;
         double? accuracy = labels is null ? null : SpokenDigitTrainer.Accuracy(classes, labels);
-        return new SpokenDigitEvaluationReport(n, fd, reference.Count, confidence.mean().item<float>(), counts, accuracy);
+        int[][]? confusion = null;
+        if (labels is not null)
+        {
+            confusion = Enumerable.Range(0, counts.Length).Select(_ => new int[counts.Length]).ToArray();
+            for (var i = 0; i < n; i++)
+                if (labels[i] >= 0 && labels[i] < counts.Length) confusion[labels[i]][classes[i]]++;
+        }
+        return new SpokenDigitEvaluationReport(n, fd, reference.Count, confidence.mean().item<float>(), counts, accuracy, confusion);
     }
 
     /// <inheritdoc />

@@ -24,6 +24,12 @@ public interface IDenoiserConfig
     /// <summary>For <see cref="ConditionKind.ClassLabel"/>: the number of real classes; the null class is this number. 0 otherwise.</summary>
     int NumClasses { get; }
 
+    /// <summary>
+    /// How much the data is scaled before the diffusion process sees it (training multiplies, generation divides); 1 for
+    /// every network but a waveform U-Net with <c>data_scale</c> (<see cref="AudioUNet1DConfig.DataScale"/>).
+    /// </summary>
+    double DataScale => 1.0;
+
     /// <summary>The config as diffusers writes it.</summary>
     string ToJson();
 

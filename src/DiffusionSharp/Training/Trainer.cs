@@ -303,13 +303,16 @@ public sealed class Trainer : IDisposable
         // The scope, not the batch, releases what the example does not keep: its target or labels may be the batch's own tensors.
         using var scope = torch.NewDisposeScope();
         var batch = _loader.Next();
-        var x0 = TrainingExample.OnDevice(batch.Samples, _model.Device);
+        var x0 = Scaled(TrainingExample.OnDevice(batch.Samples, _model.Device));
         if (_latents is not null) x0 = TrainingExample.DrawLatents(_latents, x0, _loader.LastShard, _generator, _model.Device);
         var example = TrainingExample.Draw(x0, batch.Condition, _loader.LastShard, _formulation, _generator, _model.Config,
             _state.Options.CondDrop, _model.Device);
         _model.Module.train();
         return new BareTrainingStep(_model, _formulation, _state.Options, example);
     }
+
+    /// <summary>The batch as the diffusion process sees it: times the network's <see cref="IDenoiserConfig.DataScale"/> (a waveform model's <c>data_scale</c>).</summary>
+    private Tensor Scaled(Tensor x0) => _model.Config.DataScale == 1 ? x0 : x0 * _model.Config.DataScale;
 
     /// <summary>One step of the loop: an optimizer step at the scheduled learning rate, then, if it was finite, the EMA update.</summary>
     private (double Loss, double LearningRate, bool Finite) Advance()
@@ -332,7 +335,7 @@ public sealed class Trainer : IDisposable
         var device = _model.Device;
         using var scope = torch.NewDisposeScope();
         using var batch = _loader.Next();
-        var x0 = TrainingExample.OnDevice(batch.Samples, device);
+        var x0 = Scaled(TrainingExample.OnDevice(batch.Samples, device));
         if (_latents is not null) x0 = TrainingExample.DrawLatents(_latents, x0, _loader.LastShard, _generator, device);
         _phases?.Invoke(TrainingPhase.Data);
         var (xt, target, levels, condition) = TrainingExample.Draw(x0, batch.Condition, _loader.LastShard, _formulation, _generator,

@@ -65,11 +65,11 @@ public sealed class AudioCliTests : IDisposable
     [Fact]
     public void Should_train_class_conditional_audio_then_sample_wavs_of_one_class_with_guidance()
     {
-        // Given a 2-step class-conditional audio-small run on the fixture at --length 256
+        // Given a 2-step class-conditional audio-small run on the fixture at --length 256, on twice the waveform
         var run = Path.Combine(_dir, "run");
         var train = CliRunner.Run("train", "--data", Folder, "--model", "audio-small", "--length", $"{Length}", "--class-conditional",
             "--steps", "2", "--batch", "2", "--warmup", "1", "--checkpoint-every", "0", "--sample-count", "3", "--sample-steps", "2",
-            "--threads", "1", "--out", run);
+            "--data-scale", "2", "--threads", "1", "--out", run);
 
         // Then the run folder holds a DiffusionSharpUNet1D with the classes + null class, a picture with one column per class, and WAVs
         Assert.True(train.ExitCode == 0, train.StdErr);
@@ -77,6 +77,7 @@ public sealed class AudioCliTests : IDisposable
         Assert.Contains("\"_class_name\": \"DiffusionSharpUNet1D\"", config);
         Assert.Contains("\"num_class_embeds\": 3", config);
         Assert.Contains($"\"sample_size\": {Length}", config);
+        Assert.Contains("\"data_scale\": 2", config);
         Assert.Equal(["high", "low"], ClassNamesFile.Read(run));
         AssertPicture(Path.Combine(run, "samples", "step-0000002.png"), clips: 4, columns: 2);
         var wavs = Directory.GetFiles(Path.Combine(run, "samples", "step-0000002"), "*.wav").Order().ToArray();
@@ -147,6 +148,7 @@ public sealed class AudioCliTests : IDisposable
     [InlineData("--length 100", "--length 100: expected a positive multiple of 64")]
     [InlineData("--length 256 --grayscale", "--grayscale, --flip, --background and --labels apply to images")]
     [InlineData("--length 256 --class-conditional --label-column speaker", "--class-conditional: --data")]
+    [InlineData("--length 256 --data-scale 0", "--data-scale 0: expected a number in (0, 1000]")]
     public void Should_reject_bad_audio_input_in_one_line_before_writing(string options, string mention)
     {
         var outDir = Path.Combine(_dir, "bad-run");
@@ -159,5 +161,7 @@ public sealed class AudioCliTests : IDisposable
     {
         AssertBadInput(CliRunner.Run("train", "--data", "spoken-digits", "--model", "mnist-tiny", "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "r")),
             "image models cannot train on it (train an audio model such as audio-small)");
+        AssertBadInput(CliRunner.Run("train", "--data", "mnist", "--model", "mnist-nano", "--data-scale", "5", "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "r")),
+            "--data-scale applies to audio models only (--model mnist-nano is an image model)");
     }
 }

@@ -55,8 +55,8 @@ public sealed class SpokenDigitEvalCliTests : IDisposable
         }
         AudioFolderMetadata.Write(folder, names, split.HeldOut.Select(i => rows[i].Label.ToString(CultureInfo.InvariantCulture)).ToArray());
 
-        // When diffuse eval scores the folder with the default (shipped) classifier
-        var r = CliRunner.Run("eval", folder, "--json", "--threads", "2");
+        // When diffuse eval scores the folder with the default (shipped) classifier, named with a trailing slash
+        var r = CliRunner.Run("eval", folder + Path.DirectorySeparatorChar, "--json", "--threads", "2");
 
         // Then the Fréchet distance against the held-out clips is 0 (they are those clips) and the accuracy is the recorded one
         Assert.True(r.ExitCode == 0, r.StdErr);
@@ -69,6 +69,13 @@ public sealed class SpokenDigitEvalCliTests : IDisposable
         Assert.Equal(double.Parse(metadata["held_out_accuracy"], CultureInfo.InvariantCulture), accuracy, 3);
         Assert.True(accuracy >= 0.95, $"accuracy {accuracy}");
         Assert.Equal(400, root.GetProperty("class_counts").EnumerateArray().Sum(c => c.GetInt32()));
+        // And the confusion matrix (requested x predicted) holds every clip, 40 asked of each digit, its diagonal the hits
+        var confusion = root.GetProperty("confusion").EnumerateArray().Select(row => row.EnumerateArray().Select(c => c.GetInt32()).ToArray()).ToArray();
+        Assert.Equal(10, confusion.Length);
+        Assert.All(confusion, row => Assert.Equal(40, row.Sum()));
+        Assert.Equal(accuracy * 400, Enumerable.Range(0, 10).Sum(c => confusion[c][c]), 6);
+        var perClass = root.GetProperty("class_accuracy").EnumerateArray().Select(a => a.GetDouble()).ToArray();
+        Assert.Equal(Enumerable.Range(0, 10).Select(c => confusion[c][c] / 40.0), perClass);
     }
 
     [Fact]

@@ -53,6 +53,17 @@ public sealed class AudioFolderDatasetTests : IDisposable
     }
 
     [Fact]
+    public void Should_ReadTheMetadata_When_TheFolderIsGivenWithATrailingSlash()
+    {
+        // diffuse eval samples/ (as a shell completes a folder name) once refused every file_name as outside the folder
+        Wav("a.wav", 8000, [0.5f, 0.5f]);
+        Metadata("{\"file_name\": \"a.wav\", \"label\": 3}");
+        var data = AudioFolderDataset.Open(_dir + Path.DirectorySeparatorChar, 8000, 1, 2);
+        Assert.Equal(["a.wav"], data.Files);
+        Assert.Equal(["3"], data.ClassNames);
+    }
+
+    [Fact]
     public void Should_ListWavsUnlabelled_When_ThereIsNoMetadata()
     {
         Wav("z.wav", 8000, [0.1f]);
