@@ -37,9 +37,9 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
         [Description("Audio models: the clip length in samples clips are cropped or padded to (a multiple of the model's downsampling; default: its sample_size, 8192 for audio-small).")]
         public int? Length { get; init; }
 
-        [CommandOption("--data-scale <S>")]
-        [Description("Audio models: train on S times the waveform and divide generated clips by S (the config's data_scale; default 1). Speech at full scale has a standard deviation near 0.1; S = 5 brings it near images' 0.5, the level noise schedules are made for.")]
-        public double? DataScale { get; init; }
+        [CommandOption("--data-scale <S|auto>")]
+        [Description("Audio models: train on S times the waveform and divide generated clips by S (the config's data_scale; default 1). Speech at full scale has a standard deviation near 0.1; S = 5 brings it near images' 0.5, the level noise schedules are made for; auto = 0.5 / the training clips' standard deviation.")]
+        public string? DataScale { get; init; }
 
         [CommandOption("--series-layout <rows|columns>")]
         [Description("A CSV --data file of time series (1-D models such as series-small): one series per row (default) or per column.")]
@@ -604,13 +604,18 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
                     $"--length {length}: expected a positive multiple of {config.Downsampling}, because the model shortens clips by {config.DownsamplingText}");
             config = config with { SampleSize = length };
         }
-        if (s.DataScale is double scale)
+        double? fixedScale = null;
+        if (s.DataScale is { } scaleText)
         {
             if (DataSpec.IsCsvFile(s.Data))
                 throw new InvalidInputException($"--data-scale applies to audio; --data {s.Data} is a CSV of time series, which training normalises to [-1, 1] itself");
-            if (!double.IsFinite(scale) || scale <= 0 || scale > AudioUNet1DConfig.MaxDataScale)
-                throw new InvalidInputException($"--data-scale {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}: expected a number in (0, {AudioUNet1DConfig.MaxDataScale}]");
-            config = config with { DataScale = scale };
+            if (!string.Equals(scaleText, "auto", StringComparison.OrdinalIgnoreCase))
+            {
+                if (!double.TryParse(scaleText, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var scale)
+                    || !double.IsFinite(scale) || scale <= 0 || scale > AudioUNet1DConfig.MaxDataScale)
+                    throw new InvalidInputException($"--data-scale {scaleText}: expected auto or a number in (0, {AudioUNet1DConfig.MaxDataScale}]");
+                fixedScale = scale;
+            }
         }
         if (DataSpec.IsCsvFile(s.Data)) return StartSeriesRun(s, options, config, device, seams);
         if (s.SeriesLayout is not null || s.CsvHeader)
@@ -624,7 +629,48 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
             if (!data.HasLabels) throw new InvalidInputException($"--class-conditional: --data {s.Data} has no class labels (a metadata.jsonl with a \"{s.LabelColumn ?? "label"}\" column)");
             config = config with { NumClassEmbeds = data.NumClasses + 1 };
         }
+        if (fixedScale is double given) config = config with { DataScale = given };
+        else if (s.DataScale is not null)
+        {
+            var (scale, std) = AutoDataScale(data);
+            config = config with { DataScale = scale };
+            AnsiConsole.MarkupLineInterpolated($"data scale {scale.ToString(System.Globalization.CultureInfo.InvariantCulture)}: 0.5 / the clips' standard deviation {std.ToString("0.0000", System.Globalization.CultureInfo.InvariantCulture)}");
+        }
         return StartOneDimensionalRun(s, options, config, data, spec, device, seams);
+    }
+
+    /// <summary>
+    /// <c>--data-scale auto</c>: 0.5 / the standard deviation of every value of every clip (the level of images in [-1, 1]),
+    /// to three significant digits so the config reads plainly.
+    /// </summary>
+    /// <exception cref="InvalidInputException">The clips are silent.</exception>
+    internal static (double Scale, double Std) AutoDataScale(IDataset data)
+    {
+        const int chunk = 64;
+        var samples = new float[chunk * data.SampleSize];
+        var labels = new long[chunk];
+        double sum = 0, squares = 0;
+        long count = 0;
+        var indices = new int[chunk];
+        for (var start = 0; start < data.Count; start += chunk)
+        {
+            var n = Math.Min(chunk, data.Count - start);
+            for (var i = 0; i < n; i++) indices[i] = start + i;
+            data.FillBatch(indices.AsSpan(0, n), samples.AsSpan(0, n * data.SampleSize), labels.AsSpan(0, n));
+            foreach (var v in samples.AsSpan(0, n * data.SampleSize))
+            {
+                sum += v;
+                squares += (double)v * v;
+            }
+            count += (long)n * data.SampleSize;
+        }
+        var mean = sum / count;
+        var std = Math.Sqrt(Math.Max(0, squares / count - mean * mean));
+        if (!(std > 1e-6)) throw new InvalidInputException("--data-scale auto: the training clips are silent (standard deviation 0); give a number");
+        var raw = 0.5 / std;
+        var digits = 2 - (int)Math.Floor(Math.Log10(raw));
+        var scale = digits >= 0 ? Math.Round(raw, digits) : Math.Round(raw / Math.Pow(10, -digits)) * Math.Pow(10, -digits);
+        return (Math.Min(scale, AudioUNet1DConfig.MaxDataScale), std);
     }
 
     /// <summary>

@@ -148,12 +148,33 @@ public sealed class AudioCliTests : IDisposable
     [InlineData("--length 100", "--length 100: expected a positive multiple of 64")]
     [InlineData("--length 256 --grayscale", "--grayscale, --flip, --background and --labels apply to images")]
     [InlineData("--length 256 --class-conditional --label-column speaker", "--class-conditional: --data")]
-    [InlineData("--length 256 --data-scale 0", "--data-scale 0: expected a number in (0, 1000]")]
+    [InlineData("--length 256 --data-scale 0", "--data-scale 0: expected auto or a number in (0, 1000]")]
+    [InlineData("--length 256 --data-scale five", "--data-scale five: expected auto or a number in (0, 1000]")]
     public void Should_reject_bad_audio_input_in_one_line_before_writing(string options, string mention)
     {
         var outDir = Path.Combine(_dir, "bad-run");
         AssertBadInput(CliRunner.Run(["train", "--data", Folder, "--model", "audio-small", "--steps", "1", "--threads", "1", .. options.Split(' '), "--out", outDir]), mention);
         Assert.False(Directory.Exists(outDir) && Directory.EnumerateFileSystemEntries(outDir).Any(), "nothing may be written on bad input");
+    }
+
+    [Fact]
+    public void Should_set_the_data_scale_to_half_over_the_clips_standard_deviation_when_it_is_auto()
+    {
+        // Given clips of a square wave of amplitude 0.25 and mean 0 (standard deviation 0.25, so the auto scale is 2)
+        var square = Path.Combine(_dir, "square");
+        Directory.CreateDirectory(square);
+        for (var i = 0; i < 3; i++)
+            WavFile.Write(Path.Combine(square, $"{i}.wav"), new WavAudio(Rate, [Enumerable.Range(0, 64).Select(n => n % 2 == 0 ? 0.25f : -0.25f).ToArray()], WavSampleFormat.Float32));
+
+        // When a 1-step run is started with --data-scale auto
+        var run = Path.Combine(_dir, "auto");
+        var r = CliRunner.Run("train", "--data", square, "--model", "audio-small", "--length", "64", "--data-scale", "auto", "--steps", "1",
+            "--batch", "2", "--warmup", "0", "--checkpoint-every", "0", "--sample-count", "1", "--sample-steps", "1", "--threads", "1", "--out", run);
+
+        // Then it says so and the model's config records 2
+        Assert.True(r.ExitCode == 0, r.StdErr);
+        Assert.Contains("data scale 2: 0.5 / the clips' standard deviation 0.2500", r.StdOut.Replace("\n", " "));
+        Assert.Contains("\"data_scale\": 2", File.ReadAllText(Path.Combine(run, "unet", "config.json")));
     }
 
     [Fact]
