@@ -644,33 +644,12 @@ public sealed class TrainCommand : Command<TrainCommand.Settings>
     /// to three significant digits so the config reads plainly.
     /// </summary>
     /// <exception cref="InvalidInputException">The clips are silent.</exception>
-    internal static (double Scale, double Std) AutoDataScale(IDataset data)
+    private static (double Scale, double Std) AutoDataScale(IDataset data)
     {
-        const int chunk = 64;
-        var samples = new float[chunk * data.SampleSize];
-        var labels = new long[chunk];
-        double sum = 0, squares = 0;
-        long count = 0;
-        var indices = new int[chunk];
-        for (var start = 0; start < data.Count; start += chunk)
-        {
-            var n = Math.Min(chunk, data.Count - start);
-            for (var i = 0; i < n; i++) indices[i] = start + i;
-            data.FillBatch(indices.AsSpan(0, n), samples.AsSpan(0, n * data.SampleSize), labels.AsSpan(0, n));
-            foreach (var v in samples.AsSpan(0, n * data.SampleSize))
-            {
-                sum += v;
-                squares += (double)v * v;
-            }
-            count += (long)n * data.SampleSize;
-        }
-        var mean = sum / count;
-        var std = Math.Sqrt(Math.Max(0, squares / count - mean * mean));
+        var std = DatasetStatistics.StandardDeviation(data);
         if (!(std > 1e-6)) throw new InvalidInputException("--data-scale auto: the training clips are silent (standard deviation 0); give a number");
-        var raw = 0.5 / std;
-        var digits = 2 - (int)Math.Floor(Math.Log10(raw));
-        var scale = digits >= 0 ? Math.Round(raw, digits) : Math.Round(raw / Math.Pow(10, -digits)) * Math.Pow(10, -digits);
-        return (Math.Min(scale, AudioUNet1DConfig.MaxDataScale), std);
+        var raw = Math.Min(0.5 / std, AudioUNet1DConfig.MaxDataScale);
+        return (Math.Round(raw, Math.Max(0, 2 - (int)Math.Floor(Math.Log10(raw)))), std);
     }
 
     /// <summary>

@@ -295,15 +295,15 @@ public sealed class DiffusionPipeline : IDisposable
     /// <param name="samples">[B, C, h, w] latents of a latent model, or pixels.</param>
     /// <returns>[B, image channels, h·f, w·f] on the sample's device; for a waveform model with a <c>data_scale</c>, samples / data_scale;
     /// for any other pixel model, <paramref name="samples"/> itself.</returns>
-    public Tensor Decode(Tensor samples) => Vae is null && Denoiser.Config.DataScale != 1
-        ? samples / Denoiser.Config.DataScale
-        : ThroughVae(samples, (vae, z) => vae.LatentsToImage(z));
+    public Tensor Decode(Tensor samples) => Vae is not null || Denoiser.Config.DataScale == 1
+        ? ThroughVae(samples, (vae, z) => vae.LatentsToImage(z))
+        : samples / Denoiser.Config.DataScale;
 
     /// <summary>Images to the latents the network sees through <see cref="Vae"/> (the posterior's mode); the tensor itself in pixel space.</summary>
     /// <param name="images">[B, C, H, W] in [-1, 1].</param>
-    public Tensor Encode(Tensor images) => Vae is null && Denoiser.Config.DataScale != 1
-        ? images * Denoiser.Config.DataScale
-        : ThroughVae(images, (vae, x) => vae.ImageToLatents(x));
+    public Tensor Encode(Tensor images) => Vae is not null || Denoiser.Config.DataScale == 1
+        ? ThroughVae(images, (vae, x) => vae.ImageToLatents(x))
+        : images * Denoiser.Config.DataScale;
 
     /// <summary>
     /// Whether <see cref="Decode"/> changes what the network samples: a latent model's VAE decode, or the division by a
