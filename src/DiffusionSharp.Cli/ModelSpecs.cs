@@ -24,6 +24,22 @@ internal static class ModelSpecs
             $"--model: '{model}' is neither a preset ({string.Join(", ", ModelPresets.Names)}) nor a config.json file (audio: {string.Join(", ", AudioModelPresets.Names)})");
     }
 
+    /// <summary>
+    /// Any network <paramref name="model"/> names, for <c>model info</c>: a preset of any kind (image, audio, text-conditioned)
+    /// or a config.json (or a folder holding one) of any class <see cref="Denoisers"/> knows.
+    /// </summary>
+    /// <exception cref="InvalidInputException">Neither a preset nor a readable config of a known class.</exception>
+    public static IDenoiserConfig AnyConfig(string model)
+    {
+        if (ModelPresets.Names.Contains(model, StringComparer.OrdinalIgnoreCase)) return ModelPresets.Get(model);
+        if (AudioModelPresets.Find(model) is { } audio) return audio;
+        if (UNet2DConditionPresets.Names.Contains(model, StringComparer.OrdinalIgnoreCase)) return UNet2DConditionPresets.Get(model);
+        var path = File.Exists(model) ? model : Path.Combine(model, UNet2DModel.ConfigFileName);
+        if (File.Exists(path)) return Denoisers.LoadConfig(path);
+        var presets = ModelPresets.Names.Concat(AudioModelPresets.Names).Concat(UNet2DConditionPresets.Names);
+        throw new InvalidInputException($"--model: '{model}' is neither a preset ({string.Join(", ", presets)}) nor a config.json file or a folder holding one");
+    }
+
     /// <summary>The UNet2DConditionModel <paramref name="model"/> names: a preset (emoji-text-small, text-tiny, ...) or a config.json of that class.</summary>
     /// <exception cref="InvalidInputException">Neither, or a config of another class.</exception>
     public static UNet2DConditionConfig ConditionConfig(string model)

@@ -13,7 +13,7 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
     public sealed class Settings : CommonSettings
     {
         [CommandOption("--model <PRESET|FOLDER|CONFIG>")]
-        [Description("A preset (mnist-nano, mnist-tiny, mnist-small, emoji32-small, emoji-latent-small, cifar10-ddpm), a UNet2DModel or pipeline folder, or a config.json; or an autoencoder preset (kl-rgb64-f4) or AutoencoderKL / AutoencoderTiny folder.")]
+        [Description("A preset (image: mnist-nano, mnist-tiny, mnist-small, emoji32-small, emoji-latent-small, cifar10-ddpm; audio: audio-small, audio-patch4, series-small; text-conditioned: sd15, sd21, text-tiny, emoji-text-small), a model or pipeline folder, or a config.json of any network class (UNet2DModel, UNet2DConditionModel, UNet1DModel, DiffusionSharpUNet1D); or an autoencoder preset (kl-rgb64-f4) or AutoencoderKL / AutoencoderTiny folder.")]
         public string? Model { get; init; }
 
         [CommandOption("--json")]
@@ -42,7 +42,7 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
         }
         else
         {
-            config = ModelSpecs.Config(model);
+            config = ModelSpecs.AnyConfig(model);
             stats = ModelStats.Of(config);
         }
         long? fileBytes = weightsFolder is null ? null : new FileInfo(Path.Combine(weightsFolder, UNet2DModel.WeightsFileName)).Length;
@@ -57,6 +57,7 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
                 ["dtype"] = stats.WeightDType.ToString().ToLowerInvariant(),
                 ["height"] = stats.Height,
                 ["width"] = stats.Width,
+                ["sample_shape"] = new System.Text.Json.Nodes.JsonArray(stats.SampleShape.Select(d => (System.Text.Json.Nodes.JsonNode?)d).ToArray()),
                 ["forward_gflops_per_image"] = Math.Round(stats.GFlopsPerSample, 4),
                 ["config"] = System.Text.Json.Nodes.JsonNode.Parse(config.ToJson()),
             };
@@ -69,7 +70,7 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
         table.AddRow("weights", $"{stats.WeightDType.ToString().ToLowerInvariant()}, {stats.ParameterBytes / 1e6:F1} MB in memory"
             + (fileBytes is { } b ? $", {b / 1e6:F1} MB on disk" : ""));
         table.AddRow("input", string.Join(" x ", stats.SampleShape));
-        table.AddRow("forward GFLOPs / image", stats.GFlopsPerSample.ToString("F3", CultureInfo.InvariantCulture));
+        table.AddRow("forward GFLOPs / sample", stats.GFlopsPerSample.ToString("F3", CultureInfo.InvariantCulture));
         if (config is UNet2DConfig unet)
         {
             table.AddRow("block_out_channels", string.Join(", ", unet.BlockOutChannels));
@@ -77,6 +78,14 @@ public sealed class ModelInfoCommand : Command<ModelInfoCommand.Settings>
             table.AddRow("up_block_types", string.Join(", ", unet.UpBlockTypes));
             table.AddRow("layers_per_block", unet.LayersPerBlock.ToString(CultureInfo.InvariantCulture));
             table.AddRow("class-conditional", unet.NumClassEmbeds is { } n ? $"yes, num_class_embeds {n}" : "no");
+        }
+        else if (config is AudioUNet1DConfig audio)
+        {
+            table.AddRow("block_out_channels", string.Join(", ", audio.BlockOutChannels));
+            table.AddRow("downsampling", audio.DownsamplingText);
+            table.AddRow("attention_levels", string.Join(", ", audio.AttentionLevels.Select(a => a ? "yes" : "no")));
+            table.AddRow("layers_per_block", audio.LayersPerBlock.ToString(CultureInfo.InvariantCulture));
+            table.AddRow("class-conditional", audio.NumClassEmbeds is { } n ? $"yes, num_class_embeds {n}" : "no");
         }
         else
         {

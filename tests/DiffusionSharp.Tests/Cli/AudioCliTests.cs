@@ -185,4 +185,29 @@ public sealed class AudioCliTests : IDisposable
         AssertBadInput(CliRunner.Run("train", "--data", "mnist", "--model", "mnist-nano", "--data-scale", "5", "--steps", "1", "--threads", "1", "--out", Path.Combine(_dir, "r")),
             "--data-scale applies to audio models only (--model mnist-nano is an image model)");
     }
+    [Fact]
+    public void Should_describe_audio_presets_and_configs_in_model_info()
+    {
+        // Given a patch-8 DiffusionSharpUNet1D config.json of the user's own
+        var config = Path.Combine(_dir, "p8.json");
+        File.WriteAllText(config, (DiffusionSharp.Models.AudioModelPresets.AudioPatch4 with { PatchSize = 8, BlockOutChannels = [32, 64, 64] }).ToJson());
+
+        foreach (var (model, expected) in new[] { ("audio-patch4", DiffusionSharp.Models.AudioModelPresets.AudioPatch4), (config, DiffusionSharp.Models.AudioUNet1DConfig.Load(config)) })
+        {
+            // When model info reads it
+            var r = CliRunner.Run("model", "info", "--threads", "1", "--model", model, "--json");
+
+            // Then it counts the parameters of the network the config builds, and the sample is one channel of 8,192 samples
+            Assert.True(r.ExitCode == 0, r.StdErr);
+            using var doc = System.Text.Json.JsonDocument.Parse(r.StdOut);
+            using var network = new DiffusionSharp.Models.AudioUNet1DModel(expected);
+            Assert.Equal(network.parameters().Sum(p => p.numel()), doc.RootElement.GetProperty("parameters").GetInt64());
+            Assert.Equal([1, 8192], doc.RootElement.GetProperty("sample_shape").EnumerateArray().Select(e => e.GetInt32()));
+            Assert.Equal(expected.PatchSize, doc.RootElement.GetProperty("config").GetProperty("patch_size").GetInt32());
+            Assert.InRange(doc.RootElement.GetProperty("forward_gflops_per_image").GetDouble(), 0.01, 5);
+        }
+
+        // And a name that is no preset and no file lists the audio presets too
+        AssertBadInput(CliRunner.Run("model", "info", "--threads", "1", "--model", "audio-huge"), "audio-patch4");
+    }
 }
