@@ -97,8 +97,8 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
 
     public override int Execute(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        TorchRuntime.Initialize(settings.Threads, settings.Device);
-        if (settings.NearestTo is { } training) return CheckMemorisation(settings, training);
+        var device = TorchRuntime.Initialize(settings.Threads, settings.Device);
+        if (settings.NearestTo is { } training) return CheckMemorisation(settings, training, device);
         if (IsAudio(settings)) return EvaluateAudio(settings);
         using var evaluation = DigitEvaluation.Open(settings.Classifier);
         if (settings.Calibrate)
@@ -130,7 +130,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
     }
 
     /// <summary>Compares every image of the SAMPLES folder with its nearest training image and prints the near-copy fraction.</summary>
-    private static int CheckMemorisation(Settings settings, string trainingSource)
+    private static int CheckMemorisation(Settings settings, string trainingSource, TorchSharp.torch.Device device)
     {
         var path = settings.Samples!;
         if (!Directory.Exists(path)) throw new InvalidInputException($"SAMPLES: --nearest-to needs a folder of sample images, and {path} is not a folder");
@@ -141,7 +141,7 @@ public sealed class EvalCommand : Command<EvalCommand.Settings>
         int side = ImageFile.LoadPixels(first).Height;
         IImageDataset data = new DataSpec(trainingSource, ImageSize: side).Open(side);
         using var vae = settings.Vae is { } vaeFolder
-            ? Models.Autoencoders.AutoencoderLoader.FromPretrained(vaeFolder)
+            ? Models.Autoencoders.AutoencoderLoader.FromPretrained(vaeFolder, device)
             : null;
         if (vae is not null) data = new ReconstructedImageDataset(data, vae);
         var samples = ImageFolderDataset.Open(path, data.Height, grayscale: data.Channels == 1, strict: true);

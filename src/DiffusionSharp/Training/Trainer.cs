@@ -33,7 +33,6 @@ public sealed class Trainer : IDisposable
     private readonly LossLog _lossLog;
     private readonly TrainingSeams _seams;
     private readonly LatentDataset? _latents;
-    private readonly IDataset _data;
     private readonly Parameter[] _parameters;
     private TrainingState _state;
     private Action<TrainingPhase>? _phases;
@@ -45,7 +44,7 @@ public sealed class Trainer : IDisposable
         _state = state;
         _seams = seams;
         _latents = CaptionedLatentDataset.LatentsOf(data);
-        _data = data;
+        Data = data;
         var o = state.Options;
         if (_latents is not null && state.Data.RandomFlip)
             throw new InvalidInputException("Data: random flips are not supported for latent training (a flipped latent is not the latent of the flipped image)", DataProperty);
@@ -65,7 +64,7 @@ public sealed class Trainer : IDisposable
     public RunFolder Run => _run;
 
     /// <summary>The data the run trains on (latents, captioned latents, images, clips or series).</summary>
-    public IDataset Data => _data;
+    public IDataset Data { get; }
 
     /// <summary>The network being trained.</summary>
     public IDenoiser Model => _model;
